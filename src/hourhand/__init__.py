@@ -1,0 +1,44 @@
+"""hourhand: background jobs and scheduling for Python, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from hourhand.app import Hourhand
+from hourhand.errors import (
+    ConfigurationError,
+    DatabaseUnavailable,
+    DoNotRetry,
+    HourhandError,
+    InvalidArguments,
+    InvalidInput,
+    JobNotFound,
+    JobStateError,
+    RetryAfter,
+    UnknownJobType,
+)
+from hourhand.jobs import Attempt, Job, JobContext, JobState, Outcome
+from hourhand.retry import Retry
+from hourhand.worker import Worker
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Attempt",
+    "ConfigurationError",
+    "DatabaseUnavailable",
+    "DoNotRetry",
+    "Hourhand",
+    "HourhandError",
+    "InvalidArguments",
+    "InvalidInput",
+    "Job",
+    "JobContext",
+    "JobNotFound",
+    "JobState",
+    "JobStateError",
+    "Outcome",
+    "Retry",
+    "RetryAfter",
+    "UnknownJobType",
+    "Worker",
+    "__version__",
+]

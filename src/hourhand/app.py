@@ -1,0 +1,349 @@
+"""Hourhand: the registry of job types and the enqueue side of the API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from hourhand.errors import InvalidInput, JobNotFound, JobStateError, UnknownJobType
+from hourhand.jobs import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_PRIORITY,
+    DEFAULT_QUEUE,
+    FINAL_STATES,
+    Attempt,
+    Job,
+    JobSpec,
+    JobState,
+    NewJob,
+    encode_args,
+)
+from hourhand.retry import DEFAULT_RETRY, Retry
+from hourhand.store import DEFAULT_DATABASE, JobFilter, Store, open_store
+
+if TYPE_CHECKING:
+    from hourhand.worker import Worker
+
+logger = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MAX_PRIORITY = 1_000_000
+
+
+def database_from_env() -> str:
+    return os.environ.get("HOURHAND_DATABASE") or DEFAULT_DATABASE
+
+
+class Hourhand:
+    """The application: job types registered in code, and the jobs database.
+
+    ``Hourhand()`` uses ``HOURHAND_DATABASE`` or ``sqlite:///hourhand.db``. The database is
+    opened (and migrated, unless ``auto_migrate=False``) on first use.
+    """
+
+    def __init__(self, database: str | None = None, *, auto_migrate: bool = True) -> None:
+        self.database_url = database or database_from_env()
+        self.auto_migrate = auto_migrate
+        self.registry: dict[str, JobSpec] = {}
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+
+    # -- the database ---------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    store = open_store(self.database_url)
+                    if self.auto_migrate:
+                        try:
+                            store.migrate()
+                        except BaseException:
+                            store.close()
+                            raise
+                    self._store = store
+        return self._store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    # -- job types ------------------------------------------------------------------------
+    def job(
+        self,
+        name: str | None = None,
+        *,
+        queue: str = DEFAULT_QUEUE,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        retry: Retry = DEFAULT_RETRY,
+        timeout: float | None = None,
+        concurrency: int | None = None,
+        priority: int = DEFAULT_PRIORITY,
+    ) -> Callable[[F], F]:
+        """Register the decorated function (sync or async) as a job type.
+
+        Its first parameter is the :class:`JobContext`; the job's args are passed as keyword
+        arguments. ``concurrency`` caps how many run at once across all workers."""
+
+        def register(fn: F) -> F:
+            spec = JobSpec(
+                name=name or fn.__name__,
+                handler=fn,
+                queue=_check_name("queue", queue),
+                max_attempts=max_attempts,
+                retry=retry,
+                timeout=timeout,
+                concurrency=concurrency,
+                priority=_check_priority(priority),
+            )
+            if spec.name in self.registry:
+                raise InvalidInput(f"job type {spec.name!r} is already registered")
+            self.registry[spec.name] = spec
+            return fn
+
+        return register
+
+    def spec(self, name: str) -> JobSpec:
+        try:
+            return self.registry[name]
+        except KeyError:
+            known = ", ".join(sorted(self.registry)) or "none"
+            raise UnknownJobType(f"unknown job type {name!r} (registered: {known})") from None
+
+    # -- enqueue --------------------------------------------------------------------------
+    def enqueue(
+        self,
+        name: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        delay: float | timedelta | None = None,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+        unique_key: str | None = None,
+        org_id: str | None = None,
+        created_by: str | None = None,
+    ) -> int:
+        """Add a job; returns its id. Durable when it returns.
+
+        With ``unique_key``, while a job of this type (and org) with the same key is
+        waiting or running, its id is returned and nothing is added."""
+        job = self.new_job(
+            name,
+            args,
+            delay=delay,
+            run_at=run_at,
+            priority=priority,
+            queue=queue,
+            max_attempts=max_attempts,
+            timeout=timeout,
+            unique_key=unique_key,
+            org_id=org_id,
+            created_by=created_by,
+        )
+        return self.store.insert_jobs([job])[0]
+
+    def enqueue_many(
+        self,
+        name: str,
+        args_list: Iterable[Mapping[str, Any]],
+        *,
+        delay: float | timedelta | None = None,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+        org_id: str | None = None,
+        created_by: str | None = None,
+    ) -> list[int]:
+        """Add one job of type ``name`` per args mapping, in one statement; ids in order."""
+        jobs = [
+            self.new_job(
+                name,
+                args,
+                delay=delay,
+                run_at=run_at,
+                priority=priority,
+                queue=queue,
+                max_attempts=max_attempts,
+                timeout=timeout,
+                org_id=org_id,
+                created_by=created_by,
+            )
+            for args in args_list
+        ]
+        return self.store.insert_jobs(jobs) if jobs else []
+
+    async def enqueue_async(
+        self, name: str, args: Mapping[str, Any] | None = None, **options: Any
+    ) -> int:
+        """:meth:`enqueue` for async callers (the database call runs in a thread)."""
+        return await asyncio.to_thread(self.enqueue, name, args, **options)
+
+    async def enqueue_many_async(
+        self, name: str, args_list: Iterable[Mapping[str, Any]], **options: Any
+    ) -> list[int]:
+        return await asyncio.to_thread(self.enqueue_many, name, list(args_list), **options)
+
+    def new_job(
+        self,
+        name: str,
+        args: Mapping[str, Any] | None,
+        *,
+        delay: float | timedelta | None = None,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+        unique_key: str | None = None,
+        org_id: str | None = None,
+        created_by: str | None = None,
+        schedule_id: int | None = None,
+        fire_time: datetime | None = None,
+    ) -> NewJob:
+        """Validate an enqueue request against the registry; raise a clear error if wrong."""
+        spec = self.spec(name)
+        args_json = encode_args(name, args)
+        spec.check_args(args or {})
+        if max_attempts is not None and max_attempts < 1:
+            raise InvalidInput(f"max_attempts must be >= 1, got {max_attempts}")
+        if timeout is not None and timeout <= 0:
+            raise InvalidInput(f"timeout must be > 0 seconds, got {timeout}")
+        if unique_key is not None and (not isinstance(unique_key, str) or not unique_key):
+            raise InvalidInput("unique_key must be a non-empty string")
+        return NewJob(
+            name=name,
+            args_json=args_json,
+            queue=_check_name("queue", queue) if queue is not None else spec.queue,
+            priority=_check_priority(priority) if priority is not None else spec.priority,
+            max_attempts=max_attempts or spec.max_attempts,
+            run_at=_run_at(delay, run_at),
+            timeout=timeout if timeout is not None else spec.timeout,
+            unique_key=unique_key,
+            org_id=_check_optional("org_id", org_id),
+            created_by=_check_optional("created_by", created_by),
+            schedule_id=schedule_id,
+            fire_time=fire_time,
+        )
+
+    # -- operators ------------------------------------------------------------------------
+    def get_job(self, job_id: int) -> Job:
+        """The job with this id; raises JobNotFound."""
+        job = self.store.get_job(job_id)
+        if job is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        return job
+
+    def list_jobs(
+        self,
+        *,
+        state: JobState | str | None = None,
+        queue: str | None = None,
+        name: str | None = None,
+        org_id: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[Job]:
+        """Jobs, newest first."""
+        if state is not None:
+            try:
+                state = JobState(state)
+            except ValueError:
+                states = ", ".join(s.value for s in JobState)
+                raise InvalidInput(f"unknown state {state!r} (one of: {states})") from None
+        if not 1 <= limit <= 10_000:
+            raise InvalidInput(f"limit must be between 1 and 10000, got {limit}")
+        flt = JobFilter(state, queue, name, org_id, limit, before_id)
+        return self.store.list_jobs(flt)
+
+    def attempts(self, job_id: int) -> list[Attempt]:
+        """The job's execution history, oldest first."""
+        self.get_job(job_id)
+        return self.store.list_attempts(job_id)
+
+    def cancel(self, job_id: int) -> Job:
+        """Cancel a waiting job; ask the worker running it to stop a running one."""
+        before = self.get_job(job_id)
+        if before.state in FINAL_STATES:
+            raise JobStateError(
+                f"job {job_id} is {before.state}; only waiting or running jobs can be cancelled"
+            )
+        job = self.store.cancel_job(job_id)
+        if job is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        return job
+
+    def retry(self, job_id: int) -> Job:
+        """Run a failed or cancelled job again (now); a retrying job is run now."""
+        before = self.get_job(job_id)
+        if before.state in (JobState.RUNNING, JobState.QUEUED, JobState.COMPLETED):
+            raise JobStateError(
+                f"job {job_id} is {before.state}; only failed, cancelled, retrying or "
+                "scheduled jobs can be retried"
+            )
+        job = self.store.retry_job(job_id)
+        if job is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        return job
+
+    def counts(self) -> dict[str, int]:
+        """Jobs per state."""
+        return self.store.count_by_state()
+
+    # -- workers --------------------------------------------------------------------------
+    def worker(self, **options: Any) -> Worker:
+        """A worker for this app's job types (see :class:`hourhand.worker.Worker`)."""
+        from hourhand.worker import Worker
+
+        return Worker(self, **options)
+
+
+def _run_at(delay: float | timedelta | None, run_at: datetime | None) -> datetime | None:
+    if delay is not None and run_at is not None:
+        raise InvalidInput("give either delay or run_at, not both")
+    if delay is not None:
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+        if seconds < 0:
+            raise InvalidInput(f"delay must be >= 0 seconds, got {seconds:g}")
+        if seconds == 0:
+            return None
+        return datetime.now(UTC) + timedelta(seconds=seconds)
+    if run_at is not None:
+        if not isinstance(run_at, datetime):
+            raise InvalidInput(f"run_at must be a datetime, got {type(run_at).__name__}")
+        if run_at.tzinfo is None or run_at.utcoffset() is None:
+            raise InvalidInput(
+                "run_at is a naive datetime: give it a time zone, e.g. datetime.now(UTC)"
+            )
+        return run_at.astimezone(UTC)
+    return None
+
+
+def _check_name(what: str, value: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > 200:
+        raise InvalidInput(f"{what} must be a non-empty string of at most 200 characters")
+    return value
+
+
+def _check_optional(what: str, value: str | None) -> str | None:
+    return None if value is None else _check_name(what, value)
+
+
+def _check_priority(value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or abs(value) > MAX_PRIORITY:
+        raise InvalidInput(
+            f"priority must be an integer between -{MAX_PRIORITY} and {MAX_PRIORITY}"
+        )
+    return value

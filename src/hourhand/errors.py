@@ -1,0 +1,73 @@
+"""Exceptions raised by hourhand.
+
+::
+
+    HourhandError                    base class; never raised itself
+    ├── ConfigurationError           bad database URL, bad option, bad settings
+    ├── DatabaseUnavailable          the database cannot be reached or opened
+    ├── InvalidInput                 a caller passed something hourhand cannot accept
+    │   ├── UnknownJobType           no job type of that name is registered
+    │   └── InvalidArguments         job arguments are not a JSON object / do not fit
+    ├── JobNotFound                  no job with that id
+    └── JobStateError                the job is not in a state that allows the operation
+
+Raised *by handlers* to steer retries (not subclasses of HourhandError):
+
+    RetryAfter                       fail this attempt and retry after a given delay
+    DoNotRetry                       fail this attempt and the job at once (dead letter)
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+
+class HourhandError(Exception):
+    """Something went wrong in hourhand."""
+
+
+class ConfigurationError(HourhandError):
+    """The configuration is not valid."""
+
+
+class DatabaseUnavailable(HourhandError):
+    """The database cannot be reached."""
+
+
+class InvalidInput(HourhandError, ValueError):
+    """The input is not valid."""
+
+
+class UnknownJobType(InvalidInput):
+    """No job type of that name is registered."""
+
+
+class InvalidArguments(InvalidInput):
+    """The job arguments are not valid."""
+
+
+class JobNotFound(HourhandError, LookupError):
+    """No job with that id."""
+
+
+class JobStateError(HourhandError):
+    """The job's state does not allow this operation."""
+
+
+class RetryAfter(Exception):
+    """Raised by a handler: fail this attempt and retry after ``after`` seconds.
+
+    The attempt counts against ``max_attempts``; out of attempts the job fails.
+    """
+
+    def __init__(self, after: float | timedelta, reason: str = "") -> None:
+        seconds = after.total_seconds() if isinstance(after, timedelta) else float(after)
+        if seconds < 0:
+            raise InvalidInput(f"RetryAfter needs a delay >= 0 seconds, got {seconds}")
+        self.after = seconds
+        self.reason = reason
+        super().__init__(reason or f"retry requested after {seconds:g}s")
+
+
+class DoNotRetry(Exception):
+    """Raised by a handler: this job cannot succeed; fail it now without further retries."""

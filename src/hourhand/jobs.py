@@ -1,0 +1,261 @@
+"""Job models: states, the job row, its attempts, handler specs and the handler's context."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import inspect
+import json
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hourhand.errors import InvalidArguments, InvalidInput
+from hourhand.retry import DEFAULT_RETRY, Retry
+
+DEFAULT_QUEUE = "default"
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_PRIORITY = 0  # higher runs first
+
+
+class JobState(enum.StrEnum):
+    SCHEDULED = "scheduled"  # run_at is in the future
+    QUEUED = "queued"  # ready to be claimed
+    RUNNING = "running"  # claimed by a worker, lease held
+    RETRYING = "retrying"  # an attempt failed; waits for run_at to try again
+    COMPLETED = "completed"
+    FAILED = "failed"  # out of attempts, or DoNotRetry: the dead-letter set
+    CANCELLED = "cancelled"
+
+
+WAITING_STATES = frozenset({JobState.SCHEDULED, JobState.QUEUED, JobState.RETRYING})
+FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED})
+
+
+class Outcome(enum.StrEnum):
+    """How one attempt ended."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"  # the handler raised, or the job type is unknown to the worker
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    LOST = "lost"  # the worker's lease expired: killed, frozen or cut off
+    INTERRUPTED = "interrupted"  # handed back by a worker shutting down; not counted
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job row, as stored."""
+
+    id: int
+    queue: str
+    name: str  # the job type
+    args: dict[str, Any]
+    state: JobState
+    priority: int
+    attempt: int  # attempts started so far; the running attempt's number while running
+    max_attempts: int
+    run_at: datetime  # when it may run next (UTC)
+    timeout: float | None  # seconds per attempt
+    unique_key: str | None
+    org_id: str | None  # user jobs only
+    created_by: str | None  # user jobs only
+    schedule_id: int | None  # jobs made by a schedule
+    fire_time: datetime | None
+    progress: float | None  # percent, 0..100
+    progress_message: str | None
+    result: Any  # JSON value returned by the handler
+    error: str | None  # the last attempt's error message
+    worker_id: str | None  # the worker holding (or that last held) it
+    lease_expires_at: datetime | None
+    cancel_requested: bool
+    created_at: datetime
+    started_at: datetime | None  # start of the latest attempt
+    finished_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (times as ISO-8601 UTC)."""
+        out: dict[str, Any] = {}
+        for key, value in self.__dict__.items():
+            out[key] = value.isoformat() if isinstance(value, datetime) else value
+        out["state"] = str(self.state)
+        return out
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One execution of a job: the execution history."""
+
+    id: int
+    job_id: int
+    attempt: int
+    worker_id: str | None
+    started_at: datetime | None
+    finished_at: datetime
+    outcome: Outcome
+    duration: float | None  # seconds
+    error: str | None
+    traceback: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in self.__dict__.items():
+            out[key] = value.isoformat() if isinstance(value, datetime) else value
+        out["outcome"] = str(self.outcome)
+        return out
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job to insert: what enqueue has validated."""
+
+    name: str
+    args_json: str
+    queue: str
+    priority: int
+    max_attempts: int
+    run_at: datetime | None  # None: now, by the database clock
+    timeout: float | None
+    unique_key: str | None = None
+    org_id: str | None = None
+    created_by: str | None = None
+    schedule_id: int | None = None
+    fire_time: datetime | None = None
+
+
+Handler = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A registered job type: its handler and defaults."""
+
+    name: str
+    handler: Handler
+    queue: str = DEFAULT_QUEUE
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    retry: Retry = DEFAULT_RETRY
+    timeout: float | None = None  # seconds per attempt
+    concurrency: int | None = None  # at most this many running at once, across all workers
+    priority: int = DEFAULT_PRIORITY
+    is_async: bool = field(init=False)
+    signature: inspect.Signature = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.name or not isinstance(self.name, str):
+            raise InvalidInput("a job type needs a non-empty name")
+        if self.max_attempts < 1:
+            raise InvalidInput(f"job {self.name!r}: max_attempts must be >= 1")
+        if self.timeout is not None and self.timeout <= 0:
+            raise InvalidInput(f"job {self.name!r}: timeout must be > 0 seconds")
+        if self.concurrency is not None and self.concurrency < 1:
+            raise InvalidInput(f"job {self.name!r}: concurrency must be >= 1")
+        object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.handler))
+        object.__setattr__(self, "signature", inspect.signature(self.handler))
+
+    def check_args(self, args: Mapping[str, Any]) -> None:
+        """Raise InvalidArguments unless ``handler(ctx, **args)`` would bind."""
+        try:
+            self.signature.bind(None, **args)
+        except TypeError as exc:
+            raise InvalidArguments(
+                f"job {self.name!r} does not accept these arguments: {exc}"
+            ) from None
+
+
+def encode_args(name: str, args: Any) -> str:
+    """Validate job arguments (a JSON object with string keys) and encode them."""
+    if args is None:
+        return "{}"
+    if not isinstance(args, Mapping):
+        raise InvalidArguments(
+            f"job {name!r}: arguments must be a JSON object (a dict), got {type(args).__name__}"
+        )
+    try:
+        return json.dumps(args, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise InvalidArguments(
+            f"job {name!r}: arguments are not JSON-serializable: {exc}"
+        ) from None
+
+
+class JobContext:
+    """What a handler gets as its first argument."""
+
+    def __init__(
+        self,
+        job: Job,
+        write_progress: Callable[[float, str | None], None] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        self.job = job
+        self.logger: logging.LoggerAdapter[logging.Logger] = logging.LoggerAdapter(
+            logging.getLogger(f"hourhand.job.{job.name}"),
+            {"job_id": job.id, "attempt": job.attempt},
+        )
+        self.cancel_event = threading.Event()  # set when cancelled, timed out or shutting down
+        self.cancel_reason: str | None = None
+        self._write_progress = write_progress
+        self._loop = loop
+        self._executor = executor
+        self._loop_thread = threading.get_ident() if loop is not None else None
+
+    @property
+    def id(self) -> int:
+        return self.job.id
+
+    @property
+    def job_id(self) -> int:
+        return self.job.id
+
+    @property
+    def attempt(self) -> int:
+        return self.job.attempt
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return self.job.args
+
+    @property
+    def org_id(self) -> str | None:
+        return self.job.org_id
+
+    @property
+    def name(self) -> str:
+        return self.job.name
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the job was cancelled, timed out or its worker is shutting down."""
+        return self.cancel_event.is_set()
+
+    def progress(self, percent: float, message: str | None = None) -> Awaitable[None]:
+        """Record progress (0-100 and an optional message) on the job.
+
+        Async handlers ``await ctx.progress(50, "half way")``; sync handlers call it plainly
+        (it writes before returning)."""
+        if not 0 <= percent <= 100:
+            raise InvalidInput(f"progress must be between 0 and 100, got {percent}")
+        if self._write_progress is None:
+            return _Done()
+        if self._loop is not None and threading.get_ident() == self._loop_thread:
+            return self._loop.run_in_executor(
+                self._executor, self._write_progress, float(percent), message
+            )
+        if self._executor is not None:  # a sync handler's thread: use the worker's DB threads
+            self._executor.submit(self._write_progress, float(percent), message).result()
+        else:
+            self._write_progress(float(percent), message)
+        return _Done()
+
+
+class _Done:
+    """An awaitable that is already done."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        yield from ()

@@ -1,0 +1,77 @@
+"""Retry policies: how long to wait before attempt ``n + 1`` after attempt ``n`` failed."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from hourhand.errors import InvalidInput
+
+Unit = Literal["seconds", "minutes", "hours"]
+_UNIT_SECONDS: dict[str, float] = {"seconds": 1.0, "minutes": 60.0, "hours": 3600.0}
+
+DEFAULT_BASE = 10.0  # seconds before the first retry
+DEFAULT_FACTOR = 2.0
+DEFAULT_CAP = 3600.0  # seconds; no wait is longer than this
+DEFAULT_JITTER = 0.1  # +/- 10 % so a burst of failures does not retry in lockstep
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A retry policy. Build one with :meth:`exponential`, :meth:`fixed` or :meth:`none`."""
+
+    kind: Literal["exponential", "fixed", "none"]
+    base: float = DEFAULT_BASE
+    factor: float = DEFAULT_FACTOR
+    cap: float = DEFAULT_CAP
+    jitter: float = DEFAULT_JITTER
+    delays: tuple[float, ...] = ()
+
+    @classmethod
+    def exponential(
+        cls,
+        base: float = DEFAULT_BASE,
+        factor: float = DEFAULT_FACTOR,
+        cap: float = DEFAULT_CAP,
+        jitter: float = DEFAULT_JITTER,
+    ) -> Retry:
+        """Wait ``base * factor ** (n - 1)`` seconds after failed attempt n, at most ``cap``,
+        spread by ``+/- jitter`` (a fraction)."""
+        if base < 0 or cap < 0:
+            raise InvalidInput("Retry.exponential needs base >= 0 and cap >= 0")
+        if factor < 1:
+            raise InvalidInput(f"Retry.exponential needs factor >= 1, got {factor}")
+        if not 0 <= jitter <= 1:
+            raise InvalidInput(f"Retry.exponential needs 0 <= jitter <= 1, got {jitter}")
+        return cls("exponential", base=base, factor=factor, cap=cap, jitter=jitter)
+
+    @classmethod
+    def fixed(cls, delays: Sequence[float], unit: Unit = "seconds") -> Retry:
+        """Wait ``delays[n - 1]`` after failed attempt n; the last delay repeats."""
+        if unit not in _UNIT_SECONDS:
+            raise InvalidInput(f"Retry.fixed unit must be one of {sorted(_UNIT_SECONDS)}")
+        if not delays or any(d < 0 for d in delays):
+            raise InvalidInput("Retry.fixed needs a non-empty list of delays >= 0")
+        scale = _UNIT_SECONDS[unit]
+        return cls("fixed", delays=tuple(float(d) * scale for d in delays))
+
+    @classmethod
+    def none(cls) -> Retry:
+        """Never retry: the first failure fails the job."""
+        return cls("none")
+
+    def delay(self, attempt: int) -> float | None:
+        """Seconds to wait after failed attempt ``attempt`` (1-based); None means do not retry."""
+        if self.kind == "none":
+            return None
+        if self.kind == "fixed":
+            return self.delays[min(attempt, len(self.delays)) - 1]
+        raw = min(self.cap, self.base * self.factor ** max(attempt - 1, 0))
+        if self.jitter:
+            raw *= 1 + random.uniform(-self.jitter, self.jitter)
+        return max(0.0, min(raw, self.cap))
+
+
+DEFAULT_RETRY = Retry.exponential()

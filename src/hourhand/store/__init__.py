@@ -1,0 +1,39 @@
+"""Stores: where jobs live. ``open_store(url)`` picks the dialect from the URL."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from hourhand.errors import ConfigurationError
+from hourhand.store.base import AttemptEnd, Completion, HeartbeatResult, JobFilter, Store
+
+__all__ = ["AttemptEnd", "Completion", "HeartbeatResult", "JobFilter", "Store", "open_store"]
+
+DEFAULT_DATABASE = "sqlite:///hourhand.db"
+
+
+def open_store(url: str) -> Store:
+    """Open ``sqlite:///relative.db``, ``sqlite:////absolute/path.db`` or
+    ``postgresql://user:password@host:port/db``."""
+    if not isinstance(url, str) or "://" not in url:
+        raise ConfigurationError(
+            f"bad database URL {url!r}: expected sqlite:///path/to/file.db or "
+            "postgresql://user@host/dbname"
+        )
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "sqlite":
+        from hourhand.store.sqlite import SQLiteStore
+
+        path = unquote(url.split("://", 1)[1])
+        if not path.startswith("/"):
+            raise ConfigurationError(
+                f"bad SQLite URL {url!r}: write sqlite:///relative.db or sqlite:////abs/path.db"
+            )
+        return SQLiteStore(path[1:])
+    if scheme in ("postgresql", "postgres"):
+        from hourhand.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    raise ConfigurationError(
+        f"bad database URL: unsupported scheme {scheme!r}; use sqlite:/// or postgresql://"
+    )

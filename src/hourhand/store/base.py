@@ -1,0 +1,295 @@
+"""The store interface: a small set of primitive operations on job rows.
+
+The store knows rows, not policies: the worker decides *what* should happen (retry in 40 s,
+fail, hand back) and the store applies it, fenced on ``(id, attempt, worker_id)`` so that a
+worker that lost its claim changes nothing. Each dialect implements this class once; the SQL
+lives in ``sql/<dialect>/queries.sql`` as named blocks and in versioned migrations.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any, ClassVar
+
+from hourhand.jobs import Attempt, Job, JobState, NewJob, Outcome
+
+LISTEN_CHANNEL = "hourhand_jobs"  # payload: the queue that got ready work
+CANCEL_CHANNEL = "hourhand_cancel"  # payload: the id of a running job to cancel
+MIGRATION_LOCK = 0x686F7572  # advisory lock key ('hour') held while migrating
+
+_NAME_RE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+
+
+def load_queries(dialect: str) -> dict[str, str]:
+    """Named SQL blocks of ``sql/<dialect>/queries.sql``: ``-- name: x`` starts block x."""
+    text = resources.files("hourhand.store").joinpath(f"sql/{dialect}/queries.sql").read_text()
+    parts = _NAME_RE.split(text)
+    return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
+
+
+def load_migrations(dialect: str) -> list[tuple[int, str, str]]:
+    """(version, name, sql) for each ``sql/<dialect>/migrations/NNNN_name.sql``, in order."""
+    folder = resources.files("hourhand.store").joinpath(f"sql/{dialect}/migrations")
+    found = []
+    for entry in folder.iterdir():
+        match = re.match(r"^(\d{4})_(\w+)\.sql$", entry.name)
+        if match:
+            found.append((int(match[1]), match[2], entry.read_text()))
+    return sorted(found)
+
+
+def load_schema(dialect: str) -> str:
+    """The fresh schema: equal to applying every migration in order (a test checks)."""
+    return resources.files("hourhand.store").joinpath(f"sql/{dialect}/schema.sql").read_text()
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A finished attempt to record as completed."""
+
+    job_id: int
+    attempt: int
+    result_json: str | None
+    duration: float
+
+
+@dataclass(frozen=True)
+class AttemptEnd:
+    """An attempt that did not complete, and what becomes of the job.
+
+    ``new_state`` is RETRYING (run again after ``retry_in`` seconds), FAILED, CANCELLED, or
+    QUEUED for a job handed back by a worker shutting down (that attempt is not counted).
+    """
+
+    job_id: int
+    attempt: int
+    worker_id: str
+    outcome: Outcome
+    new_state: JobState
+    error: str | None = None
+    traceback: str | None = None
+    retry_in: float = 0.0  # seconds, for RETRYING
+    duration: float | None = None
+    require_expired: bool = False  # rescue: apply only if the lease has expired (db clock)
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """What to list."""
+
+    state: JobState | None = None
+    queue: str | None = None
+    name: str | None = None
+    org_id: str | None = None
+    limit: int = 100
+    before_id: int | None = None  # keyset pagination: ids below this one
+
+
+@dataclass
+class HeartbeatResult:
+    alive: set[int] = field(default_factory=set)  # still ours, lease extended
+    cancel_requested: set[int] = field(default_factory=set)
+
+
+class Store(ABC):
+    """Primitive operations on the jobs tables. Methods are blocking and thread-safe."""
+
+    dialect: ClassVar[str]
+
+    # -- lifecycle ----------------------------------------------------------------------
+    @abstractmethod
+    def migrate(self, *, fresh_schema: bool = True) -> list[int]:
+        """Bring the schema up to date; returns the versions applied. Safe to run
+        concurrently from several processes. ``fresh_schema=False`` applies the migration
+        chain even on an empty database (used to test that both paths agree)."""
+
+    @abstractmethod
+    def applied_migrations(self) -> list[int]:
+        """Versions recorded as applied."""
+
+    @abstractmethod
+    def describe_schema(self) -> list[str]:
+        """A normalized, sorted description of tables, columns and indexes."""
+
+    @abstractmethod
+    def now(self) -> datetime:
+        """The database's clock."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    # -- enqueue --------------------------------------------------------------------------
+    @abstractmethod
+    def insert_jobs(self, jobs: Sequence[NewJob]) -> list[int]:
+        """Insert jobs in one transaction; ids in input order. A job whose unique key is
+        held by a waiting or running job gets that job's id instead of a new row."""
+
+    # -- worker ---------------------------------------------------------------------------
+    @abstractmethod
+    def promote_due(self) -> tuple[int, datetime | None]:
+        """Move scheduled/retrying jobs whose run_at has come to queued. Returns how many,
+        and the earliest run_at still in the future (None if there is none)."""
+
+    @abstractmethod
+    def claim(
+        self,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        limit: int,
+        lease: float,
+        exclude_names: Sequence[str] = (),
+    ) -> list[Job]:
+        """Claim up to ``limit`` queued jobs (highest priority, then oldest run_at): each
+        becomes running with attempt + 1, this worker, and a lease of ``lease`` seconds."""
+
+    @abstractmethod
+    def claim_limited(
+        self,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        name: str,
+        limit: int,
+        lease: float,
+        max_running: int,
+    ) -> list[Job]:
+        """Like claim, for one job type, never letting more than ``max_running`` of that
+        type run at once across all workers (serialized per type)."""
+
+    @abstractmethod
+    def heartbeat(
+        self, worker_id: str, jobs: Sequence[tuple[int, int]], lease: float
+    ) -> HeartbeatResult:
+        """Extend the lease of (id, attempt) pairs still held by this worker."""
+
+    @abstractmethod
+    def complete(self, worker_id: str, items: Sequence[Completion]) -> list[int]:
+        """Mark jobs completed with their results and record the attempts; fenced.
+        Returns the ids that were still ours (and are now completed)."""
+
+    @abstractmethod
+    def end_attempt(self, end: AttemptEnd) -> bool:
+        """Apply a non-completed attempt end; fenced. False if the job was not ours."""
+
+    @abstractmethod
+    def expired(self, limit: int) -> list[Job]:
+        """Running jobs whose lease has expired by the database clock."""
+
+    @abstractmethod
+    def set_progress(
+        self, worker_id: str, job_id: int, attempt: int, percent: float, message: str | None
+    ) -> bool:
+        """Record progress; fenced."""
+
+    @abstractmethod
+    def wait_for_work(self, timeout: float) -> bool:
+        """Block until work may have arrived (a notification, or a change to the database)
+        or ``timeout`` seconds pass. Returns True if woken early."""
+
+    @abstractmethod
+    def cancel_requests(self) -> list[int]:
+        """Ids of running jobs whose cancellation was requested (drained by wait_for_work
+        on stores with notifications; empty otherwise)."""
+
+    # -- operators ------------------------------------------------------------------------
+    @abstractmethod
+    def get_job(self, job_id: int) -> Job | None: ...
+
+    @abstractmethod
+    def list_jobs(self, flt: JobFilter) -> list[Job]:
+        """Newest first."""
+
+    @abstractmethod
+    def list_attempts(self, job_id: int) -> list[Attempt]:
+        """Oldest first."""
+
+    @abstractmethod
+    def cancel_job(self, job_id: int) -> Job | None:
+        """Cancel a waiting job, or flag a running one for its worker. Returns the job after
+        the change (None if there is no such job); a finished job is returned unchanged."""
+
+    @abstractmethod
+    def retry_job(self, job_id: int) -> Job | None:
+        """Queue a failed, cancelled or retrying job to run now, granting one more attempt
+        if it had none left. Returns the job after the change (None if not found)."""
+
+    @abstractmethod
+    def count_by_state(self) -> dict[str, int]: ...
+
+
+# -- row decoding shared by the dialects ---------------------------------------------------
+
+TimeDecoder = Callable[[Any], datetime | None]
+JsonDecoder = Callable[[Any], Any]
+
+
+def decode_job(row: dict[str, Any], t: TimeDecoder, j: JsonDecoder) -> Job:
+    run_at = t(row["run_at"])
+    created_at = t(row["created_at"])
+    assert run_at is not None and created_at is not None
+    return Job(
+        id=row["id"],
+        queue=row["queue"],
+        name=row["name"],
+        args=j(row["args"]) or {},
+        state=JobState(row["state"]),
+        priority=row["priority"],
+        attempt=row["attempt"],
+        max_attempts=row["max_attempts"],
+        run_at=run_at,
+        timeout=row["timeout"],
+        unique_key=row["unique_key"],
+        org_id=row["org_id"],
+        created_by=row["created_by"],
+        schedule_id=row["schedule_id"],
+        fire_time=t(row["fire_time"]),
+        progress=row["progress"],
+        progress_message=row["progress_message"],
+        result=j(row["result"]),
+        error=row["error"],
+        worker_id=row["worker_id"],
+        lease_expires_at=t(row["lease_expires_at"]),
+        cancel_requested=bool(row["cancel_requested"]),
+        created_at=created_at,
+        started_at=t(row["started_at"]),
+        finished_at=t(row["finished_at"]),
+    )
+
+
+def decode_attempt(row: dict[str, Any], t: TimeDecoder) -> Attempt:
+    finished_at = t(row["finished_at"])
+    assert finished_at is not None
+    return Attempt(
+        id=row["id"],
+        job_id=row["job_id"],
+        attempt=row["attempt"],
+        worker_id=row["worker_id"],
+        started_at=t(row["started_at"]),
+        finished_at=finished_at,
+        outcome=Outcome(row["outcome"]),
+        duration=row["duration"],
+        error=row["error"],
+        traceback=row["traceback"],
+    )
+
+
+def epoch_to_datetime(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def datetime_to_epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def json_text(value: Any) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def json_native(value: Any) -> Any:
+    return value

@@ -1,0 +1,440 @@
+"""The PostgreSQL store: many workers on many machines share one database.
+
+Claims take a batch with ``FOR UPDATE SKIP LOCKED`` over a partial index of queued jobs, so
+claimers never wait on each other. Enqueues, hand-backs and retries ``NOTIFY`` the queue's
+channel so that idle workers wake at once; workers also poll, so a lost notification only
+delays work. Every time is the server's ``now()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from hourhand.errors import DatabaseUnavailable, JobStateError
+from hourhand.jobs import Attempt, Job, JobState, NewJob
+from hourhand.store.base import (
+    CANCEL_CHANNEL,
+    LISTEN_CHANNEL,
+    MIGRATION_LOCK,
+    AttemptEnd,
+    Completion,
+    HeartbeatResult,
+    JobFilter,
+    Store,
+    decode_attempt,
+    decode_job,
+    json_native,
+    load_migrations,
+    load_queries,
+    load_schema,
+)
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 10  # seconds
+POOL_MAX_SIZE = 8  # connections per process
+
+
+_BULK_COLUMNS = (
+    "queue",
+    "name",
+    "args",
+    "priority",
+    "max_attempts",
+    "run_at",
+    "timeout",
+    "org_id",
+    "created_by",
+)
+
+
+def _utc(value: Any) -> datetime | None:
+    return value  # type: ignore[no-any-return]  # the session time zone is UTC
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced, for messages."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+class PostgresStore(Store):
+    dialect = "postgres"
+
+    def __init__(self, url: str, *, max_connections: int = POOL_MAX_SIZE) -> None:
+        self.url = url
+        self.q = load_queries("postgres")
+        self._kwargs: dict[str, Any] = {
+            "autocommit": True,
+            "row_factory": dict_row,
+            "options": "-c timezone=UTC",
+            "connect_timeout": CONNECT_TIMEOUT,
+        }
+        try:  # connect once first, so an unreachable server is a clear error, not a timeout
+            psycopg.connect(url, **self._kwargs).close()
+        except psycopg.Error as exc:
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DatabaseUnavailable(
+                f"cannot connect to PostgreSQL at {redact(url)}: {detail}"
+            ) from exc
+        self.pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_connections,
+            kwargs=self._kwargs,
+            open=True,
+            name="hourhand",
+        )
+        self._listen_conn: psycopg.Connection[dict[str, Any]] | None = None
+        self._listen_lock = threading.Lock()
+        self._cancels: list[int] = []
+        self._closed = False
+
+    def close(self) -> None:
+        self._closed = True
+        self.pool.close()
+        with self._listen_lock:
+            if self._listen_conn is not None:
+                self._listen_conn.close()
+                self._listen_conn = None
+
+    def _one(self, query: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        with self.pool.connection() as conn:
+            return conn.execute(self.q[query], params).fetchone()
+
+    def _all(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn:
+            return conn.execute(self.q[query], params).fetchall()
+
+    def now(self) -> datetime:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT now() AS now").fetchone()
+        assert row is not None
+        return row["now"]  # type: ignore[no-any-return]
+
+    # -- schema ---------------------------------------------------------------------------
+    def migrate(self, *, fresh_schema: bool = True) -> list[int]:
+        done: list[int] = []
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS hourhand_migrations (version integer PRIMARY KEY, "
+                "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            applied = {
+                r["version"] for r in conn.execute("SELECT version FROM hourhand_migrations")
+            }
+            has_jobs = conn.execute("SELECT to_regclass('hourhand_jobs') AS t").fetchone()
+            migrations = load_migrations("postgres")
+            if not applied and has_jobs and has_jobs["t"] is None and fresh_schema:
+                conn.execute(load_schema("postgres").encode())
+                pending = migrations
+            else:
+                pending = [m for m in migrations if m[0] not in applied]
+                for _, _, sql in pending:
+                    conn.execute(sql.encode())
+            for version, name, _ in pending:
+                conn.execute(
+                    "INSERT INTO hourhand_migrations (version, name) VALUES (%s, %s)",
+                    (version, name),
+                )
+                done.append(version)
+        return done
+
+    def applied_migrations(self) -> list[int]:
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT version FROM hourhand_migrations ORDER BY version")
+            return [r["version"] for r in rows]
+
+    def describe_schema(self) -> list[str]:
+        out: list[str] = []
+        with self.pool.connection() as conn:
+            for c in conn.execute(
+                "SELECT table_name, column_name, data_type, is_nullable, column_default, "
+                "is_identity FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name LIKE 'hourhand_%%'"
+            ):
+                out.append(
+                    f"column {c['table_name']}.{c['column_name']} {c['data_type']} "
+                    f"null={c['is_nullable']} default={c['column_default']} "
+                    f"identity={c['is_identity']}"
+                )
+            for i in conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes "
+                "WHERE schemaname = current_schema() AND tablename LIKE 'hourhand_%%'"
+            ):
+                out.append(f"index {i['indexname']}: {i['indexdef']}")
+            for f in conn.execute(
+                "SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint "
+                "WHERE conrelid::regclass::text LIKE 'hourhand_%%'"
+            ):
+                out.append(f"constraint {f['conname']}: {f['def']}")
+        return sorted(out)
+
+    # -- enqueue --------------------------------------------------------------------------
+    def insert_jobs(self, jobs: Sequence[NewJob]) -> list[int]:
+        ids: list[int | None] = [None] * len(jobs)
+        plain = [i for i, j in enumerate(jobs) if j.unique_key is None and j.schedule_id is None]
+        keyed = [
+            i for i, j in enumerate(jobs) if j.unique_key is not None or j.schedule_id is not None
+        ]
+        with self.pool.connection() as conn, conn.transaction():
+            if plain:
+                cols: dict[str, list[Any]] = {k: [] for k in _BULK_COLUMNS}
+                for i in plain:
+                    job = jobs[i]
+                    cols["queue"].append(job.queue)
+                    cols["name"].append(job.name)
+                    cols["args"].append(job.args_json)
+                    cols["priority"].append(job.priority)
+                    cols["max_attempts"].append(job.max_attempts)
+                    cols["run_at"].append(job.run_at)
+                    cols["timeout"].append(job.timeout)
+                    cols["org_id"].append(job.org_id)
+                    cols["created_by"].append(job.created_by)
+                rows = conn.execute(self.q["insert_jobs"], cols).fetchall()
+                for i, row in zip(plain, rows, strict=True):
+                    ids[i] = row["id"]
+            for i in keyed:
+                job = jobs[i]
+                params = {
+                    "queue": job.queue,
+                    "name": job.name,
+                    "args": job.args_json,
+                    "priority": job.priority,
+                    "max_attempts": job.max_attempts,
+                    "run_at": job.run_at,
+                    "timeout": job.timeout,
+                    "unique_key": job.unique_key,
+                    "org_id": job.org_id,
+                    "created_by": job.created_by,
+                    "schedule_id": job.schedule_id,
+                    "fire_time": job.fire_time,
+                }
+                found = conn.execute(self.q["insert_job"], params).fetchone()
+                if found is None:
+                    query = "find_unique" if job.unique_key is not None else "find_fire"
+                    found = conn.execute(self.q[query], params).fetchone()
+                if found is None:
+                    raise JobStateError("the job was not inserted and no conflicting job was found")
+                ids[i] = found["id"]
+        return [i for i in ids if i is not None]
+
+    # -- worker ---------------------------------------------------------------------------
+    def promote_due(self) -> tuple[int, datetime | None]:
+        row = self._one("promote_due")
+        assert row is not None
+        return row["moved"], row["next_due"]
+
+    def claim(
+        self,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        limit: int,
+        lease: float,
+        exclude_names: Sequence[str] = (),
+    ) -> list[Job]:
+        params: dict[str, Any] = {
+            "worker_id": worker_id,
+            "lease": lease,
+            "exclude": list(exclude_names),
+        }
+        rows: list[dict[str, Any]] = []
+        with self.pool.connection() as conn:
+            if queues is None:
+                rows = conn.execute(self.q["claim_any"], {**params, "limit": limit}).fetchall()
+            else:
+                for queue in queues:
+                    if len(rows) >= limit:
+                        break
+                    params.update(queue=queue, limit=limit - len(rows))
+                    rows += conn.execute(self.q["claim_queue"], params).fetchall()
+        return self._claimed(rows)
+
+    def claim_limited(
+        self,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        name: str,
+        limit: int,
+        lease: float,
+        max_running: int,
+    ) -> list[Job]:
+        with self.pool.connection() as conn, conn.transaction():
+            locked = conn.execute(self.q["lock_name"], {"name": name}).fetchone()
+            if not locked or not locked["locked"]:
+                return []  # another worker is claiming this type right now
+            running = conn.execute(self.q["count_running"], {"name": name}).fetchone()
+            room = min(limit, max_running - (running["n"] if running else 0))
+            if room <= 0:
+                return []
+            rows = conn.execute(
+                self.q["claim_name"],
+                {
+                    "worker_id": worker_id,
+                    "lease": lease,
+                    "name": name,
+                    "limit": room,
+                    "queues": None if queues is None else list(queues),
+                },
+            ).fetchall()
+        return self._claimed(rows)
+
+    def _claimed(self, rows: list[dict[str, Any]]) -> list[Job]:
+        jobs = [decode_job(r, _utc, json_native) for r in rows]
+        jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
+        return jobs
+
+    def heartbeat(
+        self, worker_id: str, jobs: Sequence[tuple[int, int]], lease: float
+    ) -> HeartbeatResult:
+        result = HeartbeatResult()
+        if not jobs:
+            return result
+        rows = self._all(
+            "heartbeat",
+            {
+                "worker_id": worker_id,
+                "lease": lease,
+                "ids": [j[0] for j in jobs],
+                "attempts": [j[1] for j in jobs],
+            },
+        )
+        for row in rows:
+            result.alive.add(row["id"])
+            if row["cancel_requested"]:
+                result.cancel_requested.add(row["id"])
+        return result
+
+    def complete(self, worker_id: str, items: Sequence[Completion]) -> list[int]:
+        if not items:
+            return []
+        rows = self._all(
+            "complete",
+            {
+                "worker_id": worker_id,
+                "ids": [i.job_id for i in items],
+                "attempts": [i.attempt for i in items],
+                "results": [i.result_json for i in items],
+                "durations": [i.duration for i in items],
+            },
+        )
+        return [r["job_id"] for r in rows]
+
+    def end_attempt(self, end: AttemptEnd) -> bool:
+        row = self._one(
+            "end_attempt",
+            {
+                "id": end.job_id,
+                "attempt": end.attempt,
+                "worker_id": end.worker_id,
+                "new_state": str(end.new_state),
+                "retry_in": end.retry_in,
+                "error": end.error,
+                "traceback": end.traceback,
+                "outcome": str(end.outcome),
+                "duration": end.duration,
+                "require_expired": end.require_expired,
+            },
+        )
+        return row is not None
+
+    def expired(self, limit: int) -> list[Job]:
+        return [decode_job(r, _utc, json_native) for r in self._all("expired", {"limit": limit})]
+
+    def set_progress(
+        self, worker_id: str, job_id: int, attempt: int, percent: float, message: str | None
+    ) -> bool:
+        with self.pool.connection() as conn:
+            cur = conn.execute(
+                self.q["set_progress"],
+                {
+                    "id": job_id,
+                    "attempt": attempt,
+                    "worker_id": worker_id,
+                    "percent": percent,
+                    "message": message,
+                },
+            )
+            return cur.rowcount == 1
+
+    def _listener(self) -> psycopg.Connection[dict[str, Any]]:
+        with self._listen_lock:
+            if self._listen_conn is None or self._listen_conn.closed:
+                conn = psycopg.connect(self.url, **self._kwargs)
+                conn.execute(f"LISTEN {LISTEN_CHANNEL}")
+                conn.execute(f"LISTEN {CANCEL_CHANNEL}")
+                self._listen_conn = conn
+            return self._listen_conn
+
+    def wait_for_work(self, timeout: float) -> bool:
+        if self._closed:
+            return False
+        try:
+            conn = self._listener()
+            woken = False
+            for note in conn.notifies(timeout=timeout, stop_after=1):
+                if note.channel == CANCEL_CHANNEL:
+                    self._cancels.append(int(note.payload))
+                woken = True
+            return woken
+        except psycopg.Error as exc:
+            if not self._closed:
+                logger.warning("lost the notification connection (%s); polling instead", exc)
+            with self._listen_lock:
+                self._listen_conn = None
+            return False
+
+    def cancel_requests(self) -> list[int]:
+        found, self._cancels = self._cancels, []
+        return found
+
+    # -- operators ------------------------------------------------------------------------
+    def get_job(self, job_id: int) -> Job | None:
+        row = self._one("get_job", {"id": job_id})
+        return None if row is None else decode_job(row, _utc, json_native)
+
+    def list_jobs(self, flt: JobFilter) -> list[Job]:
+        rows = self._all(
+            "list_jobs",
+            {
+                "state": None if flt.state is None else str(flt.state),
+                "queue": flt.queue,
+                "name": flt.name,
+                "org_id": flt.org_id,
+                "before_id": flt.before_id,
+                "limit": flt.limit,
+            },
+        )
+        return [decode_job(r, _utc, json_native) for r in rows]
+
+    def list_attempts(self, job_id: int) -> list[Attempt]:
+        return [decode_attempt(r, _utc) for r in self._all("list_attempts", {"job_id": job_id})]
+
+    def cancel_job(self, job_id: int) -> Job | None:
+        with self.pool.connection() as conn, conn.transaction():
+            if conn.execute(self.q["cancel_waiting"], {"id": job_id}).fetchone() is None:
+                conn.execute(self.q["request_cancel"], {"id": job_id}).fetchall()
+        return self.get_job(job_id)
+
+    def retry_job(self, job_id: int) -> Job | None:
+        try:
+            self._all("retry_job", {"id": job_id})
+        except psycopg.errors.UniqueViolation as exc:
+            raise JobStateError(
+                f"job {job_id} cannot be retried: another job with its unique key is waiting"
+            ) from exc
+        return self.get_job(job_id)
+
+    def count_by_state(self) -> dict[str, int]:
+        counts = {str(s): 0 for s in JobState}
+        counts.update({r["state"]: r["n"] for r in self._all("count_by_state")})
+        return counts

@@ -1,0 +1,64 @@
+-- 0001: jobs and their attempts.
+
+CREATE TABLE hourhand_jobs (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    queue text NOT NULL,
+    name text NOT NULL,
+    args jsonb NOT NULL DEFAULT '{}',
+    state text NOT NULL,
+    priority integer NOT NULL DEFAULT 0,
+    attempt integer NOT NULL DEFAULT 0,
+    max_attempts integer NOT NULL,
+    run_at timestamptz NOT NULL,
+    timeout double precision,
+    unique_key text,
+    org_id text,
+    created_by text,
+    schedule_id bigint,
+    fire_time timestamptz,
+    progress double precision,
+    progress_message text,
+    result jsonb,
+    error text,
+    worker_id text,
+    lease_expires_at timestamptz,
+    cancel_requested boolean NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    started_at timestamptz,
+    finished_at timestamptz
+);
+
+-- Ready work, in claim order, per queue and across queues.
+CREATE INDEX hourhand_jobs_ready ON hourhand_jobs (queue, priority DESC, run_at, id)
+    WHERE state = 'queued';
+CREATE INDEX hourhand_jobs_ready_any ON hourhand_jobs (priority DESC, run_at, id)
+    WHERE state = 'queued';
+-- Scheduled and retrying jobs, by when they become due.
+CREATE INDEX hourhand_jobs_due ON hourhand_jobs (run_at)
+    WHERE state IN ('scheduled', 'retrying');
+-- Running jobs: per-type concurrency counts and lease expiry.
+CREATE INDEX hourhand_jobs_running ON hourhand_jobs (name, lease_expires_at)
+    WHERE state = 'running';
+-- Listings by state, newest first.
+CREATE INDEX hourhand_jobs_state ON hourhand_jobs (state, id);
+-- A unique key is held while a job with it waits or runs.
+CREATE UNIQUE INDEX hourhand_jobs_unique
+    ON hourhand_jobs (name, coalesce(org_id, ''), unique_key)
+    WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'queued', 'running', 'retrying');
+-- A schedule's fire time becomes exactly one job.
+CREATE UNIQUE INDEX hourhand_jobs_fire ON hourhand_jobs (schedule_id, fire_time)
+    WHERE schedule_id IS NOT NULL;
+
+CREATE TABLE hourhand_attempts (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id bigint NOT NULL REFERENCES hourhand_jobs (id) ON DELETE CASCADE,
+    attempt integer NOT NULL,
+    worker_id text,
+    started_at timestamptz,
+    finished_at timestamptz NOT NULL,
+    outcome text NOT NULL,
+    duration double precision,
+    error text,
+    traceback text
+);
+CREATE INDEX hourhand_attempts_job ON hourhand_attempts (job_id, id);

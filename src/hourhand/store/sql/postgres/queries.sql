@@ -1,0 +1,236 @@
+-- Named queries for PostgreSQL; %(name)s parameters; now() is the database clock.
+
+-- name: insert_jobs
+-- Insert many jobs in one statement (keyless ones: no conflict is possible) and wake
+-- listening workers for each queue that got ready work.
+WITH ins AS (
+    INSERT INTO hourhand_jobs (queue, name, args, state, priority, max_attempts, run_at,
+                               timeout, org_id, created_by)
+    SELECT q, n, a::jsonb,
+           CASE WHEN coalesce(r, now()) > now() THEN 'scheduled' ELSE 'queued' END,
+           p, m, coalesce(r, now()), t, o, c
+    FROM unnest(%(queue)s::text[], %(name)s::text[], %(args)s::text[], %(priority)s::int[],
+                %(max_attempts)s::int[], %(run_at)s::timestamptz[], %(timeout)s::float8[],
+                %(org_id)s::text[], %(created_by)s::text[])
+         AS x(q, n, a, p, m, r, t, o, c)
+    RETURNING id, queue, state
+), woken AS (
+    SELECT pg_notify('hourhand_jobs', queue)
+    FROM (SELECT DISTINCT queue FROM ins WHERE state = 'queued') AS ready
+)
+SELECT id, (SELECT count(*) FROM woken) AS woken FROM ins ORDER BY id
+
+-- name: insert_job
+-- Insert one job that may conflict on its unique key or fire time: nothing then.
+WITH ins AS (
+    INSERT INTO hourhand_jobs (queue, name, args, state, priority, max_attempts, run_at,
+                               timeout, unique_key, org_id, created_by, schedule_id, fire_time)
+    VALUES (%(queue)s, %(name)s, %(args)s::jsonb,
+            CASE WHEN coalesce(%(run_at)s::timestamptz, now()) > now()
+                 THEN 'scheduled' ELSE 'queued' END,
+            %(priority)s, %(max_attempts)s, coalesce(%(run_at)s::timestamptz, now()),
+            %(timeout)s, %(unique_key)s, %(org_id)s, %(created_by)s, %(schedule_id)s,
+            %(fire_time)s)
+    ON CONFLICT DO NOTHING
+    RETURNING id, queue, state
+), woken AS (
+    SELECT pg_notify('hourhand_jobs', queue) FROM ins WHERE state = 'queued'
+)
+SELECT id, (SELECT count(*) FROM woken) AS woken FROM ins
+
+-- name: find_unique
+-- The waiting or running job holding a unique key.
+SELECT id FROM hourhand_jobs
+WHERE name = %(name)s AND coalesce(org_id, '') = coalesce(%(org_id)s, '')
+  AND unique_key = %(unique_key)s
+  AND state IN ('scheduled', 'queued', 'running', 'retrying')
+
+-- name: find_fire
+-- The job made for a schedule's fire time.
+SELECT id FROM hourhand_jobs WHERE schedule_id = %(schedule_id)s AND fire_time = %(fire_time)s
+
+-- name: promote_due
+-- Scheduled and retrying jobs whose time has come become queued; wake workers.
+WITH due AS (
+    SELECT id FROM hourhand_jobs
+    WHERE state IN ('scheduled', 'retrying') AND run_at <= now()
+    ORDER BY run_at
+    LIMIT 10000
+    FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE hourhand_jobs j SET state = 'queued' FROM due WHERE j.id = due.id
+    RETURNING j.queue
+), woken AS (
+    SELECT pg_notify('hourhand_jobs', queue) FROM (SELECT DISTINCT queue FROM moved) AS q
+)
+SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM woken) AS woken,
+       (SELECT min(run_at) FROM hourhand_jobs
+        WHERE state IN ('scheduled', 'retrying') AND run_at > now()) AS next_due
+
+-- name: claim_queue
+-- Claim the next queued jobs of one queue.
+WITH next AS (
+    SELECT id FROM hourhand_jobs
+    WHERE state = 'queued' AND queue = %(queue)s AND name <> ALL(%(exclude)s::text[])
+    ORDER BY priority DESC, run_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE hourhand_jobs j
+SET state = 'running', attempt = j.attempt + 1, worker_id = %(worker_id)s, started_at = now(),
+    lease_expires_at = now() + %(lease)s * interval '1 second', cancel_requested = false,
+    progress = NULL, progress_message = NULL
+FROM next WHERE j.id = next.id
+RETURNING j.*
+
+-- name: claim_any
+-- Claim the next queued jobs of any queue.
+WITH next AS (
+    SELECT id FROM hourhand_jobs
+    WHERE state = 'queued' AND name <> ALL(%(exclude)s::text[])
+    ORDER BY priority DESC, run_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE hourhand_jobs j
+SET state = 'running', attempt = j.attempt + 1, worker_id = %(worker_id)s, started_at = now(),
+    lease_expires_at = now() + %(lease)s * interval '1 second', cancel_requested = false,
+    progress = NULL, progress_message = NULL
+FROM next WHERE j.id = next.id
+RETURNING j.*
+
+-- name: lock_name
+-- Serialize claims of one concurrency-limited job type for this transaction.
+SELECT pg_try_advisory_xact_lock(hashtextextended('hourhand:' || %(name)s, 0)) AS locked
+
+-- name: count_running
+-- How many jobs of one type are running.
+SELECT count(*) AS n FROM hourhand_jobs WHERE state = 'running' AND name = %(name)s
+
+-- name: claim_name
+-- Claim the next queued jobs of one type (in the given queues, or any when null).
+WITH next AS (
+    SELECT id FROM hourhand_jobs
+    WHERE state = 'queued' AND name = %(name)s
+      AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
+    ORDER BY priority DESC, run_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE hourhand_jobs j
+SET state = 'running', attempt = j.attempt + 1, worker_id = %(worker_id)s, started_at = now(),
+    lease_expires_at = now() + %(lease)s * interval '1 second', cancel_requested = false,
+    progress = NULL, progress_message = NULL
+FROM next WHERE j.id = next.id
+RETURNING j.*
+
+-- name: heartbeat
+-- Extend the lease of the jobs this worker still holds.
+UPDATE hourhand_jobs j SET lease_expires_at = now() + %(lease)s * interval '1 second'
+FROM unnest(%(ids)s::bigint[], %(attempts)s::int[]) AS h(id, attempt)
+WHERE j.id = h.id AND j.attempt = h.attempt AND j.worker_id = %(worker_id)s
+  AND j.state = 'running'
+RETURNING j.id, j.cancel_requested
+
+-- name: complete
+-- Complete the jobs this worker still holds and record their attempts.
+WITH done AS (
+    UPDATE hourhand_jobs j
+    SET state = 'completed', result = c.result::jsonb, finished_at = now(),
+        lease_expires_at = NULL, error = NULL, cancel_requested = false
+    FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(results)s::text[],
+                %(durations)s::float8[]) AS c(id, attempt, result, duration)
+    WHERE j.id = c.id AND j.attempt = c.attempt AND j.worker_id = %(worker_id)s
+      AND j.state = 'running'
+    RETURNING j.id, j.attempt, j.started_at, j.finished_at, c.duration
+)
+INSERT INTO hourhand_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome,
+                               duration)
+SELECT id, attempt, %(worker_id)s, started_at, finished_at, 'completed', duration FROM done
+RETURNING job_id
+
+-- name: end_attempt
+-- End an attempt that did not complete: retrying, failed, cancelled, or handed back (queued,
+-- with the attempt given back). Rescues also require the lease to have expired.
+WITH ended AS (
+    UPDATE hourhand_jobs
+    SET state = %(new_state)s::text,
+        run_at = CASE WHEN %(new_state)s::text = 'retrying'
+                      THEN now() + %(retry_in)s * interval '1 second' ELSE run_at END,
+        max_attempts = CASE WHEN %(new_state)s::text = 'queued'
+                            THEN max_attempts + 1 ELSE max_attempts END,
+        error = CASE WHEN %(new_state)s::text = 'queued' THEN error
+                     ELSE coalesce(%(error)s::text, error) END,
+        finished_at = CASE WHEN %(new_state)s::text IN ('failed', 'cancelled')
+                           THEN now() ELSE NULL END,
+        lease_expires_at = NULL, cancel_requested = false
+    WHERE id = %(id)s AND attempt = %(attempt)s AND worker_id = %(worker_id)s
+      AND state = 'running' AND (NOT %(require_expired)s OR lease_expires_at < now())
+    RETURNING id, attempt, started_at, queue, state
+), recorded AS (
+    INSERT INTO hourhand_attempts (job_id, attempt, worker_id, started_at, finished_at,
+                                   outcome, duration, error, traceback)
+    SELECT id, attempt, %(worker_id)s, started_at, now(), %(outcome)s,
+           coalesce(%(duration)s::float8, extract(epoch FROM now() - started_at)),
+           %(error)s, %(traceback)s
+    FROM ended
+    RETURNING job_id
+), woken AS (
+    SELECT pg_notify('hourhand_jobs', queue) FROM ended WHERE state = 'queued'
+)
+SELECT job_id, (SELECT count(*) FROM woken) AS woken FROM recorded
+
+-- name: expired
+-- Running jobs whose lease has expired.
+SELECT * FROM hourhand_jobs WHERE state = 'running' AND lease_expires_at < now()
+ORDER BY lease_expires_at LIMIT %(limit)s
+
+-- name: set_progress
+-- Record progress on a job this worker still holds.
+UPDATE hourhand_jobs SET progress = %(percent)s, progress_message = %(message)s
+WHERE id = %(id)s AND attempt = %(attempt)s AND worker_id = %(worker_id)s
+  AND state = 'running'
+
+-- name: get_job
+SELECT * FROM hourhand_jobs WHERE id = %(id)s
+
+-- name: list_jobs
+-- Newest first, filtered.
+SELECT * FROM hourhand_jobs
+WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(name)s::text IS NULL OR name = %(name)s::text)
+  AND (%(org_id)s::text IS NULL OR org_id = %(org_id)s::text)
+  AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
+ORDER BY id DESC LIMIT %(limit)s
+
+-- name: list_attempts
+SELECT * FROM hourhand_attempts WHERE job_id = %(job_id)s ORDER BY id
+
+-- name: cancel_waiting
+-- Cancel a job that has not started.
+UPDATE hourhand_jobs SET state = 'cancelled', finished_at = now()
+WHERE id = %(id)s AND state IN ('scheduled', 'queued', 'retrying')
+RETURNING id
+
+-- name: request_cancel
+-- Ask the worker running a job to stop it.
+WITH flagged AS (
+    UPDATE hourhand_jobs SET cancel_requested = true WHERE id = %(id)s AND state = 'running'
+    RETURNING id
+)
+SELECT id, pg_notify('hourhand_cancel', id::text) FROM flagged
+
+-- name: retry_job
+-- Queue a failed, cancelled or waiting job to run now, with at least one attempt left.
+WITH requeued AS (
+    UPDATE hourhand_jobs
+    SET state = 'queued', run_at = now(), max_attempts = greatest(max_attempts, attempt + 1),
+        finished_at = NULL, cancel_requested = false
+    WHERE id = %(id)s AND state IN ('failed', 'cancelled', 'retrying', 'scheduled')
+    RETURNING id, queue
+)
+SELECT id, pg_notify('hourhand_jobs', queue) FROM requeued
+
+-- name: count_by_state
+SELECT state, count(*) AS n FROM hourhand_jobs GROUP BY state

@@ -1,0 +1,64 @@
+-- 0001: jobs and their attempts.
+
+CREATE TABLE hourhand_jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids are never reused
+    queue TEXT NOT NULL,
+    name TEXT NOT NULL,
+    args TEXT NOT NULL DEFAULT '{}',
+    state TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    run_at REAL NOT NULL,
+    timeout REAL,
+    unique_key TEXT,
+    org_id TEXT,
+    created_by TEXT,
+    schedule_id INTEGER,
+    fire_time REAL,
+    progress REAL,
+    progress_message TEXT,
+    result TEXT,
+    error TEXT,
+    worker_id TEXT,
+    lease_expires_at REAL,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL
+);
+
+-- Ready work, in claim order, per queue and across queues.
+CREATE INDEX hourhand_jobs_ready ON hourhand_jobs (queue, priority DESC, run_at, id)
+    WHERE state = 'queued';
+CREATE INDEX hourhand_jobs_ready_any ON hourhand_jobs (priority DESC, run_at, id)
+    WHERE state = 'queued';
+-- Scheduled and retrying jobs, by when they become due.
+CREATE INDEX hourhand_jobs_due ON hourhand_jobs (run_at)
+    WHERE state IN ('scheduled', 'retrying');
+-- Running jobs: per-type concurrency counts and lease expiry.
+CREATE INDEX hourhand_jobs_running ON hourhand_jobs (name, lease_expires_at)
+    WHERE state = 'running';
+-- Listings by state, newest first.
+CREATE INDEX hourhand_jobs_state ON hourhand_jobs (state, id);
+-- A unique key is held while a job with it waits or runs.
+CREATE UNIQUE INDEX hourhand_jobs_unique
+    ON hourhand_jobs (name, coalesce(org_id, ''), unique_key)
+    WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'queued', 'running', 'retrying');
+-- A schedule's fire time becomes exactly one job.
+CREATE UNIQUE INDEX hourhand_jobs_fire ON hourhand_jobs (schedule_id, fire_time)
+    WHERE schedule_id IS NOT NULL;
+
+CREATE TABLE hourhand_attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id INTEGER NOT NULL REFERENCES hourhand_jobs (id) ON DELETE CASCADE,
+    attempt INTEGER NOT NULL,
+    worker_id TEXT,
+    started_at REAL,
+    finished_at REAL NOT NULL,
+    outcome TEXT NOT NULL,
+    duration REAL,
+    error TEXT,
+    traceback TEXT
+);
+CREATE INDEX hourhand_attempts_job ON hourhand_attempts (job_id, id);

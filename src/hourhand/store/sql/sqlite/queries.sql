@@ -1,0 +1,158 @@
+-- Named queries for SQLite. NOW() stands for the database clock in Unix seconds and is
+-- expanded by the store; :name parameters.
+
+-- name: insert_job
+-- Insert one job; nothing if its unique key or fire time is taken.
+INSERT INTO hourhand_jobs (queue, name, args, state, priority, max_attempts, run_at, timeout,
+                           unique_key, org_id, created_by, schedule_id, fire_time, created_at)
+VALUES (:queue, :name, :args,
+        CASE WHEN coalesce(:run_at, NOW()) > NOW() THEN 'scheduled' ELSE 'queued' END,
+        :priority, :max_attempts, coalesce(:run_at, NOW()), :timeout,
+        :unique_key, :org_id, :created_by, :schedule_id, :fire_time, NOW())
+ON CONFLICT DO NOTHING
+RETURNING id
+
+-- name: find_unique
+-- The waiting or running job holding a unique key.
+SELECT id FROM hourhand_jobs
+WHERE name = :name AND coalesce(org_id, '') = coalesce(:org_id, '') AND unique_key = :unique_key
+  AND state IN ('scheduled', 'queued', 'running', 'retrying')
+
+-- name: find_fire
+-- The job made for a schedule's fire time.
+SELECT id FROM hourhand_jobs WHERE schedule_id = :schedule_id AND fire_time = :fire_time
+
+-- name: promote_due
+-- Scheduled and retrying jobs whose time has come become queued.
+UPDATE hourhand_jobs SET state = 'queued'
+WHERE state IN ('scheduled', 'retrying') AND run_at <= NOW()
+
+-- name: next_due
+-- When the next scheduled or retrying job becomes due.
+SELECT min(run_at) AS next_due FROM hourhand_jobs WHERE state IN ('scheduled', 'retrying')
+
+-- name: claim_queue
+-- Claim the next queued jobs of one queue.
+UPDATE hourhand_jobs
+SET state = 'running', attempt = attempt + 1, worker_id = :worker_id, started_at = NOW(),
+    lease_expires_at = NOW() + :lease, cancel_requested = 0, progress = NULL,
+    progress_message = NULL
+WHERE id IN (
+    SELECT id FROM hourhand_jobs
+    WHERE state = 'queued' AND queue = :queue
+      AND name NOT IN (SELECT value FROM json_each(:exclude))
+    ORDER BY priority DESC, run_at, id
+    LIMIT :limit)
+RETURNING *
+
+-- name: claim_any
+-- Claim the next queued jobs of any queue.
+UPDATE hourhand_jobs
+SET state = 'running', attempt = attempt + 1, worker_id = :worker_id, started_at = NOW(),
+    lease_expires_at = NOW() + :lease, cancel_requested = 0, progress = NULL,
+    progress_message = NULL
+WHERE id IN (
+    SELECT id FROM hourhand_jobs
+    WHERE state = 'queued' AND name NOT IN (SELECT value FROM json_each(:exclude))
+    ORDER BY priority DESC, run_at, id
+    LIMIT :limit)
+RETURNING *
+
+-- name: count_running
+-- How many jobs of one type are running.
+SELECT count(*) AS n FROM hourhand_jobs WHERE state = 'running' AND name = :name
+
+-- name: claim_name
+-- Claim the next queued jobs of one type (in the given queues, or any when null).
+UPDATE hourhand_jobs
+SET state = 'running', attempt = attempt + 1, worker_id = :worker_id, started_at = NOW(),
+    lease_expires_at = NOW() + :lease, cancel_requested = 0, progress = NULL,
+    progress_message = NULL
+WHERE id IN (
+    SELECT id FROM hourhand_jobs
+    WHERE state = 'queued' AND name = :name
+      AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+    ORDER BY priority DESC, run_at, id
+    LIMIT :limit)
+RETURNING *
+
+-- name: heartbeat
+-- Extend the lease of a job this worker still holds.
+UPDATE hourhand_jobs SET lease_expires_at = NOW() + :lease
+WHERE id = :id AND attempt = :attempt AND worker_id = :worker_id AND state = 'running'
+RETURNING id, cancel_requested
+
+-- name: complete
+-- Complete a job this worker still holds.
+UPDATE hourhand_jobs
+SET state = 'completed', result = :result, finished_at = NOW(), lease_expires_at = NULL,
+    error = NULL, cancel_requested = 0
+WHERE id = :id AND attempt = :attempt AND worker_id = :worker_id AND state = 'running'
+RETURNING id, started_at, finished_at
+
+-- name: end_attempt
+-- End an attempt that did not complete: retrying, failed, cancelled, or handed back (queued,
+-- with the attempt given back). Rescues also require the lease to have expired.
+UPDATE hourhand_jobs
+SET state = :new_state,
+    run_at = CASE WHEN :new_state = 'retrying' THEN NOW() + :retry_in ELSE run_at END,
+    max_attempts = CASE WHEN :new_state = 'queued' THEN max_attempts + 1 ELSE max_attempts END,
+    error = CASE WHEN :new_state = 'queued' THEN error ELSE coalesce(:error, error) END,
+    finished_at = CASE WHEN :new_state IN ('failed', 'cancelled') THEN NOW() ELSE NULL END,
+    lease_expires_at = NULL, cancel_requested = 0
+WHERE id = :id AND attempt = :attempt AND worker_id = :worker_id AND state = 'running'
+  AND (:require_expired = 0 OR lease_expires_at < NOW())
+RETURNING id, started_at, NOW() AS now
+
+-- name: insert_attempt
+-- Record one attempt.
+INSERT INTO hourhand_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome,
+                               duration, error, traceback)
+VALUES (:job_id, :attempt, :worker_id, :started_at, :finished_at, :outcome, :duration,
+        :error, :traceback)
+
+-- name: expired
+-- Running jobs whose lease has expired.
+SELECT * FROM hourhand_jobs WHERE state = 'running' AND lease_expires_at < NOW()
+ORDER BY lease_expires_at LIMIT :limit
+
+-- name: set_progress
+-- Record progress on a job this worker still holds.
+UPDATE hourhand_jobs SET progress = :percent, progress_message = :message
+WHERE id = :id AND attempt = :attempt AND worker_id = :worker_id AND state = 'running'
+
+-- name: get_job
+SELECT * FROM hourhand_jobs WHERE id = :id
+
+-- name: list_jobs
+-- Newest first, filtered.
+SELECT * FROM hourhand_jobs
+WHERE (:state IS NULL OR state = :state) AND (:queue IS NULL OR queue = :queue)
+  AND (:name IS NULL OR name = :name) AND (:org_id IS NULL OR org_id = :org_id)
+  AND (:before_id IS NULL OR id < :before_id)
+ORDER BY id DESC LIMIT :limit
+
+-- name: list_attempts
+SELECT * FROM hourhand_attempts WHERE job_id = :job_id ORDER BY id
+
+-- name: cancel_waiting
+-- Cancel a job that has not started.
+UPDATE hourhand_jobs SET state = 'cancelled', finished_at = NOW()
+WHERE id = :id AND state IN ('scheduled', 'queued', 'retrying')
+RETURNING id
+
+-- name: request_cancel
+-- Ask the worker running a job to stop it.
+UPDATE hourhand_jobs SET cancel_requested = 1 WHERE id = :id AND state = 'running'
+RETURNING id
+
+-- name: retry_job
+-- Queue a failed, cancelled or waiting job to run now, with at least one attempt left.
+UPDATE hourhand_jobs
+SET state = 'queued', run_at = NOW(), max_attempts = max(max_attempts, attempt + 1),
+    finished_at = NULL, cancel_requested = 0
+WHERE id = :id AND state IN ('failed', 'cancelled', 'retrying', 'scheduled')
+RETURNING id
+
+-- name: count_by_state
+SELECT state, count(*) AS n FROM hourhand_jobs GROUP BY state

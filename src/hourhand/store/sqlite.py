@@ -1,0 +1,470 @@
+"""The SQLite store: one file shared by the processes of one machine.
+
+WAL lets readers run beside the one writer; ``BEGIN IMMEDIATE`` takes the write lock up
+front so two claimers never both read the same queued rows; ``busy_timeout`` makes a
+writer wait for the lock instead of failing; ``synchronous=FULL`` makes a commit durable
+when it returns. Times are REAL Unix seconds computed by SQLite itself (the database clock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from hourhand.errors import DatabaseUnavailable, JobStateError
+from hourhand.jobs import Attempt, Job, JobState, NewJob
+from hourhand.store.base import (
+    AttemptEnd,
+    Completion,
+    HeartbeatResult,
+    JobFilter,
+    Store,
+    datetime_to_epoch,
+    decode_attempt,
+    decode_job,
+    epoch_to_datetime,
+    json_text,
+    load_migrations,
+    load_queries,
+    load_schema,
+)
+
+logger = logging.getLogger(__name__)
+
+BUSY_TIMEOUT = 30.0  # seconds a writer waits for the lock before giving up
+CHANGE_POLL_INTERVAL = 0.01  # seconds between PRAGMA data_version checks while idle
+NOW_SQL = "((julianday('now') - 2440587.5) * 86400.0)"
+WAITING = ("scheduled", "queued", "running", "retrying")
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    return {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
+
+
+def _first(cursor: sqlite3.Cursor) -> dict[str, Any] | None:
+    """The first row, after stepping the statement to its end (an unfinished statement
+    would keep the transaction from committing)."""
+    rows = cursor.fetchall()
+    return rows[0] if rows else None
+
+
+def _one(cursor: sqlite3.Cursor) -> dict[str, Any]:
+    row = _first(cursor)
+    assert row is not None, "query returned no row"
+    return row
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a script into complete statements (executescript would commit early)."""
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                yield buf
+            buf = ""
+    if buf.strip() and not all(
+        ln.strip().startswith("--") or not ln.strip() for ln in buf.splitlines()
+    ):
+        yield buf
+
+
+class SQLiteStore(Store):
+    dialect = "sqlite"
+
+    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+        if path in ("", ":memory:"):
+            raise DatabaseUnavailable(
+                "SQLite needs a file (sqlite:///path/to/file.db): an in-memory database "
+                "cannot be shared between connections"
+            )
+        self.path = path
+        self.synchronous = synchronous
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise DatabaseUnavailable(f"cannot open SQLite database {path!r}: no folder {folder}")
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self.q = {k: v.replace("NOW()", NOW_SQL) for k, v in load_queries("sqlite").items()}
+        self._conn()  # fail now, with a clear message, if the file cannot be opened
+
+    # -- connections ----------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        if self._closed:
+            raise DatabaseUnavailable("the store is closed")
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
+            conn.row_factory = _dict_row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            raise DatabaseUnavailable(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+        self._local.conn = conn
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction holding the database's write lock from its start."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._closed = True
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._local = threading.local()
+
+    def now(self) -> datetime:
+        row = _one(self._conn().execute(f"SELECT {NOW_SQL} AS now"))
+        value = epoch_to_datetime(row["now"])
+        assert value is not None
+        return value
+
+    # -- schema ---------------------------------------------------------------------------
+    def migrate(self, *, fresh_schema: bool = True) -> list[int]:
+        done: list[int] = []
+        with self._write() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS hourhand_migrations (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL, applied_at REAL NOT NULL)"
+            )
+            applied = {
+                r["version"] for r in conn.execute("SELECT version FROM hourhand_migrations")
+            }
+            migrations = load_migrations("sqlite")
+            has_jobs = _first(
+                conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'hourhand_jobs'")
+            )
+            if not applied and not has_jobs and fresh_schema:
+                for stmt in _statements(load_schema("sqlite")):
+                    conn.execute(stmt)
+                pending = migrations
+            else:
+                pending = [m for m in migrations if m[0] not in applied]
+                for _, _, sql in pending:
+                    for stmt in _statements(sql):
+                        conn.execute(stmt)
+            for version, name, _ in pending:
+                conn.execute(
+                    f"INSERT INTO hourhand_migrations VALUES (?, ?, {NOW_SQL})", (version, name)
+                )
+                done.append(version)
+        return done
+
+    def applied_migrations(self) -> list[int]:
+        rows = self._conn().execute("SELECT version FROM hourhand_migrations ORDER BY version")
+        return [r["version"] for r in rows]
+
+    def describe_schema(self) -> list[str]:
+        conn = self._conn()
+        out: list[str] = []
+        tables = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'hourhand_%'"
+        ).fetchall()
+        for t in tables:
+            for col in conn.execute(f"PRAGMA table_info({t['name']})"):
+                out.append(
+                    f"column {t['name']}.{col['name']} {col['type']} notnull={col['notnull']} "
+                    f"default={col['dflt_value']} pk={col['pk']}"
+                )
+            for fk in conn.execute(f"PRAGMA foreign_key_list({t['name']})"):
+                out.append(f"fk {t['name']}.{fk['from']} -> {fk['table']}.{fk['to']}")
+        for idx in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        ):
+            out.append(f"index {idx['name']}: {' '.join(idx['sql'].split())}")
+        return sorted(out)
+
+    # -- enqueue --------------------------------------------------------------------------
+    def insert_jobs(self, jobs: Sequence[NewJob]) -> list[int]:
+        ids: list[int] = []
+        with self._write() as conn:
+            for job in jobs:
+                params = {
+                    "queue": job.queue,
+                    "name": job.name,
+                    "args": job.args_json,
+                    "priority": job.priority,
+                    "max_attempts": job.max_attempts,
+                    "run_at": datetime_to_epoch(job.run_at),
+                    "timeout": job.timeout,
+                    "unique_key": job.unique_key,
+                    "org_id": job.org_id,
+                    "created_by": job.created_by,
+                    "schedule_id": job.schedule_id,
+                    "fire_time": datetime_to_epoch(job.fire_time),
+                }
+                row = _first(conn.execute(self.q["insert_job"], params))
+                if row is None:
+                    row = self._existing(conn, params)
+                ids.append(row["id"])
+        return ids
+
+    def _existing(self, conn: sqlite3.Connection, params: dict[str, Any]) -> dict[str, Any]:
+        if params["unique_key"] is not None:
+            row = _first(conn.execute(self.q["find_unique"], params))
+        else:
+            row = _first(conn.execute(self.q["find_fire"], params))
+        if row is None:  # the insert failed for no reason we know of: do not pretend
+            raise JobStateError("the job was not inserted and no conflicting job was found")
+        return dict(row)
+
+    # -- worker ---------------------------------------------------------------------------
+    def promote_due(self) -> tuple[int, datetime | None]:
+        with self._write() as conn:
+            moved = conn.execute(self.q["promote_due"]).rowcount
+            row = _one(conn.execute(self.q["next_due"]))
+        return moved, epoch_to_datetime(row["next_due"])
+
+    def claim(
+        self,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        limit: int,
+        lease: float,
+        exclude_names: Sequence[str] = (),
+    ) -> list[Job]:
+        params: dict[str, Any] = {
+            "worker_id": worker_id,
+            "lease": lease,
+            "exclude": json.dumps(list(exclude_names)),
+        }
+        rows: list[dict[str, Any]] = []
+        with self._write() as conn:
+            if queues is None:
+                rows = conn.execute(self.q["claim_any"], {**params, "limit": limit}).fetchall()
+            else:
+                for queue in queues:
+                    if len(rows) >= limit:
+                        break
+                    params.update(queue=queue, limit=limit - len(rows))
+                    rows += conn.execute(self.q["claim_queue"], params).fetchall()
+        return self._claimed(rows)
+
+    def claim_limited(
+        self,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        name: str,
+        limit: int,
+        lease: float,
+        max_running: int,
+    ) -> list[Job]:
+        with self._write() as conn:
+            running = _one(conn.execute(self.q["count_running"], {"name": name}))["n"]
+            room = min(limit, max_running - running)
+            if room <= 0:
+                return []
+            rows = conn.execute(
+                self.q["claim_name"],
+                {
+                    "worker_id": worker_id,
+                    "lease": lease,
+                    "name": name,
+                    "limit": room,
+                    "queues": None if queues is None else json.dumps(list(queues)),
+                },
+            ).fetchall()
+        return self._claimed(rows)
+
+    def _claimed(self, rows: list[dict[str, Any]]) -> list[Job]:
+        jobs = [decode_job(r, epoch_to_datetime, json_text) for r in rows]
+        jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
+        return jobs
+
+    def heartbeat(
+        self, worker_id: str, jobs: Sequence[tuple[int, int]], lease: float
+    ) -> HeartbeatResult:
+        result = HeartbeatResult()
+        if not jobs:
+            return result
+        with self._write() as conn:
+            for job_id, attempt in jobs:
+                row = _first(
+                    conn.execute(
+                        self.q["heartbeat"],
+                        {"id": job_id, "attempt": attempt, "worker_id": worker_id, "lease": lease},
+                    )
+                )
+                if row is not None:
+                    result.alive.add(job_id)
+                    if row["cancel_requested"]:
+                        result.cancel_requested.add(job_id)
+        return result
+
+    def complete(self, worker_id: str, items: Sequence[Completion]) -> list[int]:
+        done: list[int] = []
+        with self._write() as conn:
+            for item in items:
+                row = _first(
+                    conn.execute(
+                        self.q["complete"],
+                        {
+                            "id": item.job_id,
+                            "attempt": item.attempt,
+                            "worker_id": worker_id,
+                            "result": item.result_json,
+                        },
+                    )
+                )
+                if row is None:
+                    continue
+                conn.execute(
+                    self.q["insert_attempt"],
+                    {
+                        "job_id": item.job_id,
+                        "attempt": item.attempt,
+                        "worker_id": worker_id,
+                        "started_at": row["started_at"],
+                        "finished_at": row["finished_at"],
+                        "outcome": "completed",
+                        "duration": item.duration,
+                        "error": None,
+                        "traceback": None,
+                    },
+                )
+                done.append(item.job_id)
+        return done
+
+    def end_attempt(self, end: AttemptEnd) -> bool:
+        with self._write() as conn:
+            row = _first(
+                conn.execute(
+                    self.q["end_attempt"],
+                    {
+                        "id": end.job_id,
+                        "attempt": end.attempt,
+                        "worker_id": end.worker_id,
+                        "new_state": str(end.new_state),
+                        "retry_in": end.retry_in,
+                        "error": end.error,
+                        "require_expired": int(end.require_expired),
+                    },
+                )
+            )
+            if row is None:
+                return False
+            started = row["started_at"]
+            duration = end.duration
+            if duration is None and started is not None:
+                duration = max(0.0, row["now"] - started)
+            conn.execute(
+                self.q["insert_attempt"],
+                {
+                    "job_id": end.job_id,
+                    "attempt": end.attempt,
+                    "worker_id": end.worker_id,
+                    "started_at": started,
+                    "finished_at": row["now"],
+                    "outcome": str(end.outcome),
+                    "duration": duration,
+                    "error": end.error,
+                    "traceback": end.traceback,
+                },
+            )
+        return True
+
+    def expired(self, limit: int) -> list[Job]:
+        rows = self._conn().execute(self.q["expired"], {"limit": limit}).fetchall()
+        return [decode_job(r, epoch_to_datetime, json_text) for r in rows]
+
+    def set_progress(
+        self, worker_id: str, job_id: int, attempt: int, percent: float, message: str | None
+    ) -> bool:
+        with self._write() as conn:
+            cur = conn.execute(
+                self.q["set_progress"],
+                {
+                    "id": job_id,
+                    "attempt": attempt,
+                    "worker_id": worker_id,
+                    "percent": percent,
+                    "message": message,
+                },
+            )
+            return cur.rowcount == 1
+
+    def wait_for_work(self, timeout: float) -> bool:
+        conn = self._conn()
+        start = _one(conn.execute("PRAGMA data_version"))["data_version"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self._closed:
+            time.sleep(CHANGE_POLL_INTERVAL)
+            if _one(conn.execute("PRAGMA data_version"))["data_version"] != start:
+                return True
+        return False
+
+    def cancel_requests(self) -> list[int]:
+        return []  # no notifications: the worker learns of cancellations by heartbeat
+
+    # -- operators ------------------------------------------------------------------------
+    def get_job(self, job_id: int) -> Job | None:
+        row = _first(self._conn().execute(self.q["get_job"], {"id": job_id}))
+        return None if row is None else decode_job(row, epoch_to_datetime, json_text)
+
+    def list_jobs(self, flt: JobFilter) -> list[Job]:
+        rows = self._conn().execute(
+            self.q["list_jobs"],
+            {
+                "state": None if flt.state is None else str(flt.state),
+                "queue": flt.queue,
+                "name": flt.name,
+                "org_id": flt.org_id,
+                "before_id": flt.before_id,
+                "limit": flt.limit,
+            },
+        )
+        return [decode_job(r, epoch_to_datetime, json_text) for r in rows]
+
+    def list_attempts(self, job_id: int) -> list[Attempt]:
+        rows = self._conn().execute(self.q["list_attempts"], {"job_id": job_id})
+        return [decode_attempt(r, epoch_to_datetime) for r in rows]
+
+    def cancel_job(self, job_id: int) -> Job | None:
+        with self._write() as conn:
+            if _first(conn.execute(self.q["cancel_waiting"], {"id": job_id})) is None:
+                _first(conn.execute(self.q["request_cancel"], {"id": job_id}))
+        return self.get_job(job_id)
+
+    def retry_job(self, job_id: int) -> Job | None:
+        try:
+            with self._write() as conn:
+                _first(conn.execute(self.q["retry_job"], {"id": job_id}))
+        except sqlite3.IntegrityError as exc:
+            raise JobStateError(
+                f"job {job_id} cannot be retried: another job with its unique key is waiting"
+            ) from exc
+        return self.get_job(job_id)
+
+    def count_by_state(self) -> dict[str, int]:
+        rows = self._conn().execute(self.q["count_by_state"])
+        counts = {str(s): 0 for s in JobState}
+        counts.update({r["state"]: r["n"] for r in rows})
+        return counts

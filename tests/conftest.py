@@ -1,0 +1,122 @@
+"""Fixtures shared by the suite: a real PostgreSQL server started for the session, real
+SQLite files, and every ``store_url``-using test run on both."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from hourhand import Hourhand, Worker
+from tests.support.pgserver import PgServer
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    server = PgServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_base_url(pg_server: PgServer) -> str:
+    return pg_server.create_database("hourhand_test")
+
+
+def reset_postgres(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/hourhand.db"
+    url: str = request.getfixturevalue("pg_base_url")
+    reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def hh(store_url: str) -> Iterator[Hourhand]:
+    app = Hourhand(store_url)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02, what: str = ""
+) -> Any:
+    """Poll until ``predicate()`` is truthy; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+class WorkerThread:
+    """A worker running in a thread of the test process."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.worker.run(install_signals=False)
+        except BaseException as exc:
+            self.error = exc
+
+    def start(self) -> WorkerThread:
+        self.thread.start()
+        assert self.worker.started.wait(15), "worker did not start"
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.worker.stop()
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "worker did not stop"
+        if self.error is not None:
+            raise self.error
+
+
+@pytest.fixture
+def run_worker(hh: Hourhand) -> Iterator[Callable[..., WorkerThread]]:
+    started: list[WorkerThread] = []
+
+    def start(**options: Any) -> WorkerThread:
+        options.setdefault("poll_interval", 0.2)
+        w = WorkerThread(hh.worker(**options)).start()
+        started.append(w)
+        return w
+
+    yield start
+    for w in started:
+        if w.thread.is_alive():
+            w.stop()
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
