@@ -98,7 +98,7 @@ class Hourhand:
                 name=name or fn.__name__,
                 handler=fn,
                 queue=_check_name("queue", queue),
-                max_attempts=max_attempts,
+                max_attempts=1 if retry.kind == "none" else max_attempts,
                 retry=retry,
                 timeout=timeout,
                 concurrency=concurrency,
