@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Installs what hourhand needs on a fresh Debian machine: system packages (PostgreSQL server
-# for the tests), a virtualenv in .venv with hourhand and its test tools. Safe to run again.
+# Installs what hourhand needs on a fresh Debian machine into .venv; safe to run again.
+#   scripts/setup.sh          hourhand itself (enough for the demo)
+#   scripts/setup.sh --test   plus the test tools and a PostgreSQL server (from Debian)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_apt=()
-command -v initdb >/dev/null 2>&1 || [ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
-if [ "${HOURHAND_SETUP_APT:-1}" = 1 ] && [ ${#need_apt[@]} -gt 0 ]; then
-    echo "setup: installing ${need_apt[*]} from Debian's packages" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq "${need_apt[@]}" >/dev/null
+extras=""
+if [ "${1:-}" = "--test" ]; then
+    extras="[test]"
+    if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+        echo "setup: installing PostgreSQL from Debian's packages" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq postgresql >/dev/null
+    fi
 fi
 
 PY=${PYTHON:-python3}
@@ -20,5 +23,4 @@ fi
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m uv venv -q --python "$PY" .venv
 fi
-extras=${HOURHAND_EXTRAS:-test}
-"$PY" -m uv pip install -q --python .venv/bin/python -e ".[${extras}]"
+"$PY" -m uv pip install -q --python .venv/bin/python -e ".${extras}"

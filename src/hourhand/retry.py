@@ -68,7 +68,10 @@ class Retry:
             return None
         if self.kind == "fixed":
             return self.delays[min(attempt, len(self.delays)) - 1]
-        raw = min(self.cap, self.base * self.factor ** max(attempt - 1, 0))
+        try:
+            raw = min(self.cap, self.base * self.factor ** max(attempt - 1, 0))
+        except OverflowError:  # factor ** attempt beyond a float: the cap applies
+            raw = self.cap if self.base > 0 else 0.0
         if self.jitter:
             raw *= 1 + random.uniform(-self.jitter, self.jitter)
         return max(0.0, min(raw, self.cap))

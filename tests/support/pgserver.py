@@ -6,6 +6,7 @@ PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -55,8 +56,19 @@ class PgServer:
         subprocess.run([*self._as, *cmd], check=True, capture_output=True, text=True, cwd="/")
 
     def start(self) -> PgServer:
-        self._run(find_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                  "-E", "UTF8", "--no-sync", "--locale=C")
+        self._run(
+            find_bin("initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--locale=C",
+        )
         opts = [
             f"-p {self.port}",
             f"-k {self.dir}",
@@ -65,8 +77,19 @@ class PgServer:
         ]
         if self.fast:
             opts += [f"-c {k}={v}" for k, v in FAST_SETTINGS.items()]
-        self._run(find_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"),
-                  "-o", " ".join(opts), "-w", "-t", "60", "start")
+        self._run(
+            find_bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.dir / "log"),
+            "-o",
+            " ".join(opts),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         return self
 
     def url(self, dbname: str = "postgres") -> str:
@@ -81,8 +104,6 @@ class PgServer:
         return self.url(name)
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self._run(find_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.dir, ignore_errors=True)

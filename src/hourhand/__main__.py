@@ -1,0 +1,3 @@
+from hourhand.cli import main
+
+main()

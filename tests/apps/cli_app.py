@@ -1,0 +1,12 @@
+"""An app for CLI tests."""
+
+from __future__ import annotations
+
+from hourhand import Hourhand, JobContext
+
+hh = Hourhand()  # database from --database / HOURHAND_DATABASE
+
+
+@hh.job("greet", queue="mail")
+async def greet(ctx: JobContext, name: str) -> str:
+    return f"hello {name}"
