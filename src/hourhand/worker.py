@@ -54,6 +54,7 @@ DEFAULT_GRACE = 25.0  # seconds running jobs get to finish after SIGTERM
 RESCUE_BATCH = 100  # expired jobs rescued per pass
 DB_THREADS = 4  # threads for store calls
 ERROR_BACKOFF = 1.0  # seconds to wait after a store call failed in a loop
+LISTEN_SLICE = 0.25  # seconds the listener waits at a time, so a stop is noticed quickly
 
 
 @dataclass
@@ -203,7 +204,7 @@ class Worker:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     self._loop.remove_signal_handler(sig)
             self._stopping = True
-            listener.join(timeout=self.poll_interval + 1)
+            listener.join(timeout=LISTEN_SLICE + 5)
             self._db.shutdown(wait=True)
             logger.info("worker %s stopped", self.id)
 
@@ -218,7 +219,7 @@ class Worker:
         assert loop is not None
         while not self._stopping:
             try:
-                woken = store.wait_for_work(self.poll_interval)
+                woken = store.wait_for_work(min(self.poll_interval, LISTEN_SLICE))
             except Exception:
                 logger.exception("waiting for work failed")
                 time.sleep(ERROR_BACKOFF)

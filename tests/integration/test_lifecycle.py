@@ -368,3 +368,14 @@ def test_system_jobs_have_no_org(hh: Hourhand) -> None:
 
     job = hh.get_job(hh.enqueue("s"))
     assert job.org_id is None and job.created_by is None
+
+
+def test_idle_worker_is_woken_by_a_new_job_not_by_its_poll(hh: Hourhand, run_worker) -> None:
+    @hh.job("ping")
+    async def ping(ctx: JobContext) -> None:
+        return None
+
+    run_worker(poll_interval=30)  # PostgreSQL: LISTEN/NOTIFY; SQLite: PRAGMA data_version
+    time.sleep(0.3)  # let the worker go idle (nothing to wait for: it is a state, not an event)
+    job_id = hh.enqueue("ping")
+    wait_until(lambda: state_of(hh, job_id) == JobState.COMPLETED, timeout=5)
