@@ -54,6 +54,7 @@ DEFAULT_GRACE = 25.0  # seconds running jobs get to finish after SIGTERM
 RESCUE_BATCH = 100  # expired jobs rescued per pass
 DB_THREADS = 4  # threads for store calls
 ERROR_BACKOFF = 1.0  # seconds to wait after a store call failed in a loop
+SHUTDOWN_FLUSH_TRIES = 5  # attempts to record completions while stopping
 LISTEN_SLICE = 0.25  # seconds the listener waits at a time, so a stop is noticed quickly
 
 
@@ -65,6 +66,7 @@ class _Running:
     started: float  # time.monotonic()
     task: asyncio.Task[None] | None = None
     interrupt: str | None = None  # why it was stopped: cancelled, timeout, shutdown, lost
+    handler_done: bool = False  # the handler returned or raised; only its record is left
     timer: asyncio.TimerHandle | None = None
 
 
@@ -138,6 +140,7 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._flush_wake: asyncio.Event | None = None
+        self._flush_closing = False
         self._db: ThreadPoolExecutor | None = None
         self._queue_turn = 0
         self.started = threading.Event()  # set once the worker is fetching
@@ -189,8 +192,8 @@ class Worker:
         loops = [
             asyncio.create_task(self._heartbeat_loop(), name="hourhand-heartbeat"),
             asyncio.create_task(self._rescue_loop(), name="hourhand-rescue"),
-            asyncio.create_task(self._flush_loop(), name="hourhand-flush"),
         ]
+        flusher = asyncio.create_task(self._flush_loop(), name="hourhand-flush")
         try:
             self.started.set()
             await self._fetch_loop()
@@ -199,7 +202,9 @@ class Worker:
             for task in loops:
                 task.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
-            await self._flush()  # whatever finished last
+            self._flush_closing = True  # the flusher records what is left, then ends
+            self._flush_wake.set()
+            await flusher
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     self._loop.remove_signal_handler(sig)
@@ -346,7 +351,7 @@ class Worker:
         cancelled; sync ones are signalled through ctx.cancel_event, and abandoned unless
         the reason is a cancellation (which waits for the handler to notice)."""
         run = self._running.get(job_id)
-        if run is None or run.interrupt is not None:
+        if run is None or run.interrupt is not None or run.handler_done:
             return
         run.interrupt = reason
         run.ctx.cancel_reason = reason
@@ -387,6 +392,7 @@ class Worker:
                 assert self._flush_wake is not None
                 self._flush_wake.set()
         finally:
+            run.handler_done = True
             if run.timer is not None:
                 run.timer.cancel()
         if end is not None:
@@ -479,13 +485,15 @@ class Worker:
 
     # -- completions ----------------------------------------------------------------------
     async def _flush_loop(self) -> None:
+        """Record completions as they come; never cancelled, so no batch is dropped."""
         assert self._flush_wake is not None
-        while True:
+        while not (self._flush_closing and not self._done):
             await self._flush_wake.wait()
             self._flush_wake.clear()
             await self._flush()
 
     async def _flush(self) -> None:
+        failures = 0
         while self._done:
             batch, self._done = self._done, []
             try:
@@ -493,6 +501,15 @@ class Worker:
             except Exception:
                 logger.exception("recording %d completions failed; retrying", len(batch))
                 self._done = batch + self._done
+                failures += 1
+                if self._flush_closing and failures >= SHUTDOWN_FLUSH_TRIES:
+                    logger.error(
+                        "giving up on recording %d completions; those jobs will be rescued "
+                        "when their lease expires and run again",
+                        len(self._done),
+                    )
+                    self._done = []
+                    return
                 await asyncio.sleep(ERROR_BACKOFF)
                 continue
             self.stats.completed += len(done)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -85,6 +86,29 @@ def workers(store_url: str, tmp_path: Path) -> Iterator[Workers]:
     w.stop_all()
 
 
+def freeze(proc: subprocess.Popen[bytes], url: str) -> None:
+    """SIGSTOP a worker at a moment it holds no SQLite write lock.
+
+    A process frozen inside a write transaction (a heartbeat takes a few milliseconds)
+    holds SQLite's one write lock and stalls every writer until it resumes; that is SQLite,
+    not what this test is about. PostgreSQL has no such lock between statements."""
+    for _ in range(50):
+        os.kill(proc.pid, signal.SIGSTOP)
+        if not url.startswith("sqlite"):
+            return
+        conn = sqlite3.connect(url.split(":///", 1)[1], timeout=0.5, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+            return
+        except sqlite3.OperationalError:
+            os.kill(proc.pid, signal.SIGCONT)
+            time.sleep(0.05)
+        finally:
+            conn.close()
+    raise AssertionError("could not freeze the worker outside a write transaction")
+
+
 def running_by(app: Hourhand, proc: subprocess.Popen[bytes], ids: list[int]) -> bool:
     jobs = [app.get_job(i) for i in ids]
     return all(j.state == JobState.RUNNING and f":{proc.pid}:" in (j.worker_id or "") for j in jobs)
@@ -116,7 +140,8 @@ def test_sigkilled_worker_jobs_are_rescued_and_complete(
 ) -> None:
     ids = app.enqueue_many("sleepy", [{"first": 60, "later": 0} for _ in range(3)])
     victim = workers.start("--lease", "1.5")
-    wait_until(lambda: running_by(app, victim, ids), what="jobs running on the victim")
+    wait_until(lambda: len(counting.executions(store_url)) == 3, what="the victim's handlers")
+    assert running_by(app, victim, ids)
     victim.kill()
     victim.wait()
     workers.start("--lease", "1.5")
@@ -131,13 +156,13 @@ def test_sigkilled_worker_jobs_are_rescued_and_complete(
 
 
 def test_stalled_worker_cannot_heartbeat_or_complete_a_reclaimed_job(
-    app: Hourhand, workers: Workers, tmp_path: Path
+    app: Hourhand, workers: Workers, tmp_path: Path, store_url: str
 ) -> None:
     gate = tmp_path / "gate"
     job_id = app.enqueue("gated", {"gate": str(gate)})
     stalled = workers.start("--lease", "1.2")
     wait_until(lambda: running_by(app, stalled, [job_id]), what="job running on the stalled")
-    os.kill(stalled.pid, signal.SIGSTOP)
+    freeze(stalled, store_url)
     rescuer = workers.start("--lease", "1.2")
     job = wait_until(
         lambda: (j := app.get_job(job_id)).attempt == 2 and j.state == JobState.RUNNING and j

@@ -211,8 +211,8 @@ class Store(ABC):
 
     @abstractmethod
     def cancel_job(self, job_id: int) -> Job | None:
-        """Cancel a waiting job, or flag a running one for its worker. Returns the job after
-        the change (None if there is no such job); a finished job is returned unchanged."""
+        """Cancel a waiting job, or flag a running one for its worker. Returns the job as
+        this change left it (None if there is no such job); a finished one is unchanged."""
 
     @abstractmethod
     def retry_job(self, job_id: int) -> Job | None:

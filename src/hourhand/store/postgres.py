@@ -421,9 +421,12 @@ class PostgresStore(Store):
 
     def cancel_job(self, job_id: int) -> Job | None:
         with self.pool.connection() as conn, conn.transaction():
-            if conn.execute(self.q["cancel_waiting"], {"id": job_id}).fetchone() is None:
-                conn.execute(self.q["request_cancel"], {"id": job_id}).fetchall()
-        return self.get_job(job_id)
+            row = conn.execute(self.q["cancel_waiting"], {"id": job_id}).fetchone()
+            if row is None:
+                row = conn.execute(self.q["request_cancel"], {"id": job_id}).fetchone()
+        if row is None:  # finished already, or no such job
+            return self.get_job(job_id)
+        return decode_job(row, _utc, json_native)
 
     def retry_job(self, job_id: int) -> Job | None:
         try:

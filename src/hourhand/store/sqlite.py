@@ -449,9 +449,12 @@ class SQLiteStore(Store):
 
     def cancel_job(self, job_id: int) -> Job | None:
         with self._write() as conn:
-            if _first(conn.execute(self.q["cancel_waiting"], {"id": job_id})) is None:
-                _first(conn.execute(self.q["request_cancel"], {"id": job_id}))
-        return self.get_job(job_id)
+            row = _first(conn.execute(self.q["cancel_waiting"], {"id": job_id}))
+            if row is None:
+                row = _first(conn.execute(self.q["request_cancel"], {"id": job_id}))
+        if row is None:  # finished already, or no such job
+            return self.get_job(job_id)
+        return decode_job(row, epoch_to_datetime, json_text)
 
     def retry_job(self, job_id: int) -> Job | None:
         try:

@@ -211,15 +211,15 @@ SELECT * FROM hourhand_attempts WHERE job_id = %(job_id)s ORDER BY id
 -- Cancel a job that has not started.
 UPDATE hourhand_jobs SET state = 'cancelled', finished_at = now()
 WHERE id = %(id)s AND state IN ('scheduled', 'queued', 'retrying')
-RETURNING id
+RETURNING *
 
 -- name: request_cancel
 -- Ask the worker running a job to stop it.
 WITH flagged AS (
     UPDATE hourhand_jobs SET cancel_requested = true WHERE id = %(id)s AND state = 'running'
-    RETURNING id
+    RETURNING *
 )
-SELECT id, pg_notify('hourhand_cancel', id::text) FROM flagged
+SELECT flagged.*, pg_notify('hourhand_cancel', id::text) AS notified FROM flagged
 
 -- name: retry_job
 -- Queue a failed, cancelled or waiting job to run now, with at least one attempt left.

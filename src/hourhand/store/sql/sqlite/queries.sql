@@ -139,12 +139,12 @@ SELECT * FROM hourhand_attempts WHERE job_id = :job_id ORDER BY id
 -- Cancel a job that has not started.
 UPDATE hourhand_jobs SET state = 'cancelled', finished_at = NOW()
 WHERE id = :id AND state IN ('scheduled', 'queued', 'retrying')
-RETURNING id
+RETURNING *
 
 -- name: request_cancel
 -- Ask the worker running a job to stop it.
 UPDATE hourhand_jobs SET cancel_requested = 1 WHERE id = :id AND state = 'running'
-RETURNING id
+RETURNING *
 
 -- name: retry_job
 -- Queue a failed, cancelled or waiting job to run now, with at least one attempt left.
