@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 import threading
 import time
 
@@ -41,6 +43,9 @@ def counts_table(counts: dict[str, int]) -> Table:
 def demo(settings: Settings, rounds: int) -> None:
     """Run an example app on SQLite and watch its jobs flow (hourhand-demo.db)."""
     hh = build_app(settings.database or DEMO_DATABASE)
+    quiet = logging.getLogger("hourhand")
+    if quiet.getEffectiveLevel() < logging.WARNING:
+        quiet.setLevel(logging.WARNING)  # log lines would tear the live table
     try:
         console.print(f"[bold]hourhand demo[/] on {hh.database_url}")
         worker = hh.worker(concurrency=8, poll_interval=0.5, grace=5)
@@ -62,9 +67,11 @@ def demo(settings: Settings, rounds: int) -> None:
         finally:
             worker.stop()
             thread.join()
+        command = "hourhand" if shutil.which("hourhand") else ".venv/bin/hourhand"
         console.print(
-            "Done. Look closer with: hourhand --database "
-            f"{hh.database_url} jobs list --state failed   (or jobs show ID)"
+            f"Done. Look closer:\n  {command} --database {hh.database_url} jobs list\n"
+            f"  {command} --database {hh.database_url} jobs list --state failed\n"
+            f"  {command} --database {hh.database_url} jobs show 10"
         )
     finally:
         hh.close()
