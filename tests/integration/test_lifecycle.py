@@ -379,3 +379,25 @@ def test_idle_worker_is_woken_by_a_new_job_not_by_its_poll(hh: Hourhand, run_wor
     time.sleep(0.3)  # let the worker go idle (nothing to wait for: it is a state, not an event)
     job_id = hh.enqueue("ping")
     wait_until(lambda: state_of(hh, job_id) == JobState.COMPLETED, timeout=5)
+
+
+def test_concurrent_enqueues_of_one_unique_key_make_one_job(hh: Hourhand) -> None:
+    @hh.job("once")
+    async def once(ctx: JobContext, n: int) -> None:
+        return None
+
+    hh.store  # noqa: B018 - open (and migrate) before the race
+    barrier = threading.Barrier(8)
+    ids: list[int] = []
+
+    def enqueue(n: int) -> None:
+        barrier.wait()
+        ids.append(hh.enqueue("once", {"n": n}, unique_key="the-one"))
+
+    threads = [threading.Thread(target=enqueue, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(ids) == 8 and len(set(ids)) == 1
+    assert hh.counts()["queued"] == 1

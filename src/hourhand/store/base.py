@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, ClassVar
 
+from hourhand.errors import JobStateError
 from hourhand.jobs import Attempt, Job, JobState, NewJob, Outcome
 
 LISTEN_CHANNEL = "hourhand_jobs"  # payload: the queue that got ready work
@@ -221,6 +222,19 @@ class Store(ABC):
 
     @abstractmethod
     def count_by_state(self) -> dict[str, int]: ...
+
+
+INSERT_TRIES = 5  # a unique key can be freed between our insert and our look-up
+
+
+def insert_or_find(run: Callable[[str], dict[str, Any] | None], find: str) -> int:
+    """Insert a job that may conflict on its unique key or fire time; on conflict, the id
+    of the job holding it. ``run(query_name)`` runs one named query and returns its row."""
+    for _ in range(INSERT_TRIES):
+        row = run("insert_job") or run(find)
+        if row is not None:
+            return int(row["id"])
+    raise JobStateError("the job could not be inserted: its unique key kept changing hands")
 
 
 # -- row decoding shared by the dialects ---------------------------------------------------

@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ from hourhand.store.base import (
     Store,
     decode_attempt,
     decode_job,
+    insert_or_find,
     json_native,
     load_migrations,
     load_queries,
@@ -59,6 +61,23 @@ _BULK_COLUMNS = (
 
 def _utc(value: Any) -> datetime | None:
     return value  # type: ignore[no-any-return]  # the session time zone is UTC
+
+
+def _params(job: NewJob) -> dict[str, Any]:
+    return {
+        "queue": job.queue,
+        "name": job.name,
+        "args": job.args_json,
+        "priority": job.priority,
+        "max_attempts": job.max_attempts,
+        "run_at": job.run_at,
+        "timeout": job.timeout,
+        "unique_key": job.unique_key,
+        "org_id": job.org_id,
+        "created_by": job.created_by,
+        "schedule_id": job.schedule_id,
+        "fire_time": job.fire_time,
+    }
 
 
 def redact(url: str) -> str:
@@ -186,47 +205,37 @@ class PostgresStore(Store):
         keyed = [
             i for i, j in enumerate(jobs) if j.unique_key is not None or j.schedule_id is not None
         ]
-        with self.pool.connection() as conn, conn.transaction():
-            if plain:
-                cols: dict[str, list[Any]] = {k: [] for k in _BULK_COLUMNS}
-                for i in plain:
-                    job = jobs[i]
-                    cols["queue"].append(job.queue)
-                    cols["name"].append(job.name)
-                    cols["args"].append(job.args_json)
-                    cols["priority"].append(job.priority)
-                    cols["max_attempts"].append(job.max_attempts)
-                    cols["run_at"].append(job.run_at)
-                    cols["timeout"].append(job.timeout)
-                    cols["org_id"].append(job.org_id)
-                    cols["created_by"].append(job.created_by)
-                rows = conn.execute(self.q["insert_jobs"], cols).fetchall()
-                for i, row in zip(plain, rows, strict=True):
-                    ids[i] = row["id"]
-            for i in keyed:
-                job = jobs[i]
-                params = {
-                    "queue": job.queue,
-                    "name": job.name,
-                    "args": job.args_json,
-                    "priority": job.priority,
-                    "max_attempts": job.max_attempts,
-                    "run_at": job.run_at,
-                    "timeout": job.timeout,
-                    "unique_key": job.unique_key,
-                    "org_id": job.org_id,
-                    "created_by": job.created_by,
-                    "schedule_id": job.schedule_id,
-                    "fire_time": job.fire_time,
-                }
-                found = conn.execute(self.q["insert_job"], params).fetchone()
-                if found is None:
-                    query = "find_unique" if job.unique_key is not None else "find_fire"
-                    found = conn.execute(self.q[query], params).fetchone()
-                if found is None:
-                    raise JobStateError("the job was not inserted and no conflicting job was found")
-                ids[i] = found["id"]
+        with self.pool.connection() as conn:
+            # one statement is atomic on its own; several need a transaction
+            tx = conn.transaction() if keyed and (plain or len(keyed) > 1) else nullcontext()
+            with tx:
+                self._insert(conn, jobs, plain, keyed, ids)
         return [i for i in ids if i is not None]
+
+    def _insert(
+        self,
+        conn: psycopg.Connection[dict[str, Any]],
+        jobs: Sequence[NewJob],
+        plain: list[int],
+        keyed: list[int],
+        ids: list[int | None],
+    ) -> None:
+        if plain:
+            cols: dict[str, list[Any]] = {k: [] for k in _BULK_COLUMNS}
+            for i in plain:
+                for key in _BULK_COLUMNS:
+                    cols[key].append(getattr(jobs[i], "args_json" if key == "args" else key))
+            rows = conn.execute(self.q["insert_jobs"], cols).fetchall()
+            for i, row in zip(plain, rows, strict=True):
+                ids[i] = row["id"]
+        for i in keyed:
+            params = _params(jobs[i])
+
+            def run(query: str, params: dict[str, Any] = params) -> dict[str, Any] | None:
+                return conn.execute(self.q[query], params).fetchone()
+
+            find = "find_unique" if params["unique_key"] is not None else "find_fire"
+            ids[i] = insert_or_find(run, find)
 
     # -- worker ---------------------------------------------------------------------------
     def promote_due(self) -> tuple[int, datetime | None]:

@@ -31,6 +31,7 @@ from hourhand.store.base import (
     decode_attempt,
     decode_job,
     epoch_to_datetime,
+    insert_or_find,
     json_text,
     load_migrations,
     load_queries,
@@ -221,20 +222,13 @@ class SQLiteStore(Store):
                     "schedule_id": job.schedule_id,
                     "fire_time": datetime_to_epoch(job.fire_time),
                 }
-                row = _first(conn.execute(self.q["insert_job"], params))
-                if row is None:
-                    row = self._existing(conn, params)
-                ids.append(row["id"])
-        return ids
 
-    def _existing(self, conn: sqlite3.Connection, params: dict[str, Any]) -> dict[str, Any]:
-        if params["unique_key"] is not None:
-            row = _first(conn.execute(self.q["find_unique"], params))
-        else:
-            row = _first(conn.execute(self.q["find_fire"], params))
-        if row is None:  # the insert failed for no reason we know of: do not pretend
-            raise JobStateError("the job was not inserted and no conflicting job was found")
-        return dict(row)
+                def run(query: str, params: dict[str, Any] = params) -> dict[str, Any] | None:
+                    return _first(conn.execute(self.q[query], params))
+
+                find = "find_unique" if job.unique_key is not None else "find_fire"
+                ids.append(insert_or_find(run, find))
+        return ids
 
     # -- worker ---------------------------------------------------------------------------
     def promote_due(self) -> tuple[int, datetime | None]:
