@@ -20,6 +20,7 @@ from hourhand.retry import DEFAULT_RETRY, Retry
 DEFAULT_QUEUE = "default"
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_PRIORITY = 0  # higher runs first
+MAX_CACHED_SIGNATURES = 64  # argument-name sets remembered as accepted, per job type
 
 
 class JobState(enum.StrEnum):
@@ -144,6 +145,7 @@ class JobSpec:
     priority: int = DEFAULT_PRIORITY
     is_async: bool = field(init=False)
     signature: inspect.Signature = field(init=False, repr=False)
+    _accepted: set[frozenset[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -156,15 +158,21 @@ class JobSpec:
             raise InvalidInput(f"job {self.name!r}: concurrency must be >= 1")
         object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.handler))
         object.__setattr__(self, "signature", inspect.signature(self.handler))
+        object.__setattr__(self, "_accepted", set())
 
     def check_args(self, args: Mapping[str, Any]) -> None:
         """Raise InvalidArguments unless ``handler(ctx, **args)`` would bind."""
+        keys = frozenset(args)
+        if keys in self._accepted:  # binding depends on the names only: checked before
+            return
         try:
             self.signature.bind(None, **args)
         except TypeError as exc:
             raise InvalidArguments(
                 f"job {self.name!r} does not accept these arguments: {exc}"
             ) from None
+        if len(self._accepted) < MAX_CACHED_SIGNATURES:
+            self._accepted.add(keys)
 
 
 def encode_args(name: str, args: Any) -> str:

@@ -69,34 +69,30 @@ SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM woken) AS wo
 
 -- name: claim_queue
 -- Claim the next queued jobs of one queue.
-WITH next AS (
-    SELECT id FROM hourhand_jobs
-    WHERE state = 'queued' AND queue = %(queue)s AND name <> ALL(%(exclude)s::text[])
-    ORDER BY priority DESC, run_at, id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
 UPDATE hourhand_jobs j
 SET state = 'running', attempt = j.attempt + 1, worker_id = %(worker_id)s, started_at = now(),
     lease_expires_at = now() + %(lease)s * interval '1 second', cancel_requested = false,
     progress = NULL, progress_message = NULL
-FROM next WHERE j.id = next.id
+WHERE j.id = ANY(ARRAY(
+        SELECT id FROM hourhand_jobs
+        WHERE state = 'queued' AND queue = %(queue)s AND name <> ALL(%(exclude)s::text[])
+        ORDER BY priority DESC, run_at, id
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED))
 RETURNING j.*
 
 -- name: claim_any
 -- Claim the next queued jobs of any queue.
-WITH next AS (
-    SELECT id FROM hourhand_jobs
-    WHERE state = 'queued' AND name <> ALL(%(exclude)s::text[])
-    ORDER BY priority DESC, run_at, id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
 UPDATE hourhand_jobs j
 SET state = 'running', attempt = j.attempt + 1, worker_id = %(worker_id)s, started_at = now(),
     lease_expires_at = now() + %(lease)s * interval '1 second', cancel_requested = false,
     progress = NULL, progress_message = NULL
-FROM next WHERE j.id = next.id
+WHERE j.id = ANY(ARRAY(
+        SELECT id FROM hourhand_jobs
+        WHERE state = 'queued' AND name <> ALL(%(exclude)s::text[])
+        ORDER BY priority DESC, run_at, id
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED))
 RETURNING j.*
 
 -- name: lock_name
@@ -109,19 +105,17 @@ SELECT count(*) AS n FROM hourhand_jobs WHERE state = 'running' AND name = %(nam
 
 -- name: claim_name
 -- Claim the next queued jobs of one type (in the given queues, or any when null).
-WITH next AS (
-    SELECT id FROM hourhand_jobs
-    WHERE state = 'queued' AND name = %(name)s
-      AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
-    ORDER BY priority DESC, run_at, id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
 UPDATE hourhand_jobs j
 SET state = 'running', attempt = j.attempt + 1, worker_id = %(worker_id)s, started_at = now(),
     lease_expires_at = now() + %(lease)s * interval '1 second', cancel_requested = false,
     progress = NULL, progress_message = NULL
-FROM next WHERE j.id = next.id
+WHERE j.id = ANY(ARRAY(
+        SELECT id FROM hourhand_jobs
+        WHERE state = 'queued' AND name = %(name)s
+          AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
+        ORDER BY priority DESC, run_at, id
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED))
 RETURNING j.*
 
 -- name: heartbeat
