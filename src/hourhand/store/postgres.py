@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10  # seconds
 POOL_MAX_SIZE = 8  # connections per process
+ANALYZE_AFTER_BULK = 5000  # rows: a bulk insert this large refreshes the table statistics
 
 
 _BULK_COLUMNS = (
@@ -210,6 +211,8 @@ class PostgresStore(Store):
             tx = conn.transaction() if keyed and (plain or len(keyed) > 1) else nullcontext()
             with tx:
                 self._insert(conn, jobs, plain, keyed, ids)
+            if len(jobs) >= ANALYZE_AFTER_BULK:
+                conn.execute(self.q["analyze"])
         return [i for i in ids if i is not None]
 
     def _insert(

@@ -38,6 +38,11 @@ WITH ins AS (
 )
 SELECT id, (SELECT count(*) FROM woken) AS woken FROM ins
 
+-- name: analyze
+-- Refresh the planner's statistics after a bulk insert, so claims keep reading the ready
+-- index in order instead of sorting every queued job.
+ANALYZE hourhand_jobs
+
 -- name: find_unique
 -- The waiting or running job holding a unique key.
 SELECT id FROM hourhand_jobs
@@ -122,7 +127,8 @@ RETURNING j.*
 -- Extend the lease of the jobs this worker still holds.
 UPDATE hourhand_jobs j SET lease_expires_at = now() + %(lease)s * interval '1 second'
 FROM unnest(%(ids)s::bigint[], %(attempts)s::int[]) AS h(id, attempt)
-WHERE j.id = h.id AND j.attempt = h.attempt AND j.worker_id = %(worker_id)s
+WHERE j.id = ANY(%(ids)s::bigint[])  -- primary-key lookups, whatever the statistics say
+  AND j.id = h.id AND j.attempt = h.attempt AND j.worker_id = %(worker_id)s
   AND j.state = 'running'
 RETURNING j.id, j.cancel_requested
 
@@ -134,7 +140,8 @@ WITH done AS (
         lease_expires_at = NULL, error = NULL, cancel_requested = false
     FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(results)s::text[],
                 %(durations)s::float8[]) AS c(id, attempt, result, duration)
-    WHERE j.id = c.id AND j.attempt = c.attempt AND j.worker_id = %(worker_id)s
+    WHERE j.id = ANY(%(ids)s::bigint[])  -- primary-key lookups, whatever the statistics say
+      AND j.id = c.id AND j.attempt = c.attempt AND j.worker_id = %(worker_id)s
       AND j.state = 'running'
     RETURNING j.id, j.attempt, j.started_at, j.finished_at, c.duration
 )
