@@ -37,9 +37,9 @@ CREATE INDEX hourhand_jobs_ready_any ON hourhand_jobs (priority DESC, run_at, id
 -- Scheduled and retrying jobs, by when they become due.
 CREATE INDEX hourhand_jobs_due ON hourhand_jobs (run_at)
     WHERE state IN ('scheduled', 'retrying');
--- Running jobs: per-type concurrency counts and lease expiry.
-CREATE INDEX hourhand_jobs_running ON hourhand_jobs (name, lease_expires_at)
-    WHERE state = 'running';
+-- Running jobs: per-type concurrency counts; lease expiry scans these few rows. The
+-- lease is not indexed, so a heartbeat can update in place (HOT on PostgreSQL).
+CREATE INDEX hourhand_jobs_running ON hourhand_jobs (name) WHERE state = 'running';
 -- The dead-letter set (and cancelled jobs), newest first; other listings walk the
 -- primary key or the partial indexes above. (A full (state, id) index would add an index
 -- entry to every state change.)
