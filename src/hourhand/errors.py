@@ -7,7 +7,9 @@
     ├── DatabaseUnavailable          the database cannot be reached or opened
     ├── InvalidInput                 a caller passed something hourhand cannot accept
     │   ├── UnknownJobType           no job type of that name is registered
-    │   └── InvalidArguments         job arguments are not a JSON object / do not fit
+    │   ├── InvalidArguments         job arguments are not a JSON object / do not fit
+    │   ├── InvalidCron              a cron expression that cannot be parsed or never fires
+    │   └── InvalidTimeZone          not an IANA time zone name
     ├── JobNotFound                  no job with that id
     └── JobStateError                the job is not in a state that allows the operation
 
@@ -44,6 +46,14 @@ class UnknownJobType(InvalidInput):
 
 class InvalidArguments(InvalidInput):
     """The job arguments are not valid."""
+
+
+class InvalidCron(InvalidInput):
+    """The cron expression is not valid."""
+
+
+class InvalidTimeZone(InvalidInput):
+    """The time zone is not a known IANA name."""
 
 
 class JobNotFound(HourhandError, LookupError):
