@@ -19,10 +19,13 @@ from typing import Any, ClassVar
 
 from hourhand.errors import JobStateError
 from hourhand.jobs import Attempt, Job, JobState, NewJob, Outcome
+from hourhand.schedules import Schedule, ScheduleSpec
 
 LISTEN_CHANNEL = "hourhand_jobs"  # payload: the queue that got ready work
 CANCEL_CHANNEL = "hourhand_cancel"  # payload: the id of a running job to cancel
 MIGRATION_LOCK = 0x686F7572  # advisory lock key ('hour') held while migrating
+HOLD_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)  # run_at of a run held behind a running one
+SCHEDULE_COLUMNS = frozenset(ScheduleSpec.__dataclass_fields__) | {"next_fire_at"}
 
 _NAME_RE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
@@ -223,6 +226,56 @@ class Store(ABC):
     @abstractmethod
     def count_by_state(self) -> dict[str, int]: ...
 
+    # -- schedules ------------------------------------------------------------------------
+    @abstractmethod
+    def insert_schedule(self, spec: ScheduleSpec, next_fire_at: datetime | None) -> Schedule:
+        """Add a schedule; ScheduleExists if its name is taken (in its organisation)."""
+
+    @abstractmethod
+    def update_schedule(self, schedule_id: int, values: dict[str, Any]) -> Schedule | None:
+        """Set some of a schedule's columns (ScheduleSpec fields and next_fire_at)."""
+
+    @abstractmethod
+    def delete_schedule(self, schedule_id: int) -> bool: ...
+
+    @abstractmethod
+    def get_schedule(self, schedule_id: int) -> Schedule | None: ...
+
+    @abstractmethod
+    def find_schedule(self, name: str, org_id: str | None) -> Schedule | None: ...
+
+    @abstractmethod
+    def list_schedules(
+        self, *, org_id: str | None = None, source: str | None = None
+    ) -> list[Schedule]: ...
+
+    @abstractmethod
+    def due_schedules(self, now: datetime, limit: int) -> list[Schedule]:
+        """Enabled schedules whose next fire time is at or before ``now``."""
+
+    @abstractmethod
+    def next_schedule_due(self) -> datetime | None:
+        """The earliest next fire time of any enabled schedule."""
+
+    @abstractmethod
+    def advance_schedule(
+        self,
+        schedule_id: int,
+        expected: datetime,
+        next_fire_at: datetime | None,
+        fired_at: datetime | None,
+        job_id: int | None,
+    ) -> bool:
+        """Compare-and-set the next fire time (False if another scheduler moved it)."""
+
+    @abstractmethod
+    def schedule_activity(self, schedule_id: int) -> tuple[int, int]:
+        """(waiting, running) jobs of a schedule."""
+
+    @abstractmethod
+    def schedule_jobs(self, schedule_id: int, limit: int) -> list[Job]:
+        """A schedule's jobs, newest first."""
+
 
 INSERT_TRIES = 5  # a unique key can be freed between our insert and our look-up
 
@@ -290,6 +343,73 @@ def decode_attempt(row: dict[str, Any], t: TimeDecoder) -> Attempt:
         duration=row["duration"],
         error=row["error"],
         traceback=row["traceback"],
+    )
+
+
+def decode_schedule(row: dict[str, Any], t: TimeDecoder, j: JsonDecoder) -> Schedule:
+    return Schedule(
+        id=row["id"],
+        name=row["name"],
+        org_id=row["org_id"],
+        source=row["source"],
+        job=row["job"],
+        args=j(row["args"]) or {},
+        cron=row["cron"],
+        tz=row["tz"],
+        enabled=bool(row["enabled"]),
+        queue=row["queue"],
+        priority=row["priority"],
+        max_attempts=row["max_attempts"],
+        timeout=row["timeout"],
+        misfire=row["misfire"],
+        misfire_cap=row["misfire_cap"],
+        catchup_window=row["catchup_window"],
+        overlap=row["overlap"],
+        jitter=row["jitter"],
+        created_by=row["created_by"],
+        next_fire_at=t(row["next_fire_at"]),
+        last_fire_at=t(row["last_fire_at"]),
+        last_job_id=row["last_job_id"],
+        last_status=row["last_status"],
+        last_duration=row["last_duration"],
+        created_at=t(row["created_at"]),
+        updated_at=t(row["updated_at"]),
+    )
+
+
+def schedule_params(spec: ScheduleSpec, next_fire_at: Any) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "org_id": spec.org_id,
+        "source": spec.source,
+        "job": spec.job,
+        "args": spec.args_json,
+        "cron": spec.cron,
+        "tz": spec.tz,
+        "enabled": spec.enabled,
+        "queue": spec.queue,
+        "priority": spec.priority,
+        "max_attempts": spec.max_attempts,
+        "timeout": spec.timeout,
+        "misfire": spec.misfire,
+        "misfire_cap": spec.misfire_cap,
+        "catchup_window": spec.catchup_window,
+        "overlap": spec.overlap,
+        "jitter": spec.jitter,
+        "created_by": spec.created_by,
+        "next_fire_at": next_fire_at,
+    }
+
+
+def schedule_update_sql(values: dict[str, Any], param: Callable[[str], str], now: str) -> str:
+    """``UPDATE hourhand_schedules SET ...`` for the given columns (whitelisted)."""
+    unknown = set(values) - SCHEDULE_COLUMNS
+    if unknown:
+        raise ValueError(f"not schedule columns: {sorted(unknown)}")
+    sets = ", ".join(f"{column} = {param(column)}" for column in sorted(values))
+    return (
+        f"UPDATE hourhand_schedules SET {sets}, updated_at = {now} "
+        f"WHERE id = {param('id')} RETURNING *"
     )
 
 

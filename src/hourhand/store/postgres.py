@@ -18,12 +18,15 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from hourhand.errors import DatabaseUnavailable, JobStateError
 from hourhand.jobs import Attempt, Job, JobState, NewJob
+from hourhand.schedules import Schedule, ScheduleExists, ScheduleSpec
 from hourhand.store.base import (
     CANCEL_CHANNEL,
+    HOLD_UNTIL,
     LISTEN_CHANNEL,
     MIGRATION_LOCK,
     AttemptEnd,
@@ -33,11 +36,14 @@ from hourhand.store.base import (
     Store,
     decode_attempt,
     decode_job,
+    decode_schedule,
     insert_or_find,
     json_native,
     load_migrations,
     load_queries,
     load_schema,
+    schedule_params,
+    schedule_update_sql,
 )
 
 logger = logging.getLogger(__name__)
@@ -329,21 +335,45 @@ class PostgresStore(Store):
     def complete(self, worker_id: str, items: Sequence[Completion]) -> list[int]:
         if not items:
             return []
-        rows = self._all(
-            "complete",
-            {
-                "worker_id": worker_id,
-                "ids": [i.job_id for i in items],
-                "attempts": [i.attempt for i in items],
-                "results": [i.result_json for i in items],
-                "durations": [i.duration for i in items],
-            },
-        )
+        params = {
+            "worker_id": worker_id,
+            "ids": [i.job_id for i in items],
+            "attempts": [i.attempt for i in items],
+            "results": [i.result_json for i in items],
+            "durations": [i.duration for i in items],
+        }
+        with self.pool.connection() as conn:
+            rows = conn.execute(self.q["complete"], params).fetchall()
+            for row in rows:  # only jobs made by schedules
+                if row["schedule_id"] is not None:
+                    self._schedule_ran(conn, row["schedule_id"], "completed", row["duration"], True)
         return [r["job_id"] for r in rows]
 
+    def _schedule_ran(
+        self,
+        conn: psycopg.Connection[dict[str, Any]],
+        schedule_id: int,
+        status: str,
+        duration: float | None,
+        finished: bool,
+    ) -> None:
+        params = {"schedule_id": schedule_id, "status": status, "duration": duration}
+        conn.execute(self.q["schedule_ran"], params)
+        if finished:
+            conn.execute(self.q["release_held"], {"schedule_id": schedule_id, "hold": HOLD_UNTIL})
+
     def end_attempt(self, end: AttemptEnd) -> bool:
-        row = self._one(
-            "end_attempt",
+        with self.pool.connection() as conn:
+            row = conn.execute(self.q["end_attempt"], self._end_params(end)).fetchone()
+            if row is not None and row["schedule_id"] is not None:
+                final = end.new_state in (JobState.FAILED, JobState.CANCELLED)
+                self._schedule_ran(
+                    conn, row["schedule_id"], str(end.new_state), row["duration"], final
+                )
+        return row is not None
+
+    def _end_params(self, end: AttemptEnd) -> dict[str, Any]:
+        return dict(
             {
                 "id": end.job_id,
                 "attempt": end.attempt,
@@ -357,7 +387,6 @@ class PostgresStore(Store):
                 "require_expired": end.require_expired,
             },
         )
-        return row is not None
 
     def expired(self, limit: int) -> list[Job]:
         return [decode_job(r, _utc, json_native) for r in self._all("expired", {"limit": limit})]
@@ -448,6 +477,82 @@ class PostgresStore(Store):
                 f"job {job_id} cannot be retried: another job with its unique key is waiting"
             ) from exc
         return self.get_job(job_id)
+
+    # -- schedules ------------------------------------------------------------------------
+    def _schedule(self, row: dict[str, Any] | None) -> Schedule | None:
+        return None if row is None else decode_schedule(row, _utc, json_native)
+
+    def insert_schedule(self, spec: ScheduleSpec, next_fire_at: datetime | None) -> Schedule:
+        try:
+            row = self._one("insert_schedule", schedule_params(spec, next_fire_at))
+        except psycopg.errors.UniqueViolation:
+            where = f" in organisation {spec.org_id!r}" if spec.org_id else ""
+            raise ScheduleExists(f"a schedule named {spec.name!r} already exists{where}") from None
+        found = self._schedule(row)
+        assert found is not None
+        return found
+
+    def update_schedule(self, schedule_id: int, values: dict[str, Any]) -> Schedule | None:
+        params: dict[str, Any] = {"id": schedule_id}
+        params.update({k: Jsonb(v) if k == "args" else v for k, v in values.items()})
+        sql = schedule_update_sql(values, lambda c: f"%({c})s", "now()")
+        try:
+            with self.pool.connection() as conn:
+                row = conn.execute(sql.encode(), params).fetchone()
+        except psycopg.errors.UniqueViolation:
+            raise ScheduleExists(
+                f"a schedule named {values.get('name')!r} already exists"
+            ) from None
+        return self._schedule(row)
+
+    def delete_schedule(self, schedule_id: int) -> bool:
+        return self._one("delete_schedule", {"id": schedule_id}) is not None
+
+    def get_schedule(self, schedule_id: int) -> Schedule | None:
+        return self._schedule(self._one("get_schedule", {"id": schedule_id}))
+
+    def find_schedule(self, name: str, org_id: str | None) -> Schedule | None:
+        return self._schedule(self._one("find_schedule", {"name": name, "org_id": org_id}))
+
+    def list_schedules(
+        self, *, org_id: str | None = None, source: str | None = None
+    ) -> list[Schedule]:
+        rows = self._all("list_schedules", {"org_id": org_id, "source": source})
+        return [decode_schedule(r, _utc, json_native) for r in rows]
+
+    def due_schedules(self, now: datetime, limit: int) -> list[Schedule]:
+        rows = self._all("due_schedules", {"now": now, "limit": limit})
+        return [decode_schedule(r, _utc, json_native) for r in rows]
+
+    def next_schedule_due(self) -> datetime | None:
+        row = self._one("next_schedule_due")
+        return None if row is None else row["next_due"]
+
+    def advance_schedule(
+        self,
+        schedule_id: int,
+        expected: datetime,
+        next_fire_at: datetime | None,
+        fired_at: datetime | None,
+        job_id: int | None,
+    ) -> bool:
+        params = {
+            "id": schedule_id,
+            "expected": expected,
+            "next_fire_at": next_fire_at,
+            "fired_at": fired_at,
+            "job_id": job_id,
+        }
+        return self._one("advance_schedule", params) is not None
+
+    def schedule_activity(self, schedule_id: int) -> tuple[int, int]:
+        row = self._one("schedule_activity", {"schedule_id": schedule_id})
+        assert row is not None
+        return int(row["waiting"]), int(row["running"])
+
+    def schedule_jobs(self, schedule_id: int, limit: int) -> list[Job]:
+        rows = self._all("schedule_jobs", {"schedule_id": schedule_id, "limit": limit})
+        return [decode_job(r, _utc, json_native) for r in rows]
 
     def count_by_state(self) -> dict[str, int]:
         counts = {str(s): 0 for s in JobState}

@@ -21,7 +21,9 @@ from typing import Any
 
 from hourhand.errors import DatabaseUnavailable, JobStateError
 from hourhand.jobs import Attempt, Job, JobState, NewJob
+from hourhand.schedules import Schedule, ScheduleExists, ScheduleSpec
 from hourhand.store.base import (
+    HOLD_UNTIL,
     AttemptEnd,
     Completion,
     HeartbeatResult,
@@ -30,12 +32,15 @@ from hourhand.store.base import (
     datetime_to_epoch,
     decode_attempt,
     decode_job,
+    decode_schedule,
     epoch_to_datetime,
     insert_or_find,
     json_text,
     load_migrations,
     load_queries,
     load_schema,
+    schedule_params,
+    schedule_update_sql,
 )
 
 logger = logging.getLogger(__name__)
@@ -330,6 +335,8 @@ class SQLiteStore(Store):
                 )
                 if row is None:
                     continue
+                if row["schedule_id"] is not None:
+                    self._schedule_ran(conn, row["schedule_id"], "completed", item.duration, True)
                 conn.execute(
                     self.q["insert_attempt"],
                     {
@@ -369,6 +376,9 @@ class SQLiteStore(Store):
             duration = end.duration
             if duration is None and started is not None:
                 duration = max(0.0, row["now"] - started)
+            if row["schedule_id"] is not None:
+                final = end.new_state in (JobState.FAILED, JobState.CANCELLED)
+                self._schedule_ran(conn, row["schedule_id"], str(end.new_state), duration, final)
             conn.execute(
                 self.q["insert_attempt"],
                 {
@@ -460,8 +470,124 @@ class SQLiteStore(Store):
             ) from exc
         return self.get_job(job_id)
 
+    # -- schedules ------------------------------------------------------------------------
+    def _schedule_ran(
+        self,
+        conn: sqlite3.Connection,
+        schedule_id: int,
+        status: str,
+        duration: float | None,
+        finished: bool,
+    ) -> None:
+        conn.execute(
+            self.q["schedule_ran"],
+            {"schedule_id": schedule_id, "status": status, "duration": duration},
+        )
+        if finished:
+            conn.execute(
+                self.q["release_held"],
+                {"schedule_id": schedule_id, "hold": datetime_to_epoch(HOLD_UNTIL)},
+            )
+
+    def _schedule(self, row: dict[str, Any] | None) -> Schedule | None:
+        return None if row is None else decode_schedule(row, epoch_to_datetime, json_text)
+
+    def insert_schedule(self, spec: ScheduleSpec, next_fire_at: datetime | None) -> Schedule:
+        params = schedule_params(spec, datetime_to_epoch(next_fire_at))
+        params["enabled"] = int(spec.enabled)
+        try:
+            with self._write() as conn:
+                row = _one(conn.execute(self.q["insert_schedule"], params))
+        except sqlite3.IntegrityError:
+            raise ScheduleExists(_exists_message(spec)) from None
+        found = self._schedule(row)
+        assert found is not None
+        return found
+
+    def update_schedule(self, schedule_id: int, values: dict[str, Any]) -> Schedule | None:
+        params: dict[str, Any] = {"id": schedule_id}
+        for key, value in values.items():
+            if isinstance(value, datetime):
+                value = datetime_to_epoch(value)
+            elif isinstance(value, bool):
+                value = int(value)
+            elif key == "args":
+                value = json.dumps(value)
+            params[key] = value
+        sql = schedule_update_sql(values, lambda c: f":{c}", NOW_SQL)
+        try:
+            with self._write() as conn:
+                row = _first(conn.execute(sql, params))
+        except sqlite3.IntegrityError:
+            raise ScheduleExists(
+                f"a schedule named {values.get('name')!r} already exists"
+            ) from None
+        return self._schedule(row)
+
+    def delete_schedule(self, schedule_id: int) -> bool:
+        with self._write() as conn:
+            return _first(conn.execute(self.q["delete_schedule"], {"id": schedule_id})) is not None
+
+    def get_schedule(self, schedule_id: int) -> Schedule | None:
+        return self._schedule(
+            _first(self._conn().execute(self.q["get_schedule"], {"id": schedule_id}))
+        )
+
+    def find_schedule(self, name: str, org_id: str | None) -> Schedule | None:
+        params = {"name": name, "org_id": org_id}
+        return self._schedule(_first(self._conn().execute(self.q["find_schedule"], params)))
+
+    def list_schedules(
+        self, *, org_id: str | None = None, source: str | None = None
+    ) -> list[Schedule]:
+        rows = self._conn().execute(self.q["list_schedules"], {"org_id": org_id, "source": source})
+        return [decode_schedule(r, epoch_to_datetime, json_text) for r in rows]
+
+    def due_schedules(self, now: datetime, limit: int) -> list[Schedule]:
+        params = {"now": datetime_to_epoch(now), "limit": limit}
+        rows = self._conn().execute(self.q["due_schedules"], params)
+        return [decode_schedule(r, epoch_to_datetime, json_text) for r in rows]
+
+    def next_schedule_due(self) -> datetime | None:
+        return epoch_to_datetime(
+            _one(self._conn().execute(self.q["next_schedule_due"]))["next_due"]
+        )
+
+    def advance_schedule(
+        self,
+        schedule_id: int,
+        expected: datetime,
+        next_fire_at: datetime | None,
+        fired_at: datetime | None,
+        job_id: int | None,
+    ) -> bool:
+        params = {
+            "id": schedule_id,
+            "expected": datetime_to_epoch(expected),
+            "next_fire_at": datetime_to_epoch(next_fire_at),
+            "fired_at": datetime_to_epoch(fired_at),
+            "job_id": job_id,
+        }
+        with self._write() as conn:
+            return _first(conn.execute(self.q["advance_schedule"], params)) is not None
+
+    def schedule_activity(self, schedule_id: int) -> tuple[int, int]:
+        row = _one(self._conn().execute(self.q["schedule_activity"], {"schedule_id": schedule_id}))
+        return int(row["waiting"]), int(row["running"])
+
+    def schedule_jobs(self, schedule_id: int, limit: int) -> list[Job]:
+        rows = self._conn().execute(
+            self.q["schedule_jobs"], {"schedule_id": schedule_id, "limit": limit}
+        )
+        return [decode_job(r, epoch_to_datetime, json_text) for r in rows]
+
     def count_by_state(self) -> dict[str, int]:
         rows = self._conn().execute(self.q["count_by_state"])
         counts = {str(s): 0 for s in JobState}
         counts.update({r["state"]: r["n"] for r in rows})
         return counts
+
+
+def _exists_message(spec: ScheduleSpec) -> str:
+    where = f" in organisation {spec.org_id!r}" if spec.org_id else ""
+    return f"a schedule named {spec.name!r} already exists{where}"

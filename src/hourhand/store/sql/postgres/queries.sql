@@ -143,12 +143,13 @@ WITH done AS (
     WHERE j.id = ANY(%(ids)s::bigint[])  -- primary-key lookups, whatever the statistics say
       AND j.id = c.id AND j.attempt = c.attempt AND j.worker_id = %(worker_id)s
       AND j.state = 'running'
-    RETURNING j.id, j.attempt, j.started_at, j.finished_at, c.duration
+    RETURNING j.id, j.attempt, j.started_at, j.finished_at, c.duration, j.schedule_id
+), recorded AS (
+    INSERT INTO hourhand_attempts (job_id, attempt, worker_id, started_at, finished_at,
+                                   outcome, duration)
+    SELECT id, attempt, %(worker_id)s, started_at, finished_at, 'completed', duration FROM done
 )
-INSERT INTO hourhand_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome,
-                               duration)
-SELECT id, attempt, %(worker_id)s, started_at, finished_at, 'completed', duration FROM done
-RETURNING job_id
+SELECT id AS job_id, schedule_id, duration FROM done
 
 -- name: end_attempt
 -- End an attempt that did not complete: retrying, failed, cancelled, or handed back (queued,
@@ -167,7 +168,7 @@ WITH ended AS (
         lease_expires_at = NULL, cancel_requested = false
     WHERE id = %(id)s AND attempt = %(attempt)s AND worker_id = %(worker_id)s
       AND state = 'running' AND (NOT %(require_expired)s OR lease_expires_at < now())
-    RETURNING id, attempt, started_at, queue, state
+    RETURNING id, attempt, started_at, queue, state, schedule_id
 ), recorded AS (
     INSERT INTO hourhand_attempts (job_id, attempt, worker_id, started_at, finished_at,
                                    outcome, duration, error, traceback)
@@ -175,11 +176,12 @@ WITH ended AS (
            coalesce(%(duration)s::float8, extract(epoch FROM now() - started_at)),
            %(error)s, %(traceback)s
     FROM ended
-    RETURNING job_id
+    RETURNING job_id, duration
 ), woken AS (
     SELECT pg_notify('hourhand_jobs', queue) FROM ended WHERE state = 'queued'
 )
-SELECT job_id, (SELECT count(*) FROM woken) AS woken FROM recorded
+SELECT job_id, recorded.duration, ended.schedule_id, (SELECT count(*) FROM woken) AS woken
+FROM recorded JOIN ended ON ended.id = recorded.job_id
 
 -- name: expired
 -- Running jobs whose lease has expired.
@@ -235,3 +237,69 @@ SELECT id, pg_notify('hourhand_jobs', queue) FROM requeued
 
 -- name: count_by_state
 SELECT state, count(*) AS n FROM hourhand_jobs GROUP BY state
+
+-- name: insert_schedule
+INSERT INTO hourhand_schedules (name, org_id, source, job, args, cron, tz, enabled, queue,
+    priority, max_attempts, timeout, misfire, misfire_cap, catchup_window, overlap, jitter,
+    created_by, next_fire_at)
+VALUES (%(name)s, %(org_id)s, %(source)s, %(job)s, %(args)s::jsonb, %(cron)s, %(tz)s,
+    %(enabled)s, %(queue)s, %(priority)s, %(max_attempts)s, %(timeout)s, %(misfire)s,
+    %(misfire_cap)s, %(catchup_window)s, %(overlap)s, %(jitter)s, %(created_by)s,
+    %(next_fire_at)s)
+RETURNING *
+
+-- name: get_schedule
+SELECT * FROM hourhand_schedules WHERE id = %(id)s
+
+-- name: find_schedule
+SELECT * FROM hourhand_schedules
+WHERE name = %(name)s AND coalesce(org_id, '') = coalesce(%(org_id)s::text, '')
+
+-- name: list_schedules
+SELECT * FROM hourhand_schedules
+WHERE (%(org_id)s::text IS NULL OR org_id = %(org_id)s::text)
+  AND (%(source)s::text IS NULL OR source = %(source)s::text)
+ORDER BY coalesce(org_id, ''), name
+
+-- name: delete_schedule
+DELETE FROM hourhand_schedules WHERE id = %(id)s RETURNING id
+
+-- name: due_schedules
+-- Enabled schedules whose next fire time has come.
+SELECT * FROM hourhand_schedules WHERE enabled AND next_fire_at <= %(now)s
+ORDER BY next_fire_at LIMIT %(limit)s
+
+-- name: next_schedule_due
+SELECT min(next_fire_at) AS next_due FROM hourhand_schedules WHERE enabled
+
+-- name: advance_schedule
+-- Move a schedule's next fire time on, unless another scheduler already did.
+UPDATE hourhand_schedules
+SET next_fire_at = %(next_fire_at)s,
+    last_fire_at = coalesce(%(fired_at)s, last_fire_at),
+    last_job_id = coalesce(%(job_id)s, last_job_id),
+    updated_at = now()
+WHERE id = %(id)s AND enabled AND next_fire_at = %(expected)s
+RETURNING id
+
+-- name: schedule_activity
+-- How many of a schedule's jobs wait and run (for its overlap policy).
+SELECT count(*) FILTER (WHERE state IN ('scheduled', 'queued', 'retrying')) AS waiting,
+       count(*) FILTER (WHERE state = 'running') AS running
+FROM hourhand_jobs
+WHERE schedule_id = %(schedule_id)s
+  AND state IN ('scheduled', 'queued', 'retrying', 'running')
+
+-- name: schedule_jobs
+SELECT * FROM hourhand_jobs WHERE schedule_id = %(schedule_id)s ORDER BY id DESC
+LIMIT %(limit)s
+
+-- name: schedule_ran
+-- Record the latest run's outcome on its schedule.
+UPDATE hourhand_schedules SET last_status = %(status)s, last_duration = %(duration)s
+WHERE id = %(schedule_id)s
+
+-- name: release_held
+-- A schedule's run finished: the run held behind it (overlap 'queue') may start.
+UPDATE hourhand_jobs SET run_at = now()
+WHERE schedule_id = %(schedule_id)s AND state = 'scheduled' AND run_at >= %(hold)s

@@ -88,7 +88,7 @@ UPDATE hourhand_jobs
 SET state = 'completed', result = :result, finished_at = NOW(), lease_expires_at = NULL,
     error = NULL, cancel_requested = 0
 WHERE id = :id AND attempt = :attempt AND worker_id = :worker_id AND state = 'running'
-RETURNING id, started_at, finished_at
+RETURNING id, started_at, finished_at, schedule_id
 
 -- name: end_attempt
 -- End an attempt that did not complete: retrying, failed, cancelled, or handed back (queued,
@@ -102,7 +102,7 @@ SET state = :new_state,
     lease_expires_at = NULL, cancel_requested = 0
 WHERE id = :id AND attempt = :attempt AND worker_id = :worker_id AND state = 'running'
   AND (:require_expired = 0 OR lease_expires_at < NOW())
-RETURNING id, started_at, NOW() AS now
+RETURNING id, started_at, NOW() AS now, schedule_id
 
 -- name: insert_attempt
 -- Record one attempt.
@@ -156,3 +156,65 @@ RETURNING id
 
 -- name: count_by_state
 SELECT state, count(*) AS n FROM hourhand_jobs GROUP BY state
+
+-- name: insert_schedule
+INSERT INTO hourhand_schedules (name, org_id, source, job, args, cron, tz, enabled, queue,
+    priority, max_attempts, timeout, misfire, misfire_cap, catchup_window, overlap, jitter,
+    created_by, next_fire_at, created_at, updated_at)
+VALUES (:name, :org_id, :source, :job, :args, :cron, :tz, :enabled, :queue, :priority,
+    :max_attempts, :timeout, :misfire, :misfire_cap, :catchup_window, :overlap, :jitter,
+    :created_by, :next_fire_at, NOW(), NOW())
+RETURNING *
+
+-- name: get_schedule
+SELECT * FROM hourhand_schedules WHERE id = :id
+
+-- name: find_schedule
+SELECT * FROM hourhand_schedules WHERE name = :name AND coalesce(org_id, '') = coalesce(:org_id, '')
+
+-- name: list_schedules
+SELECT * FROM hourhand_schedules
+WHERE (:org_id IS NULL OR org_id = :org_id) AND (:source IS NULL OR source = :source)
+ORDER BY coalesce(org_id, ''), name
+
+-- name: delete_schedule
+DELETE FROM hourhand_schedules WHERE id = :id RETURNING id
+
+-- name: due_schedules
+-- Enabled schedules whose next fire time has come.
+SELECT * FROM hourhand_schedules WHERE enabled = 1 AND next_fire_at <= :now
+ORDER BY next_fire_at LIMIT :limit
+
+-- name: next_schedule_due
+SELECT min(next_fire_at) AS next_due FROM hourhand_schedules WHERE enabled = 1
+
+-- name: advance_schedule
+-- Move a schedule's next fire time on, unless another scheduler already did.
+UPDATE hourhand_schedules
+SET next_fire_at = :next_fire_at,
+    last_fire_at = coalesce(:fired_at, last_fire_at),
+    last_job_id = coalesce(:job_id, last_job_id),
+    updated_at = NOW()
+WHERE id = :id AND enabled = 1 AND next_fire_at = :expected
+RETURNING id
+
+-- name: schedule_activity
+-- How many of a schedule's jobs wait and run (for its overlap policy).
+SELECT coalesce(sum(CASE WHEN state IN ('scheduled', 'queued', 'retrying') THEN 1 ELSE 0 END), 0)
+         AS waiting,
+       coalesce(sum(CASE WHEN state = 'running' THEN 1 ELSE 0 END), 0) AS running
+FROM hourhand_jobs
+WHERE schedule_id = :schedule_id AND state IN ('scheduled', 'queued', 'retrying', 'running')
+
+-- name: schedule_jobs
+SELECT * FROM hourhand_jobs WHERE schedule_id = :schedule_id ORDER BY id DESC LIMIT :limit
+
+-- name: schedule_ran
+-- Record the latest run's outcome on its schedule.
+UPDATE hourhand_schedules SET last_status = :status, last_duration = :duration
+WHERE id = :schedule_id
+
+-- name: release_held
+-- A schedule's run finished: the run held behind it (overlap 'queue') may start.
+UPDATE hourhand_jobs SET run_at = NOW()
+WHERE schedule_id = :schedule_id AND state = 'scheduled' AND run_at >= :hold

@@ -1,0 +1,335 @@
+"""Recurring schedules: the model, their policies, and ``hh.schedules`` to manage them.
+
+Schedules come from three sources, kept in one table:
+
+- ``code``: ``@hh.cron(...)`` in your app;
+- ``config``: the ``[schedules.NAME]`` tables of ``hourhand.toml``;
+- ``user``: created at runtime through ``hh.schedules.create(...)`` (or the CLI/API),
+  usually per organisation.
+
+Code and config schedules are synced into the table when a scheduler starts (added,
+updated, removed when gone); user schedules are never touched by that sync.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from hourhand.cron import Cron, zone
+from hourhand.errors import HourhandError, InvalidInput
+from hourhand.jobs import Job, encode_args
+
+if TYPE_CHECKING:
+    from hourhand.app import Hourhand
+
+SOURCES = ("code", "config", "user")
+MISFIRE_POLICIES = ("skip", "once", "all")
+OVERLAP_POLICIES = ("allow", "skip", "queue")
+DEFAULT_MISFIRE = "skip"  # a scheduler that was down does not catch up
+DEFAULT_OVERLAP = "skip"  # do not start while the previous run is queued or running
+DEFAULT_MISFIRE_CAP = 100  # 'all': at most this many catch-up runs
+DEFAULT_CATCHUP_WINDOW = 86400.0  # seconds: 'all' catches up fire times this recent
+MAX_JITTER = 86400.0  # seconds
+DAYS = {"SUN": 0, "MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6}
+_TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+class ScheduleNotFound(HourhandError, LookupError):
+    """No schedule with that id or name."""
+
+
+class ScheduleExists(InvalidInput):
+    """A schedule with that name already exists (in that organisation)."""
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """What a schedule is: everything but its runtime state."""
+
+    name: str
+    job: str  # the job type it enqueues
+    cron: str  # five fields (or a nickname), in ``tz``
+    tz: str = "UTC"
+    args: dict[str, Any] = field(default_factory=dict)
+    source: str = "user"
+    org_id: str | None = None
+    created_by: str | None = None
+    enabled: bool = True
+    queue: str | None = None  # job options; None: the job type's
+    priority: int | None = None
+    max_attempts: int | None = None
+    timeout: float | None = None
+    misfire: str = DEFAULT_MISFIRE
+    misfire_cap: int = DEFAULT_MISFIRE_CAP
+    catchup_window: float = DEFAULT_CATCHUP_WINDOW
+    overlap: str = DEFAULT_OVERLAP
+    jitter: float = 0.0  # seconds
+
+    def validated(self) -> ScheduleSpec:
+        """This spec with its cron expression normalized; InvalidInput names any problem."""
+        if not isinstance(self.name, str) or not self.name.strip() or len(self.name) > 200:
+            raise InvalidInput("a schedule needs a name of 1 to 200 characters")
+        if self.source not in SOURCES:
+            raise InvalidInput(f"schedule source must be one of {', '.join(SOURCES)}")
+        if self.misfire not in MISFIRE_POLICIES:
+            raise InvalidInput(
+                f"schedule {self.name!r}: misfire must be one of {', '.join(MISFIRE_POLICIES)}, "
+                f"got {self.misfire!r}"
+            )
+        if self.overlap not in OVERLAP_POLICIES:
+            raise InvalidInput(
+                f"schedule {self.name!r}: overlap must be one of {', '.join(OVERLAP_POLICIES)}, "
+                f"got {self.overlap!r}"
+            )
+        if not 0 <= self.jitter <= MAX_JITTER:
+            raise InvalidInput(f"schedule {self.name!r}: jitter must be 0 to {MAX_JITTER:g} s")
+        if self.misfire_cap < 1 or self.catchup_window <= 0:
+            raise InvalidInput(
+                f"schedule {self.name!r}: misfire_cap and catchup_window must be > 0"
+            )
+        encode_args(self.job, self.args)
+        cron = Cron.parse(self.cron, self.tz)
+        return replace(self, cron=cron.expr)
+
+    @property
+    def args_json(self) -> str:
+        return encode_args(self.job, self.args)
+
+
+@dataclass(frozen=True)
+class Schedule(ScheduleSpec):
+    """A stored schedule and its runtime state."""
+
+    id: int = 0
+    next_fire_at: datetime | None = None  # None while disabled
+    last_fire_at: datetime | None = None
+    last_job_id: int | None = None
+    last_status: str | None = None  # the state of its latest run
+    last_duration: float | None = None  # seconds
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def parsed(self) -> Cron:
+        return Cron.parse(self.cron, self.tz)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in self.__dict__.items():
+            out[key] = value.isoformat() if isinstance(value, datetime) else value
+        return out
+
+
+# -- helpers for the common user choices ----------------------------------------------------
+
+
+def _hhmm(at: str) -> tuple[int, int]:
+    match = _TIME_RE.match(at.strip()) if isinstance(at, str) else None
+    if not match:
+        raise InvalidInput(f"time {at!r} is not HH:MM (00:00 to 23:59)")
+    return int(match[1]), int(match[2])
+
+
+def daily(at: str) -> str:
+    """Every day at HH:MM (in the schedule's zone): ``daily("08:00") == "0 8 * * *"``."""
+    hour, minute = _hhmm(at)
+    return f"{minute} {hour} * * *"
+
+
+def weekly(day: str, at: str) -> str:
+    """Every week on a day (MON..SUN) at HH:MM: ``weekly("MON", "08:00") == "0 8 * * 1"``."""
+    key = day.strip().upper()[:3] if isinstance(day, str) else ""
+    if key not in DAYS:
+        raise InvalidInput(f"day {day!r} is not a weekday (MON, TUE, ... SUN)")
+    hour, minute = _hhmm(at)
+    return f"{minute} {hour} * * {DAYS[key]}"
+
+
+def monthly(day: int | str, at: str) -> str:
+    """Every month on a day (1-31, or "last") at HH:MM: ``monthly(1, "08:00")``.
+
+    Like cron, a month without that day (31 in April) is skipped; use "last" for the last
+    day of every month."""
+    hour, minute = _hhmm(at)
+    if isinstance(day, str) and day.strip().lower() == "last":
+        return f"{minute} {hour} L * *"
+    if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= 31:
+        raise InvalidInput(f"day of month {day!r} must be 1 to 31 or 'last'")
+    return f"{minute} {hour} {day} * *"
+
+
+# -- the manager ----------------------------------------------------------------------------
+
+
+class Schedules:
+    """``hh.schedules``: create, change and inspect schedules stored in the database."""
+
+    def __init__(self, app: Hourhand) -> None:
+        self.app = app
+
+    def create(
+        self,
+        name: str,
+        job: str,
+        cron: str,
+        *,
+        tz: str = "UTC",
+        args: dict[str, Any] | None = None,
+        org_id: str | None = None,
+        created_by: str | None = None,
+        enabled: bool = True,
+        **options: Any,
+    ) -> Schedule:
+        """Add a user schedule. Options: queue, priority, max_attempts, timeout, misfire,
+        misfire_cap, catchup_window, overlap, jitter."""
+        spec = ScheduleSpec(
+            name=name,
+            job=job,
+            cron=cron,
+            tz=tz,
+            args=dict(args or {}),
+            source="user",
+            org_id=org_id,
+            created_by=created_by,
+            enabled=enabled,
+            **_options(options),
+        )
+        return self.add(spec)
+
+    def add(self, spec: ScheduleSpec) -> Schedule:
+        """Store a validated spec (any source); the next fire time is computed now."""
+        spec = self.check(spec)
+        now = self.app.store.now()
+        next_fire = spec_next(spec, now) if spec.enabled else None
+        return self.app.store.insert_schedule(spec, next_fire)
+
+    def check(self, spec: ScheduleSpec) -> ScheduleSpec:
+        spec = spec.validated()
+        self.app.spec(spec.job).check_args(spec.args)  # the job type exists and takes the args
+        return spec
+
+    def get(self, schedule_id: int) -> Schedule:
+        found = self.app.store.get_schedule(schedule_id)
+        if found is None:
+            raise ScheduleNotFound(f"no schedule with id {schedule_id}")
+        return found
+
+    def find(self, name: str, org_id: str | None = None) -> Schedule:
+        """The schedule called ``name`` (in ``org_id``; None: code/config/system ones)."""
+        found = self.app.store.find_schedule(name, org_id)
+        if found is None:
+            where = f" in organisation {org_id!r}" if org_id else ""
+            raise ScheduleNotFound(f"no schedule named {name!r}{where}")
+        return found
+
+    def update(self, schedule_id: int, **changes: Any) -> Schedule:
+        """Change a schedule (any ScheduleSpec field but name's uniqueness still holds).
+        A new cron or zone recomputes the next fire time from now."""
+        current = self.get(schedule_id)
+        unknown = set(changes) - set(ScheduleSpec.__dataclass_fields__) - {"name"}
+        if unknown or "source" in changes or "org_id" in changes:
+            bad = sorted(unknown | ({"source", "org_id"} & set(changes)))
+            raise InvalidInput(f"cannot change {', '.join(bad)} of a schedule")
+        spec_fields = {k: getattr(current, k) for k in ScheduleSpec.__dataclass_fields__}
+        spec = self.check(ScheduleSpec(**{**spec_fields, **changes}))
+        values = {k: getattr(spec, k) for k in changes}
+        if {"cron", "tz", "enabled"} & set(changes) or "jitter" in changes:
+            now = self.app.store.now()
+            values["next_fire_at"] = spec_next(spec, now) if spec.enabled else None
+        updated = self.app.store.update_schedule(schedule_id, values)
+        if updated is None:
+            raise ScheduleNotFound(f"no schedule with id {schedule_id}")
+        return updated
+
+    def enable(self, schedule_id: int) -> Schedule:
+        """Resume from now on: fire times missed while paused are not caught up."""
+        return self.update(schedule_id, enabled=True)
+
+    def disable(self, schedule_id: int) -> Schedule:
+        return self.update(schedule_id, enabled=False)
+
+    def delete(self, schedule_id: int) -> None:
+        if not self.app.store.delete_schedule(schedule_id):
+            raise ScheduleNotFound(f"no schedule with id {schedule_id}")
+
+    def trigger(self, schedule_id: int, *, created_by: str | None = None) -> int:
+        """Run the schedule's job now, outside its cron times; returns the job id."""
+        schedule = self.get(schedule_id)
+        job = self.app.new_job(
+            schedule.job,
+            schedule.args,
+            queue=schedule.queue,
+            priority=schedule.priority,
+            max_attempts=schedule.max_attempts,
+            timeout=schedule.timeout,
+            org_id=schedule.org_id,
+            created_by=created_by or schedule.created_by,
+            schedule_id=schedule.id,
+        )
+        return self.app.store.insert_jobs([job])[0]
+
+    def next_fires(self, schedule_id: int, count: int = 5) -> list[datetime]:
+        """The coming fire times (UTC)."""
+        schedule = self.get(schedule_id)
+        return schedule.parsed.next_n(self.app.store.now(), count)
+
+    def runs(self, schedule_id: int, limit: int = 50) -> list[Job]:
+        """The schedule's jobs, newest first."""
+        self.get(schedule_id)
+        return self.app.store.schedule_jobs(schedule_id, limit)
+
+    # last: inside the class, later annotations would take ``list`` for this method
+    def list(self, *, org_id: str | None = None, source: str | None = None) -> list[Schedule]:
+        """Schedules, by name; ``org_id`` limits to one organisation's."""
+        return self.app.store.list_schedules(org_id=org_id, source=source)
+
+
+def spec_next(spec: ScheduleSpec, now: datetime) -> datetime | None:
+    return Cron.parse(spec.cron, spec.tz).next(now)
+
+
+def _options(options: dict[str, Any]) -> dict[str, Any]:
+    allowed = {
+        "queue",
+        "priority",
+        "max_attempts",
+        "timeout",
+        "misfire",
+        "misfire_cap",
+        "catchup_window",
+        "overlap",
+        "jitter",
+    }
+    unknown = set(options) - allowed
+    if unknown:
+        raise InvalidInput(
+            f"unknown schedule options: {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(allowed))})"
+        )
+    return options
+
+
+def args_from_json(value: Any) -> dict[str, Any]:
+    loaded = json.loads(value) if isinstance(value, str) else value
+    return dict(loaded or {})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+__all__ = [
+    "Schedule",
+    "ScheduleExists",
+    "ScheduleNotFound",
+    "ScheduleSpec",
+    "Schedules",
+    "daily",
+    "monthly",
+    "weekly",
+    "zone",
+]
