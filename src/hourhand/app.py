@@ -8,8 +8,10 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from hourhand.config import load_schedules
 from hourhand.errors import InvalidInput, JobNotFound, JobStateError, UnknownJobType
 from hourhand.jobs import (
     DEFAULT_MAX_ATTEMPTS,
@@ -24,9 +26,11 @@ from hourhand.jobs import (
     encode_args,
 )
 from hourhand.retry import DEFAULT_RETRY, Retry
+from hourhand.schedules import DEFAULT_MISFIRE, DEFAULT_OVERLAP, Schedules, ScheduleSpec
 from hourhand.store import DEFAULT_DATABASE, JobFilter, Store, open_store
 
 if TYPE_CHECKING:
+    from hourhand.scheduler import Scheduler
     from hourhand.worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -51,6 +55,9 @@ class Hourhand:
         self.database_url = database or database_from_env()
         self.auto_migrate = auto_migrate
         self.registry: dict[str, JobSpec] = {}
+        self.code_schedules: dict[str, ScheduleSpec] = {}  # from @hh.cron
+        self.config_schedules: dict[str, ScheduleSpec] = {}  # from hourhand.toml
+        self.schedules = Schedules(self)
         self._store: Store | None = None
         self._lock = threading.Lock()
 
@@ -110,6 +117,67 @@ class Hourhand:
             return fn
 
         return register
+
+    def cron(
+        self,
+        expr: str,
+        *,
+        name: str | None = None,
+        tz: str = "UTC",
+        args: Mapping[str, Any] | None = None,
+        enabled: bool = True,
+        misfire: str = DEFAULT_MISFIRE,
+        overlap: str = DEFAULT_OVERLAP,
+        jitter: float = 0.0,
+        queue: str = DEFAULT_QUEUE,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        retry: Retry = DEFAULT_RETRY,
+        timeout: float | None = None,
+        priority: int = DEFAULT_PRIORITY,
+    ) -> Callable[[F], F]:
+        """Register the decorated function as a job type that runs on a cron schedule
+        (``expr`` in zone ``tz``); the job type and the schedule share ``name``."""
+
+        def register(fn: F) -> F:
+            job_name = name or fn.__name__
+            spec = ScheduleSpec(
+                name=job_name,
+                job=job_name,
+                cron=expr,
+                tz=tz,
+                args=dict(args or {}),
+                source="code",
+                enabled=enabled,
+                misfire=misfire,
+                overlap=overlap,
+                jitter=jitter,
+            ).validated()  # a bad expression or zone fails at import, with its message
+            if job_name in self.code_schedules:
+                raise InvalidInput(f"schedule {job_name!r} is already registered")
+            self.job(
+                job_name,
+                queue=queue,
+                max_attempts=max_attempts,
+                retry=retry,
+                timeout=timeout,
+                priority=priority,
+            )(fn)
+            self.registry[job_name].check_args(spec.args)
+            self.code_schedules[job_name] = spec
+            return fn
+
+        return register
+
+    def load_config(self, path: str | Path) -> list[ScheduleSpec]:
+        """Read the schedules of a config file (hourhand.toml); they are synced into the
+        database when a scheduler starts."""
+        specs = load_schedules(path)
+        self.config_schedules = {spec.name: spec for spec in specs}
+        return specs
+
+    def system_schedules(self) -> list[ScheduleSpec]:
+        """Code and config schedules (a config entry wins over code of the same name)."""
+        return list({**self.code_schedules, **self.config_schedules}.values())
 
     def spec(self, name: str) -> JobSpec:
         try:
@@ -303,6 +371,12 @@ class Hourhand:
         return self.store.count_by_state()
 
     # -- workers --------------------------------------------------------------------------
+    def scheduler(self, **options: Any) -> Scheduler:
+        """A scheduler for this app's schedules (see :class:`hourhand.scheduler.Scheduler`)."""
+        from hourhand.scheduler import Scheduler
+
+        return Scheduler(self, **options)
+
     def worker(self, **options: Any) -> Worker:
         """A worker for this app's job types (see :class:`hourhand.worker.Worker`)."""
         from hourhand.worker import Worker

@@ -44,10 +44,11 @@ FIELDS = (
     ("month", "1-12 or JAN-DEC"),
     ("day-of-week", "0-7 or SUN-SAT, 5L, MON#2"),
 )
-# Real instants of one local time lie within a zone's offset change of each other; no
-# zone has changed by more than a day (Pacific/Apia skipped 2011-12-30). Candidates are
-# merged in UTC order with twice that of look-ahead.
-LOOKAHEAD = timedelta(hours=52)
+# A later local time can map to an earlier instant only through a repeated (fall-back)
+# hour, and no zone repeats more than two hours (Antarctica/Troll); gaps, however long
+# (Pacific/Apia skipped a day in 2011), keep the order. Candidates are merged in UTC order
+# with this much look-ahead.
+LOOKAHEAD = timedelta(hours=3)
 GAP_STEP = timedelta(minutes=1)
 MAX_GAP = timedelta(hours=25)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from hourhand.errors import ConfigurationError
 from hourhand.store.base import AttemptEnd, Completion, HeartbeatResult, JobFilter, Store
@@ -10,6 +10,7 @@ from hourhand.store.base import AttemptEnd, Completion, HeartbeatResult, JobFilt
 __all__ = ["AttemptEnd", "Completion", "HeartbeatResult", "JobFilter", "Store", "open_store"]
 
 DEFAULT_DATABASE = "sqlite:///hourhand.db"
+SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA", "OFF")  # SQLite durability; FULL by default
 
 
 def open_store(url: str) -> Store:
@@ -24,12 +25,20 @@ def open_store(url: str) -> Store:
     if scheme == "sqlite":
         from hourhand.store.sqlite import SQLiteStore
 
-        path = unquote(url.split("://", 1)[1])
+        rest, _, query = url.split("://", 1)[1].partition("?")
+        path = unquote(rest)
         if not path.startswith("/"):
             raise ConfigurationError(
                 f"bad SQLite URL {url!r}: write sqlite:///relative.db or sqlite:////abs/path.db"
             )
-        return SQLiteStore(path[1:])
+        options = dict(parse_qsl(query))
+        synchronous = options.pop("synchronous", "FULL").upper()
+        if options or synchronous not in SYNCHRONOUS:
+            raise ConfigurationError(
+                f"bad SQLite URL {url!r}: the only option is synchronous="
+                f"{'|'.join(SYNCHRONOUS)}"
+            )
+        return SQLiteStore(path[1:], synchronous=synchronous)
     if scheme in ("postgresql", "postgres"):
         from hourhand.store.postgres import PostgresStore
 

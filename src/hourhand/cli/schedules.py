@@ -1,0 +1,284 @@
+"""``schedules list|add|enable|disable|trigger|next|delete``, ``scheduler`` and ``serve``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from types import FrameType
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from hourhand.cli.cron import parse_after, preview
+from hourhand.cli.main import Settings, cli
+from hourhand.cli.output import console, echo_json, when
+from hourhand.errors import InvalidArguments, InvalidInput
+from hourhand.schedules import MISFIRE_POLICIES, OVERLAP_POLICIES, Schedule
+from hourhand.worker import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_GRACE,
+    DEFAULT_LEASE,
+    DEFAULT_POLL_INTERVAL,
+    parse_queues,
+)
+
+pass_settings = click.make_pass_decorator(Settings)
+org_option = click.option("--org", "org_id", help="The organisation (user schedules).")
+
+
+def find(settings: Settings, name: str, org_id: str | None) -> Schedule:
+    """A schedule by name (in --org), or by id."""
+    app = settings.app()
+    if name.isdigit() and app.store.find_schedule(name, org_id) is None:
+        return app.schedules.get(int(name))
+    return app.schedules.find(name, org_id)
+
+
+def schedules_table(found: list[Schedule]) -> Table:
+    table = Table(title=f"{len(found)} schedules", title_justify="left")
+    for column in (
+        "id",
+        "name",
+        "org",
+        "source",
+        "job",
+        "cron",
+        "zone",
+        "on",
+        "next (UTC)",
+        "last (UTC)",
+        "last status",
+    ):
+        table.add_column(column, overflow="fold")
+    for s in found:
+        table.add_row(
+            str(s.id),
+            Text(s.name),
+            Text(s.org_id or "-"),
+            s.source,
+            Text(s.job),
+            s.cron,
+            s.tz,
+            "yes" if s.enabled else "no",
+            when(s.next_fire_at),
+            when(s.last_fire_at),
+            Text(s.last_status or "-"),
+        )
+    return table
+
+
+@cli.group()
+def schedules() -> None:
+    """Recurring schedules: from code, hourhand.toml, or users (per organisation)."""
+
+
+@schedules.command("list")
+@org_option
+@click.option("--source", type=click.Choice(["code", "config", "user"]))
+@click.option("--json", "as_json", is_flag=True)
+@pass_settings
+def list_schedules(
+    settings: Settings, org_id: str | None, source: str | None, as_json: bool
+) -> None:
+    """All schedules (or one organisation's)."""
+    found = settings.app().schedules.list(org_id=org_id, source=source)
+    if as_json:
+        echo_json([s.to_dict() for s in found])
+    else:
+        console.print(schedules_table(found))
+
+
+@schedules.command("add")
+@click.argument("name")
+@click.option("--job", required=True, help="The job type to run.")
+@click.option("--cron", "expr", required=True, help='e.g. "0 8 * * MON" or @daily.')
+@click.option("--tz", default="UTC", show_default=True)
+@click.option("--args", "args_json", default="{}", show_default=True, help="A JSON object.")
+@org_option
+@click.option("--created-by")
+@click.option("--misfire", type=click.Choice(MISFIRE_POLICIES), default="skip", show_default=True)
+@click.option("--overlap", type=click.Choice(OVERLAP_POLICIES), default="skip", show_default=True)
+@click.option("--jitter", type=float, default=0.0, show_default=True, help="Seconds.")
+@click.option("--queue")
+@click.option("--disabled", is_flag=True, help="Add it paused.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_settings
+def add(
+    settings: Settings,
+    name: str,
+    job: str,
+    expr: str,
+    tz: str,
+    args_json: str,
+    org_id: str | None,
+    created_by: str | None,
+    misfire: str,
+    overlap: str,
+    jitter: float,
+    queue: str | None,
+    disabled: bool,
+    as_json: bool,
+) -> None:
+    """Add a user schedule NAME that runs --job on --cron (your app must define the job)."""
+    try:
+        args = json.loads(args_json)
+    except json.JSONDecodeError as exc:
+        raise InvalidArguments(f"--args is not valid JSON: {exc}") from None
+    if not isinstance(args, dict):
+        raise InvalidArguments(f"--args must be a JSON object, got {type(args).__name__}")
+    app = settings.app(required=True)
+    schedule = app.schedules.create(
+        name,
+        job,
+        expr,
+        tz=tz,
+        args=args,
+        org_id=org_id,
+        created_by=created_by,
+        enabled=not disabled,
+        misfire=misfire,
+        overlap=overlap,
+        jitter=jitter,
+        queue=queue,
+    )
+    if as_json:
+        echo_json(schedule.to_dict())
+    else:
+        click.echo(
+            f"schedule {schedule.id} {schedule.name!r}: next run {when(schedule.next_fire_at)} UTC"
+        )
+
+
+@schedules.command("enable")
+@click.argument("name")
+@org_option
+@pass_settings
+def enable(settings: Settings, name: str, org_id: str | None) -> None:
+    """Resume a schedule from now on (missed times are not caught up)."""
+    schedule = settings.app().schedules.enable(find(settings, name, org_id).id)
+    click.echo(f"schedule {schedule.name!r} enabled: next run {when(schedule.next_fire_at)} UTC")
+
+
+@schedules.command("disable")
+@click.argument("name")
+@org_option
+@pass_settings
+def disable(settings: Settings, name: str, org_id: str | None) -> None:
+    """Pause a schedule."""
+    schedule = settings.app().schedules.disable(find(settings, name, org_id).id)
+    click.echo(f"schedule {schedule.name!r} disabled")
+
+
+@schedules.command("trigger")
+@click.argument("name")
+@org_option
+@pass_settings
+def trigger(settings: Settings, name: str, org_id: str | None) -> None:
+    """Run a schedule's job now (needs your app)."""
+    app = settings.app(required=True)
+    job_id = app.schedules.trigger(find(settings, name, org_id).id)
+    click.echo(f"enqueued job {job_id}")
+
+
+@schedules.command("delete")
+@click.argument("name")
+@org_option
+@pass_settings
+def delete(settings: Settings, name: str, org_id: str | None) -> None:
+    """Delete a user schedule (code and config ones come back at the next sync)."""
+    schedule = find(settings, name, org_id)
+    if schedule.source != "user":
+        raise InvalidInput(
+            f"schedule {schedule.name!r} comes from {schedule.source}: remove it there"
+        )
+    settings.app().schedules.delete(schedule.id)
+    click.echo(f"schedule {schedule.name!r} deleted")
+
+
+@schedules.command("next")
+@click.argument("name")
+@org_option
+@click.option("--count", type=click.IntRange(1, 1000), default=5, show_default=True)
+@click.option("--after", help="Start from this ISO-8601 time (default: now).")
+@click.option("--json", "as_json", is_flag=True, help='Print {"fires": [UTC ISO-8601, ...]}.')
+@pass_settings
+def next_fires(
+    settings: Settings,
+    name: str,
+    org_id: str | None,
+    count: int,
+    after: str | None,
+    as_json: bool,
+) -> None:
+    """The coming fire times of a schedule, in its zone and in UTC."""
+    schedule = find(settings, name, org_id)
+    start = parse_after(after) if after else settings.app().store.now()
+    title = f"[bold]{schedule.name}[/]: {schedule.cron}  {schedule.parsed.describe()}"
+    preview(schedule.parsed, start, count, as_json, title=title)
+
+
+def _load_config(settings: Settings, config: str | None) -> None:
+    from hourhand.config import config_path
+
+    path = config_path(config)
+    if path is not None:
+        settings.app(required=True).load_config(path)
+
+
+@cli.command()
+@click.option("--config", help="Schedules file (default: ./hourhand.toml if present).")
+@click.option("--poll-interval", type=float, default=1.0, show_default=True)
+@pass_settings
+def scheduler(settings: Settings, config: str | None, poll_interval: float) -> None:
+    """Enqueue the jobs of due schedules until SIGTERM or Ctrl-C (run as many as you like)."""
+    app = settings.app(required=True)
+    _load_config(settings, config)
+    sched = app.scheduler(poll_interval=poll_interval)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        sched.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    sched.run()
+
+
+@cli.command()
+@click.option("--config", help="Schedules file (default: ./hourhand.toml if present).")
+@click.option("--queues", help="Comma-separated queues, each queue or queue:LIMIT (default: all).")
+@click.option("--concurrency", type=int, default=DEFAULT_CONCURRENCY, show_default=True)
+@click.option("--lease", type=float, default=DEFAULT_LEASE, show_default=True)
+@click.option("--grace", type=float, default=DEFAULT_GRACE, show_default=True)
+@click.option("--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL, show_default=True)
+@pass_settings
+def serve(
+    settings: Settings,
+    config: str | None,
+    queues: str | None,
+    concurrency: int,
+    lease: float,
+    grace: float,
+    poll_interval: float,
+) -> None:
+    """Worker and scheduler in one process, until SIGTERM or Ctrl-C."""
+    app = settings.app(required=True)
+    _load_config(settings, config)
+    names, limits = parse_queues(queues)
+    worker = app.worker(
+        queues=names,
+        queue_limits=limits,
+        concurrency=concurrency,
+        lease=lease,
+        grace=grace,
+        poll_interval=poll_interval,
+    )
+    sched = app.scheduler()
+    thread = threading.Thread(target=sched.run, name="hourhand-scheduler", daemon=True)
+    thread.start()
+    try:
+        worker.run()
+    finally:
+        sched.stop()
+        thread.join(timeout=10)

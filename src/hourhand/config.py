@@ -1,0 +1,106 @@
+"""``hourhand.toml``: schedules kept in a config file.
+
+::
+
+    [schedules.DraftCleanup]
+    enabled = true
+    cron = "0 3 * * *"
+    tz = "Europe/Stockholm"
+    job = "drafts:cleanup"
+    args = { older_than_days = 30 }
+    batch_size = 100          # any other key is passed to the handler as an argument
+
+Known keys: ``job`` and ``cron`` (required), ``enabled``, ``tz``, ``args``, ``queue``,
+``priority``, ``max_attempts``, ``timeout``, ``misfire``, ``misfire_cap``,
+``catchup_window``, ``overlap``, ``jitter``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from hourhand.errors import ConfigurationError, HourhandError
+from hourhand.schedules import ScheduleSpec
+
+DEFAULT_CONFIG = "hourhand.toml"
+OPTION_KEYS: dict[str, type | tuple[type, ...]] = {
+    "queue": str,
+    "priority": int,
+    "max_attempts": int,
+    "timeout": (int, float),
+    "misfire": str,
+    "misfire_cap": int,
+    "catchup_window": (int, float),
+    "overlap": str,
+    "jitter": (int, float),
+}
+
+
+def config_path(explicit: str | None) -> Path | None:
+    """The config file to read: the one given, else HOURHAND_CONFIG, else ./hourhand.toml
+    if there is one."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("HOURHAND_CONFIG")
+    if env:
+        return Path(env)
+    default = Path(DEFAULT_CONFIG)
+    return default if default.is_file() else None
+
+
+def load_schedules(path: str | Path) -> list[ScheduleSpec]:
+    """The ``[schedules.*]`` tables of a TOML file; ConfigurationError names the problem."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigurationError(f"config file {path} not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+    tables = data.get("schedules", {})
+    if not isinstance(tables, dict):
+        raise ConfigurationError(f"{path}: [schedules] must be a table of tables")
+    specs = []
+    for name, table in tables.items():
+        where = f"{path}: [schedules.{name}]"
+        if not isinstance(table, dict):
+            raise ConfigurationError(f"{where} must be a table")
+        specs.append(_spec(name, dict(table), where))
+    return specs
+
+
+def _spec(name: str, table: dict[str, Any], where: str) -> ScheduleSpec:
+    for key in ("job", "cron"):
+        if not isinstance(table.get(key), str):
+            raise ConfigurationError(f"{where}: '{key}' is required (a string)")
+    args = table.pop("args", {})
+    if not isinstance(args, dict):
+        raise ConfigurationError(f"{where}: 'args' must be a table")
+    enabled = table.pop("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigurationError(f"{where}: 'enabled' must be true or false")
+    options: dict[str, Any] = {}
+    for key, kind in OPTION_KEYS.items():
+        if key in table:
+            value = table.pop(key)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise ConfigurationError(f"{where}: '{key}' has the wrong type")
+            options[key] = value
+    job, cron, tz = table.pop("job"), table.pop("cron"), table.pop("tz", "UTC")
+    free = table  # everything else reaches the handler as keyword arguments
+    try:
+        return ScheduleSpec(
+            name=name,
+            job=job,
+            cron=cron,
+            tz=tz,
+            args={**free, **args},
+            source="config",
+            enabled=enabled,
+            **options,
+        ).validated()
+    except HourhandError as exc:
+        raise ConfigurationError(f"{where}: {exc}") from None

@@ -1,0 +1,253 @@
+"""The scheduler: turns due schedules into jobs. It only enqueues; workers execute.
+
+``tick(now)`` takes the time as a parameter, so tests drive it with any clock; ``run()``
+loops on the database's clock. Any number of schedulers may run at once, on one machine or
+many: each fire time becomes exactly one job because the job row's (schedule, fire time)
+pair is unique and a conflicting insert does nothing; the schedule's next fire time moves
+on by compare-and-set, so a scheduler that lost the race just sees it moved.
+
+Misfires (the scheduler was down, or fell behind by more than ``grace``) follow the
+schedule's policy: ``skip`` runs nothing for them, ``once`` runs one job for all of them,
+``all`` runs each one within ``catchup_window``, the latest ``misfire_cap``. Overlap: with
+``skip`` a fire is dropped while an earlier run waits or runs; with ``queue`` one run may
+wait (held) behind a running one and starts when it finishes; ``allow`` runs them all.
+Several catch-up runs only make sense with ``allow``; otherwise they collapse to one.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from hourhand.cron import Cron
+from hourhand.errors import HourhandError
+from hourhand.jobs import NewJob
+from hourhand.schedules import Schedule, ScheduleExists, ScheduleSpec, spec_next
+from hourhand.store.base import HOLD_UNTIL
+
+if TYPE_CHECKING:
+    from hourhand.app import Hourhand
+
+logger = logging.getLogger(__name__)
+
+MISFIRE_GRACE = 60.0  # seconds late a fire time may be and still count as on time
+POLL_INTERVAL = 1.0  # seconds between looks at the schedules, at most
+DUE_BATCH = 200  # schedules handled per tick
+LOOKBACK = timedelta(days=35)  # how far back a long-missed schedule is scanned
+ERROR_BACKOFF = 1.0  # seconds
+
+
+@dataclass
+class SyncReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+class Scheduler:
+    """Enqueues the jobs of due schedules."""
+
+    def __init__(
+        self, app: Hourhand, *, poll_interval: float = POLL_INTERVAL, grace: float = MISFIRE_GRACE
+    ) -> None:
+        self.app = app
+        self.poll_interval = poll_interval
+        self.grace = timedelta(seconds=grace)
+        self._crons: dict[tuple[str, str], Cron] = {}
+        self.stopped = threading.Event()
+
+    # -- code and config schedules -------------------------------------------------------
+    def sync(self) -> SyncReport:
+        """Make the table's code and config schedules match the app's; user ones untouched."""
+        report = SyncReport()
+        store = self.app.store
+        wanted = {spec.name: spec for spec in self.app.system_schedules()}
+        current = {
+            s.name: s
+            for s in store.list_schedules(source="code") + store.list_schedules(source="config")
+            if s.org_id is None
+        }
+        for name, spec in wanted.items():
+            spec = self.app.schedules.check(spec)
+            have = current.get(name) or store.find_schedule(name, None)
+            if have is None:
+                try:
+                    self.app.schedules.add(spec)
+                    report.added.append(name)
+                    continue
+                except ScheduleExists:  # another scheduler added it just now
+                    have = store.find_schedule(name, None)
+                    if have is None:
+                        raise
+            if have.source == "user":
+                logger.error("schedule %r from %s clashes with a user schedule", name, spec.source)
+                continue
+            changes = _differences(have, spec)
+            if changes:
+                values = {k: getattr(spec, k) for k in changes}
+                if {"cron", "tz", "enabled", "jitter"} & changes:
+                    values["next_fire_at"] = spec_next(spec, store.now()) if spec.enabled else None
+                store.update_schedule(have.id, values)
+                report.updated.append(name)
+        for name, have in current.items():
+            if name not in wanted:
+                store.delete_schedule(have.id)
+                report.removed.append(name)
+        if report.added or report.updated or report.removed:
+            logger.info(
+                "schedules synced: added %s, updated %s, removed %s",
+                report.added,
+                report.updated,
+                report.removed,
+            )
+        return report
+
+    # -- firing ----------------------------------------------------------------------------
+    def tick(self, now: datetime) -> list[int]:
+        """Enqueue the runs of every schedule due at ``now``; returns the job ids."""
+        ids: list[int] = []
+        for schedule in self.app.store.due_schedules(now, DUE_BATCH):
+            try:
+                ids += self._fire(schedule, now)
+            except HourhandError as exc:
+                logger.error("schedule %r (id %d): %s", schedule.name, schedule.id, exc)
+                self._skip_to(schedule, now)
+        return ids
+
+    def _cron(self, schedule: Schedule) -> Cron:
+        key = (schedule.cron, schedule.tz)
+        if key not in self._crons:
+            self._crons[key] = Cron.parse(schedule.cron, schedule.tz)
+        return self._crons[key]
+
+    def _fire(self, schedule: Schedule, now: datetime) -> list[int]:
+        expected = schedule.next_fire_at
+        assert expected is not None
+        cron = self._cron(schedule)
+        window = timedelta(seconds=schedule.catchup_window)
+        start = max(expected, now - max(window, LOOKBACK))
+        due: deque[datetime] = deque(maxlen=max(schedule.misfire_cap, 2))
+        following: datetime | None = None
+        if start == expected:
+            due.append(expected)
+        seen = len(due)
+        for fire in cron.fires(start):
+            if fire > now:
+                following = fire
+                break
+            due.append(fire)
+            seen += 1
+
+        runs = self._by_misfire(schedule, list(due), expected, now, window)
+        held = False
+        if runs and schedule.overlap != "allow":
+            waiting, running = self.app.store.schedule_activity(schedule.id)
+            if waiting or (running and schedule.overlap == "skip"):
+                logger.info(
+                    "schedule %r: run at %s skipped, the previous one is %s",
+                    schedule.name,
+                    runs[-1].isoformat(),
+                    "waiting" if waiting else "running",
+                )
+                runs = []
+            else:
+                held = bool(running)  # 'queue': wait behind the running one
+                runs = runs[-1:]
+        ids = self._enqueue(schedule, runs, held) if runs else []
+        if seen > len(runs) and expected < now - self.grace:
+            logger.warning(
+                "schedule %r: %s%d fire time(s) due since %s; misfire policy %r ran %d",
+                schedule.name,
+                "over " if start > expected else "",
+                seen,
+                expected.isoformat(),
+                schedule.misfire,
+                len(runs),
+            )
+        self.app.store.advance_schedule(
+            schedule.id,
+            expected,
+            following,
+            runs[-1] if runs else None,
+            ids[-1] if ids else None,
+        )
+        return ids
+
+    def _by_misfire(
+        self,
+        schedule: Schedule,
+        due: list[datetime],
+        expected: datetime,
+        now: datetime,
+        window: timedelta,
+    ) -> list[datetime]:
+        on_time = [f for f in due if now - f <= self.grace]
+        missed = expected < now - self.grace
+        if schedule.misfire == "skip" or not missed:
+            return on_time
+        if schedule.misfire == "once":
+            return [due[-1]] if due else [expected]
+        caught_up = [f for f in due if now - f <= window]  # 'all'
+        return caught_up[-schedule.misfire_cap :]
+
+    def _enqueue(self, schedule: Schedule, runs: list[datetime], held: bool) -> list[int]:
+        jobs: list[NewJob] = []
+        for fire in runs:
+            run_at = fire
+            if held:
+                run_at = HOLD_UNTIL
+            elif schedule.jitter:
+                run_at = fire + timedelta(seconds=random.uniform(0, schedule.jitter))
+            jobs.append(
+                self.app.new_job(
+                    schedule.job,
+                    schedule.args,
+                    run_at=run_at,
+                    queue=schedule.queue,
+                    priority=schedule.priority,
+                    max_attempts=schedule.max_attempts,
+                    timeout=schedule.timeout,
+                    org_id=schedule.org_id,
+                    created_by=schedule.created_by,
+                    schedule_id=schedule.id,
+                    fire_time=fire,
+                )
+            )
+        return self.app.store.insert_jobs(jobs)
+
+    def _skip_to(self, schedule: Schedule, now: datetime) -> None:
+        """A schedule that cannot fire (its job type is gone): move on, do not spin."""
+        assert schedule.next_fire_at is not None
+        following = self._cron(schedule).next(now)
+        self.app.store.advance_schedule(schedule.id, schedule.next_fire_at, following, None, None)
+
+    # -- the loop --------------------------------------------------------------------------
+    def run(self) -> None:
+        """Sync, then fire due schedules until :meth:`stop` (thread-safe)."""
+        self.sync()
+        logger.info("scheduler started")
+        while not self.stopped.is_set():
+            wait = self.poll_interval
+            try:
+                now = self.app.store.now()
+                self.tick(now)
+                following = self.app.store.next_schedule_due()
+                if following is not None:
+                    wait = min(wait, max((following - now).total_seconds(), 0.01))
+            except Exception:
+                logger.exception("scheduler tick failed; retrying in %.1fs", ERROR_BACKOFF)
+                wait = ERROR_BACKOFF
+            self.stopped.wait(wait)
+        logger.info("scheduler stopped")
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def _differences(have: Schedule, spec: ScheduleSpec) -> set[str]:
+    return {k for k in ScheduleSpec.__dataclass_fields__ if getattr(have, k) != getattr(spec, k)}

@@ -1,0 +1,232 @@
+"""Schedules on both stores: sources, per-organisation user schedules, policies, status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from hourhand import Hourhand, JobContext, JobState
+from hourhand.errors import InvalidCron, InvalidInput, InvalidTimeZone, UnknownJobType
+from hourhand.schedules import ScheduleExists, ScheduleNotFound
+from hourhand.store.base import HOLD_UNTIL
+from tests.conftest import wait_until
+
+T0 = datetime(2021, 3, 1, 12, 0, tzinfo=UTC)  # a Monday, on a minute, in the past
+
+
+@pytest.fixture
+def app(hh: Hourhand) -> Hourhand:
+    @hh.job("report")
+    def report(ctx: JobContext, kind: str = "daily", batch_size: int = 10) -> dict[str, object]:
+        return {"kind": kind, "batch_size": batch_size}
+
+    return hh
+
+
+def every_minute(app: Hourhand, cron: str = "* * * * *", **options: object) -> int:
+    """A user schedule due at T0, as if the scheduler last looked just before."""
+    schedule = app.schedules.create("minutely", "report", cron, **options)  # type: ignore[arg-type]
+    app.store.update_schedule(schedule.id, {"next_fire_at": T0})
+    return schedule.id
+
+
+def fire_times(app: Hourhand, schedule_id: int) -> list[datetime]:
+    return sorted(j.fire_time for j in app.schedules.runs(schedule_id) if j.fire_time)
+
+
+def test_user_schedules_are_per_organisation(app: Hourhand) -> None:
+    a = app.schedules.create(
+        "weekly", "report", "0 8 * * MON", tz="Europe/Stockholm", org_id="org_a", created_by="u_1"
+    )
+    b = app.schedules.create("weekly", "report", "0 9 * * MON", org_id="org_b")
+    with pytest.raises(ScheduleExists, match="'weekly' already exists in organisation 'org_a'"):
+        app.schedules.create("weekly", "report", "@daily", org_id="org_a")
+    assert [s.id for s in app.schedules.list(org_id="org_a")] == [a.id]
+    assert app.schedules.find("weekly", "org_b").id == b.id
+    with pytest.raises(ScheduleNotFound):
+        app.schedules.find("weekly")  # not a system schedule
+    assert a.source == "user" and a.created_by == "u_1"
+    nxt = a.next_fire_at
+    assert nxt is not None and nxt.astimezone(a.parsed.zone).strftime("%a %H:%M") == "Mon 08:00"
+    app.schedules.delete(b.id)
+    assert [s.org_id for s in app.schedules.list()] == ["org_a"]
+
+
+def test_update_recomputes_the_next_fire_time(app: Hourhand) -> None:
+    s = app.schedules.create("r", "report", "0 8 * * *")
+    changed = app.schedules.update(s.id, cron="30 6 * * *", tz="America/New_York")
+    assert changed.next_fire_at != s.next_fire_at
+    assert changed.next_fire_at.astimezone(changed.parsed.zone).strftime("%H:%M") == "06:30"  # type: ignore[union-attr]
+    assert app.schedules.update(s.id, args={"kind": "weekly"}).args == {"kind": "weekly"}
+
+
+def test_bad_schedules_are_refused_with_the_reason(app: Hourhand) -> None:
+    with pytest.raises(InvalidCron, match="the hour field '25'"):
+        app.schedules.create("x", "report", "0 25 * * *")
+    with pytest.raises(InvalidTimeZone, match="Moon/Base"):
+        app.schedules.create("x", "report", "@daily", tz="Moon/Base")
+    with pytest.raises(UnknownJobType, match="'nope'"):
+        app.schedules.create("x", "nope", "@daily")
+    with pytest.raises(InvalidInput, match="misfire must be one of"):
+        app.schedules.create("x", "report", "@daily", misfire="sometimes")
+    with pytest.raises(InvalidInput, match="unknown schedule options: colour"):
+        app.schedules.create("x", "report", "@daily", colour="red")
+    with pytest.raises(InvalidInput, match="does not accept these arguments"):
+        app.schedules.create("x", "report", "@daily", args={"nope": 1})
+    assert app.schedules.list() == []
+
+
+def test_on_time_fires_make_one_job_each(app: Hourhand) -> None:
+    sid = every_minute(app, overlap="allow")
+    sched = app.scheduler()
+    for minute in range(3):
+        sched.tick(T0 + timedelta(minutes=minute, seconds=1))
+    sched.tick(T0 + timedelta(minutes=2, seconds=30))  # nothing new is due
+    assert fire_times(app, sid) == [T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)]
+    schedule = app.schedules.get(sid)
+    assert schedule.last_fire_at == T0 + timedelta(minutes=2)
+    assert schedule.next_fire_at == T0 + timedelta(minutes=3)
+
+
+@pytest.mark.parametrize(
+    ("misfire", "options", "expected"),
+    [
+        ("skip", {}, []),
+        ("once", {}, [10]),
+        ("all", {}, [0, 5, 10]),
+        ("all", {"misfire_cap": 2}, [5, 10]),
+        ("all", {"catchup_window": 400}, [5, 10]),
+    ],
+)
+def test_misfire_policies_after_the_scheduler_was_down(
+    app: Hourhand, misfire: str, options: dict[str, int], expected: list[int]
+) -> None:
+    sid = every_minute(app, "*/5 * * * *", misfire=misfire, overlap="allow", **options)
+    # back 11.5 minutes after T0: the latest fire (T0+10) is 90 s late, past the grace
+    app.scheduler().tick(T0 + timedelta(minutes=11, seconds=30))
+    assert fire_times(app, sid) == [T0 + timedelta(minutes=m) for m in expected]
+    assert app.schedules.get(sid).next_fire_at == T0 + timedelta(minutes=15)
+
+
+def test_skip_still_runs_the_fire_that_is_on_time(app: Hourhand) -> None:
+    sid = every_minute(app, overlap="allow")
+    app.scheduler().tick(T0 + timedelta(minutes=10, seconds=5))
+    assert fire_times(app, sid) == [T0 + timedelta(minutes=10)]
+
+
+def test_reenabling_a_paused_schedule_fires_no_burst(app: Hourhand) -> None:
+    sid = every_minute(app, misfire="all", overlap="allow")
+    app.schedules.disable(sid)
+    assert app.schedules.get(sid).next_fire_at is None
+    enabled = app.schedules.enable(sid)  # next fire from the database's now, not from T0
+    now = app.store.now()
+    assert enabled.next_fire_at is not None and now < enabled.next_fire_at <= now + timedelta(
+        minutes=1
+    )
+    app.scheduler().tick(enabled.next_fire_at + timedelta(seconds=1))
+    assert len(fire_times(app, sid)) == 1
+
+
+def test_overlap_skip_allow_and_queue(app: Hourhand) -> None:
+    sched = app.scheduler()
+    skip = every_minute(app)  # overlap 'skip' is the default
+    sched.tick(T0 + timedelta(seconds=1))
+    sched.tick(T0 + timedelta(minutes=1, seconds=1))  # the first run is still queued
+    assert fire_times(app, skip) == [T0]
+    app.schedules.delete(skip)
+
+    queue = app.schedules.create("queued", "report", "* * * * *", overlap="queue", queue="q")
+    app.store.update_schedule(queue.id, {"next_fire_at": T0})
+    sched.tick(T0 + timedelta(seconds=1))
+    [first] = app.store.claim("w", ["q"], 10, lease=30)  # the first run is running
+    sched.tick(T0 + timedelta(minutes=1, seconds=1))  # one may wait behind it ...
+    sched.tick(T0 + timedelta(minutes=2, seconds=1))  # ... but only one
+    runs = app.schedules.runs(queue.id)
+    assert [j.fire_time for j in runs] == [T0 + timedelta(minutes=1), T0]
+    held = runs[0]
+    assert held.state == JobState.SCHEDULED and held.run_at == HOLD_UNTIL
+    from hourhand.store import Completion
+
+    app.store.complete("w", [Completion(first.id, first.attempt, None, 0.5)])
+    released = app.get_job(held.id)
+    assert released.run_at < HOLD_UNTIL  # starts now that the first run finished
+    schedule = app.schedules.get(queue.id)
+    assert (schedule.last_status, schedule.last_duration) == ("completed", 0.5)
+
+
+def test_jitter_delays_the_run_not_the_fire_time(app: Hourhand) -> None:
+    sid = every_minute(app, jitter=30, overlap="allow")
+    app.scheduler().tick(T0 + timedelta(seconds=1))
+    [job] = app.schedules.runs(sid)
+    assert job.fire_time == T0
+    assert T0 <= job.run_at <= T0 + timedelta(seconds=30)
+
+
+def test_code_and_config_schedules_sync_and_user_ones_stay(
+    app: Hourhand, tmp_path: Path, run_worker
+) -> None:
+    @app.cron("*/15 * * * *", name="budget-alerts", tz="Europe/Stockholm")
+    def budget_alerts(ctx: JobContext) -> None:
+        return None
+
+    config = tmp_path / "hourhand.toml"
+    config.write_text(
+        '[schedules.DraftCleanup]\nenabled = true\ncron = "0 3 * * *"\njob = "report"\n'
+        'tz = "Europe/Stockholm"\nargs = { kind = "drafts" }\nbatch_size = 100\n'
+    )
+    app.load_config(config)
+    user = app.schedules.create("mine", "report", "@daily", org_id="org_1")
+    sched = app.scheduler()
+    report = sched.sync()
+    assert sorted(report.added) == ["DraftCleanup", "budget-alerts"]
+    assert sched.sync().added == []  # idempotent
+
+    config.write_text(config.read_text().replace("0 3 * * *", "0 4 * * *"))
+    app.load_config(config)
+    assert sched.sync().updated == ["DraftCleanup"]
+    draft = app.schedules.find("DraftCleanup")
+    assert draft.cron == "0 4 * * *" and draft.source == "config"
+    assert draft.args == {"kind": "drafts", "batch_size": 100}
+
+    # the free option reaches the handler
+    job_id = app.schedules.trigger(draft.id)
+    run_worker()
+    wait_until(lambda: app.get_job(job_id).state == JobState.COMPLETED)
+    assert app.get_job(job_id).result == {"kind": "drafts", "batch_size": 100}
+    assert app.get_job(job_id).schedule_id == draft.id
+    wait_until(lambda: app.schedules.get(draft.id).last_status == "completed")
+
+    config.write_text("")
+    app.load_config(config)
+    assert sched.sync().removed == ["DraftCleanup"]
+    names = sorted(s.name for s in app.schedules.list())
+    assert names == ["budget-alerts", "mine"]
+    assert app.schedules.get(user.id) == user  # untouched
+
+
+def test_bad_config_names_the_file_and_table(app: Hourhand, tmp_path: Path) -> None:
+    from hourhand.errors import ConfigurationError
+
+    config = tmp_path / "hourhand.toml"
+    config.write_text('[schedules.Broken]\ncron = "0 3 * *"\njob = "report"\n')
+    with pytest.raises(ConfigurationError, match=r"\[schedules.Broken\].*expected 5 fields"):
+        app.load_config(config)
+    config.write_text('[schedules.Broken]\njob = "report"\n')
+    with pytest.raises(ConfigurationError, match="'cron' is required"):
+        app.load_config(config)
+    config.write_text("not = [valid")
+    with pytest.raises(ConfigurationError, match="not valid TOML"):
+        app.load_config(config)
+
+
+def test_a_failed_run_is_the_schedules_last_status(app: Hourhand, run_worker) -> None:
+    @app.job("broken", max_attempts=1)
+    def broken(ctx: JobContext) -> None:
+        raise RuntimeError("no")
+
+    s = app.schedules.create("b", "broken", "@daily")
+    app.schedules.trigger(s.id)
+    run_worker()
+    wait_until(lambda: app.schedules.get(s.id).last_status == "failed")
