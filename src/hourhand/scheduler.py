@@ -59,6 +59,7 @@ class Scheduler:
         self.poll_interval = poll_interval
         self.grace = timedelta(seconds=grace)
         self._crons: dict[tuple[str, str], Cron] = {}
+        self._streams: dict[tuple[int, str, str], _Stream] = {}
         self.stopped = threading.Event()
 
     # -- code and config schedules -------------------------------------------------------
@@ -125,23 +126,28 @@ class Scheduler:
             self._crons[key] = Cron.parse(schedule.cron, schedule.tz)
         return self._crons[key]
 
+    def _stream(self, schedule: Schedule, start: datetime) -> _Stream:
+        """The schedule's fire times from ``start`` on; kept between ticks, so each fire
+        time is computed once (a schedule firing every minute costs one step a tick)."""
+        key = (schedule.id, schedule.cron, schedule.tz)
+        stream = self._streams.get(key)
+        if stream is None or stream.head != start:
+            stream = _Stream(self._cron(schedule), start)
+            self._streams[key] = stream
+        return stream
+
     def _fire(self, schedule: Schedule, now: datetime) -> list[int]:
         expected = schedule.next_fire_at
         assert expected is not None
-        cron = self._cron(schedule)
         window = timedelta(seconds=schedule.catchup_window)
         start = max(expected, now - max(window, LOOKBACK))
+        stream = self._stream(schedule, start)
         due: deque[datetime] = deque(maxlen=max(schedule.misfire_cap, 2))
-        following: datetime | None = None
-        if start == expected:
-            due.append(expected)
-        seen = len(due)
-        for fire in cron.fires(start):
-            if fire > now:
-                following = fire
-                break
-            due.append(fire)
+        seen = 0
+        while (fire := stream.head) is not None and fire <= now:
+            due.append(stream.pop())
             seen += 1
+        following = stream.head
 
         runs = self._by_misfire(schedule, list(due), expected, now, window)
         held = False
@@ -158,7 +164,8 @@ class Scheduler:
             else:
                 held = bool(running)  # 'queue': wait behind the running one
                 runs = runs[-1:]
-        ids = self._enqueue(schedule, runs, held) if runs else []
+        jobs = self._runs(schedule, runs, held)
+        ids = self.app.store.fire_schedule(schedule.id, expected, following, jobs)
         if seen > len(runs) and expected < now - self.grace:
             logger.warning(
                 "schedule %r: %s%d fire time(s) due since %s; misfire policy %r ran %d",
@@ -169,13 +176,6 @@ class Scheduler:
                 schedule.misfire,
                 len(runs),
             )
-        self.app.store.advance_schedule(
-            schedule.id,
-            expected,
-            following,
-            runs[-1] if runs else None,
-            ids[-1] if ids else None,
-        )
         return ids
 
     def _by_misfire(
@@ -195,7 +195,7 @@ class Scheduler:
         caught_up = [f for f in due if now - f <= window]  # 'all'
         return caught_up[-schedule.misfire_cap :]
 
-    def _enqueue(self, schedule: Schedule, runs: list[datetime], held: bool) -> list[int]:
+    def _runs(self, schedule: Schedule, runs: list[datetime], held: bool) -> list[NewJob]:
         jobs: list[NewJob] = []
         for fire in runs:
             run_at = fire
@@ -218,7 +218,7 @@ class Scheduler:
                     fire_time=fire,
                 )
             )
-        return self.app.store.insert_jobs(jobs)
+        return jobs
 
     def _skip_to(self, schedule: Schedule, now: datetime) -> None:
         """A schedule that cannot fire (its job type is gone): move on, do not spin."""
@@ -247,6 +247,20 @@ class Scheduler:
 
     def stop(self) -> None:
         self.stopped.set()
+
+
+class _Stream:
+    """Fire times at or after a start, one at a time."""
+
+    def __init__(self, cron: Cron, start: datetime) -> None:
+        self._fires = cron.fires(start - timedelta(microseconds=1))
+        self.head: datetime | None = next(self._fires, None)
+
+    def pop(self) -> datetime:
+        fire = self.head
+        assert fire is not None
+        self.head = next(self._fires, None)
+        return fire
 
 
 def _differences(have: Schedule, spec: ScheduleSpec) -> set[str]:

@@ -35,8 +35,7 @@ def open_store(url: str) -> Store:
         synchronous = options.pop("synchronous", "FULL").upper()
         if options or synchronous not in SYNCHRONOUS:
             raise ConfigurationError(
-                f"bad SQLite URL {url!r}: the only option is synchronous="
-                f"{'|'.join(SYNCHRONOUS)}"
+                f"bad SQLite URL {url!r}: the only option is synchronous={'|'.join(SYNCHRONOUS)}"
             )
         return SQLiteStore(path[1:], synchronous=synchronous)
     if scheme in ("postgresql", "postgres"):

@@ -269,6 +269,17 @@ class Store(ABC):
         """Compare-and-set the next fire time (False if another scheduler moved it)."""
 
     @abstractmethod
+    def fire_schedule(
+        self,
+        schedule_id: int,
+        expected: datetime,
+        next_fire_at: datetime | None,
+        jobs: Sequence[NewJob],
+    ) -> list[int]:
+        """In one transaction: insert a schedule's runs (a fire time already taken yields
+        that job's id) and advance it by compare-and-set (see advance_schedule)."""
+
+    @abstractmethod
     def schedule_activity(self, schedule_id: int) -> tuple[int, int]:
         """(waiting, running) jobs of a schedule."""
 

@@ -545,6 +545,28 @@ class PostgresStore(Store):
         }
         return self._one("advance_schedule", params) is not None
 
+    def fire_schedule(
+        self,
+        schedule_id: int,
+        expected: datetime,
+        next_fire_at: datetime | None,
+        jobs: Sequence[NewJob],
+    ) -> list[int]:
+        ids: list[int | None] = [None] * len(jobs)
+        plain = [i for i, j in enumerate(jobs) if j.schedule_id is None and j.unique_key is None]
+        keyed = [i for i in range(len(jobs)) if i not in set(plain)]
+        with self.pool.connection() as conn, conn.transaction():
+            self._insert(conn, jobs, plain, keyed, ids)
+            params = {
+                "id": schedule_id,
+                "expected": expected,
+                "next_fire_at": next_fire_at,
+                "fired_at": jobs[-1].fire_time if jobs else None,
+                "job_id": ids[-1] if ids else None,
+            }
+            conn.execute(self.q["advance_schedule"], params).fetchall()
+        return [i for i in ids if i is not None]
+
     def schedule_activity(self, schedule_id: int) -> tuple[int, int]:
         row = self._one("schedule_activity", {"schedule_id": schedule_id})
         assert row is not None

@@ -210,29 +210,32 @@ class SQLiteStore(Store):
 
     # -- enqueue --------------------------------------------------------------------------
     def insert_jobs(self, jobs: Sequence[NewJob]) -> list[int]:
-        ids: list[int] = []
         with self._write() as conn:
-            for job in jobs:
-                params = {
-                    "queue": job.queue,
-                    "name": job.name,
-                    "args": job.args_json,
-                    "priority": job.priority,
-                    "max_attempts": job.max_attempts,
-                    "run_at": datetime_to_epoch(job.run_at),
-                    "timeout": job.timeout,
-                    "unique_key": job.unique_key,
-                    "org_id": job.org_id,
-                    "created_by": job.created_by,
-                    "schedule_id": job.schedule_id,
-                    "fire_time": datetime_to_epoch(job.fire_time),
-                }
+            return self._insert(conn, jobs)
 
-                def run(query: str, params: dict[str, Any] = params) -> dict[str, Any] | None:
-                    return _first(conn.execute(self.q[query], params))
+    def _insert(self, conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[int]:
+        ids: list[int] = []
+        for job in jobs:
+            params = {
+                "queue": job.queue,
+                "name": job.name,
+                "args": job.args_json,
+                "priority": job.priority,
+                "max_attempts": job.max_attempts,
+                "run_at": datetime_to_epoch(job.run_at),
+                "timeout": job.timeout,
+                "unique_key": job.unique_key,
+                "org_id": job.org_id,
+                "created_by": job.created_by,
+                "schedule_id": job.schedule_id,
+                "fire_time": datetime_to_epoch(job.fire_time),
+            }
 
-                find = "find_unique" if job.unique_key is not None else "find_fire"
-                ids.append(insert_or_find(run, find))
+            def run(query: str, params: dict[str, Any] = params) -> dict[str, Any] | None:
+                return _first(conn.execute(self.q[query], params))
+
+            find = "find_unique" if job.unique_key is not None else "find_fire"
+            ids.append(insert_or_find(run, find))
         return ids
 
     # -- worker ---------------------------------------------------------------------------
@@ -570,6 +573,25 @@ class SQLiteStore(Store):
         }
         with self._write() as conn:
             return _first(conn.execute(self.q["advance_schedule"], params)) is not None
+
+    def fire_schedule(
+        self,
+        schedule_id: int,
+        expected: datetime,
+        next_fire_at: datetime | None,
+        jobs: Sequence[NewJob],
+    ) -> list[int]:
+        with self._write() as conn:
+            ids = self._insert(conn, jobs)
+            params = {
+                "id": schedule_id,
+                "expected": datetime_to_epoch(expected),
+                "next_fire_at": datetime_to_epoch(next_fire_at),
+                "fired_at": datetime_to_epoch(jobs[-1].fire_time) if jobs else None,
+                "job_id": ids[-1] if ids else None,
+            }
+            _first(conn.execute(self.q["advance_schedule"], params))
+        return ids
 
     def schedule_activity(self, schedule_id: int) -> tuple[int, int]:
         row = _one(self._conn().execute(self.q["schedule_activity"], {"schedule_id": schedule_id}))
