@@ -1,0 +1,125 @@
+"""``hourhand cron`` and ``hourhand schedules``, run as a user would."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.acceptance.test_cli import hourhand
+
+APP = "tests.apps.cli_app:hh"
+
+
+def test_cron_preview_json_gives_utc_fire_times() -> None:
+    out = hourhand(
+        "cron",
+        "30 2 * * *",
+        "--tz",
+        "Europe/Stockholm",
+        "--after",
+        "2026-03-28T00:00:00Z",
+        "--count",
+        "3",
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["fires"] == [
+        "2026-03-28T01:30:00Z",
+        "2026-03-29T01:00:00Z",
+        "2026-03-30T00:30:00Z",
+    ]  # the gap day fires right after it
+    assert data["description"].startswith("At 02:30")
+
+
+def test_cron_preview_table_shows_local_and_utc() -> None:
+    out = hourhand(
+        "cron",
+        "0 8 * * MON",
+        "--tz",
+        "America/New_York",
+        "--after",
+        "2026-11-23T00:00:00Z",
+        "--count",
+        "2",
+    )
+    assert out.returncode == 0
+    assert "At 08:00 on Monday" in out.stdout
+    assert "2026-11-23 08:00 EST" in out.stdout and "2026-11-23 13:00" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["cron", "0 8 * * MONDAY"], "the day-of-week field 'MONDAY' is not valid"),
+        (["cron", "0 8 * *"], "expected 5 fields"),
+        (["cron", "@daily", "--tz", "Nowhere/Town"], "unknown time zone 'Nowhere/Town'"),
+        (["cron", "@daily", "--after", "yesterday"], "not an ISO-8601 time"),
+    ],
+)
+def test_cron_bad_input(args: list[str], message: str) -> None:
+    out = hourhand(*args)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_schedules_add_list_next_disable_enable_trigger_delete(store_url: str) -> None:
+    base = ["--app", APP, "--database", store_url, "schedules"]
+    added = hourhand(
+        *base,
+        "add",
+        "weekly-mail",
+        "--job",
+        "greet",
+        "--cron",
+        "0 8 * * MON",
+        "--tz",
+        "Europe/Stockholm",
+        "--args",
+        '{"name": "team"}',
+        "--org",
+        "org_1",
+        "--json",
+    )
+    assert added.returncode == 0, added.stderr
+    schedule = json.loads(added.stdout)
+    assert (schedule["source"], schedule["org_id"], schedule["args"]) == (
+        "user",
+        "org_1",
+        {"name": "team"},
+    )
+
+    listed = json.loads(hourhand(*base, "list", "--org", "org_1", "--json").stdout)
+    assert [s["name"] for s in listed] == ["weekly-mail"]
+
+    nxt = hourhand(*base, "next", "weekly-mail", "--org", "org_1", "--count", "3", "--json")
+    fires = json.loads(nxt.stdout)["fires"]
+    assert len(fires) == 3 and all(f.endswith(("06:00:00Z", "07:00:00Z")) for f in fires)
+    table = hourhand(*base, "next", "weekly-mail", "--org", "org_1")
+    assert "Europe/Stockholm" in table.stdout and "Mon" in table.stdout
+
+    assert "disabled" in hourhand(*base, "disable", "weekly-mail", "--org", "org_1").stdout
+    assert "enabled" in hourhand(*base, "enable", "weekly-mail", "--org", "org_1").stdout
+    triggered = hourhand(*base, "trigger", "weekly-mail", "--org", "org_1")
+    assert triggered.returncode == 0 and "enqueued job" in triggered.stdout
+    assert "deleted" in hourhand(*base, "delete", "weekly-mail", "--org", "org_1").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["add", "x", "--job", "greet", "--cron", "0 99 * * *"], "the hour field '99'"),
+        (["add", "x", "--job", "nope", "--cron", "@daily"], "unknown job type 'nope'"),
+        (
+            ["add", "x", "--job", "greet", "--cron", "@daily", "--tz", "Mars/Base"],
+            "unknown time zone",
+        ),
+        (["add", "x", "--job", "greet", "--cron", "@daily", "--args", "{"], "not valid JSON"),
+        (["next", "missing"], "no schedule named 'missing'"),
+        (["enable", "missing", "--org", "o"], "no schedule named 'missing' in organisation 'o'"),
+    ],
+)
+def test_schedules_bad_input(store_url: str, args: list[str], message: str) -> None:
+    out = hourhand("--app", APP, "--database", store_url, "schedules", *args)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert message in out.stderr and "Traceback" not in out.stderr

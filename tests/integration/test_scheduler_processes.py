@@ -1,0 +1,98 @@
+"""Several scheduler processes against one database: each fire time becomes one job."""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import subprocess
+import sys
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from hourhand import Hourhand
+from tests.conftest import reset_postgres, subprocess_env, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def start_scheduler(url: str, log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hourhand",
+                "--app",
+                "tests.apps.scheduled:hh",
+                "--database",
+                url,
+                "scheduler",
+                "--poll-interval",
+                "0.5",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=subprocess_env(),
+        )
+
+
+def test_three_schedulers_one_killed_and_restarted_fire_each_minute_once(
+    tmp_path: Path, pg_base_url: str
+) -> None:
+    reset_postgres(pg_base_url)
+    urls = {"sqlite": f"sqlite:///{tmp_path}/s.db", "postgres": pg_base_url}
+    apps = {kind: Hourhand(url) for kind, url in urls.items()}
+    procs: dict[str, list[subprocess.Popen[bytes]]] = {kind: [] for kind in urls}
+    try:
+        started = {kind: app.store.now() for kind, app in apps.items()}
+        for kind, url in urls.items():
+            for n in range(3):
+                procs[kind].append(start_scheduler(url, tmp_path / f"{kind}{n}.log"))
+
+        def fires(kind: str) -> list:
+            app = apps[kind]
+            schedules = app.schedules.list()
+            if not schedules:
+                return []
+            return [j.fire_time for j in app.schedules.runs(schedules[0].id, limit=1000)]
+
+        def at_least(n: int) -> bool:
+            return all(len(fires(kind)) >= n for kind in urls)
+
+        wait_until(lambda: at_least(1), timeout=90, interval=0.5, what="the first fire")
+        for kind in urls:  # kill one scheduler of each store, hard
+            procs[kind][0].kill()
+            procs[kind][0].wait()
+        wait_until(lambda: at_least(2), timeout=90, interval=0.5, what="a fire with two left")
+        for kind, url in urls.items():  # and bring it back
+            procs[kind].append(start_scheduler(url, tmp_path / f"{kind}0.log"))
+        wait_until(lambda: at_least(3), timeout=90, interval=0.5, what="a fire with three")
+
+        for kind in urls:
+            for proc in procs[kind][1:]:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs[kind][1:]:
+                assert proc.wait(30) == 0
+            times = fires(kind)
+            counts = Counter(times)
+            assert set(counts.values()) == {1}, (kind, counts)  # exactly one job each
+            ordered = sorted(counts)
+            minute = timedelta(minutes=1)
+            assert all(b - a == minute for a, b in itertools.pairwise(ordered)), (
+                kind,
+                ordered,
+            )  # none missed
+            assert ordered[0] - started[kind] <= minute  # the first fire after start ran
+            logs = "".join((tmp_path / f"{kind}{n}.log").read_text() for n in range(3))
+            assert "Traceback" not in logs
+    finally:
+        for group in procs.values():
+            for proc in group:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        for app in apps.values():
+            app.close()
