@@ -11,6 +11,7 @@ from hourhand.app import Hourhand
 from hourhand.errors import DoNotRetry
 from hourhand.jobs import JobContext
 from hourhand.retry import Retry
+from hourhand.schedules import ScheduleNotFound, weekly
 
 DEMO_DATABASE = "sqlite:///hourhand-demo.db"
 
@@ -54,11 +55,36 @@ def build_app(database: str = DEMO_DATABASE) -> Hourhand:
         """Enqueued with a delay."""
         await asyncio.sleep(0.05)
 
+    @hh.cron("*/15 * * * *", name="budget-alerts", tz="Europe/Stockholm")
+    def budget_alerts(ctx: JobContext) -> dict[str, int]:
+        """A system schedule defined in code, like the seeds' pg_cron jobs."""
+        return {"alerts": 0}
+
     return hh
 
 
+def ensure_demo_schedules(hh: Hourhand) -> None:
+    """Sync the code schedule and add a user schedule for the demo organisation, as a user
+    of the app would through its settings page."""
+    hh.scheduler().sync()
+    try:
+        hh.schedules.find("weekly-report", org_id="org_demo")
+    except ScheduleNotFound:
+        hh.schedules.create(
+            "weekly-report",
+            "reports:generate",
+            weekly("MON", "08:00"),
+            tz="Europe/Stockholm",
+            args={"report_id": "weekly"},
+            org_id="org_demo",
+            created_by="u_demo",
+        )
+
+
 def enqueue_demo_jobs(hh: Hourhand) -> list[int]:
-    ids = [
+    weekly_report = hh.schedules.find("weekly-report", org_id="org_demo")
+    ids = [hh.schedules.trigger(weekly_report.id)]  # "run now" from the schedule
+    ids += [
         hh.enqueue(
             "reports:generate", {"report_id": f"r{i}"}, org_id="org_demo", created_by="u_demo"
         )

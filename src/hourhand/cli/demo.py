@@ -14,7 +14,8 @@ from rich.table import Table
 
 from hourhand.cli.main import Settings, cli
 from hourhand.cli.output import STATE_STYLES, console, jobs_table
-from hourhand.demo import DEMO_DATABASE, build_app, enqueue_demo_jobs
+from hourhand.cli.schedules import schedules_table
+from hourhand.demo import DEMO_DATABASE, build_app, enqueue_demo_jobs, ensure_demo_schedules
 from hourhand.jobs import WAITING_STATES, JobState
 
 pass_settings = click.make_pass_decorator(Settings)
@@ -48,6 +49,7 @@ def demo(settings: Settings, rounds: int) -> None:
         quiet.setLevel(logging.WARNING)  # log lines would tear the live table
     try:
         console.print(f"[bold]hourhand demo[/] on {hh.database_url}")
+        ensure_demo_schedules(hh)
         worker = hh.worker(concurrency=8, poll_interval=0.5, grace=5)
         thread = threading.Thread(target=worker.run, kwargs={"install_signals": False})
         thread.start()
@@ -67,11 +69,13 @@ def demo(settings: Settings, rounds: int) -> None:
         finally:
             worker.stop()
             thread.join()
+        console.print(schedules_table(hh.schedules.list()))
         command = "hourhand" if shutil.which("hourhand") else ".venv/bin/hourhand"
         console.print(
             f"Done. Look closer:\n  {command} --database {hh.database_url} jobs list\n"
             f"  {command} --database {hh.database_url} jobs list --state failed\n"
-            f"  {command} --database {hh.database_url} jobs show 10"
+            f"  {command} --database {hh.database_url} jobs show 10\n"
+            f"  {command} --database {hh.database_url} schedules next weekly-report --org org_demo"
         )
     finally:
         hh.close()
