@@ -230,3 +230,25 @@ def test_a_failed_run_is_the_schedules_last_status(app: Hourhand, run_worker) ->
     app.schedules.trigger(s.id)
     run_worker()
     wait_until(lambda: app.schedules.get(s.id).last_status == "failed")
+
+
+def test_cancelling_a_waiting_run_releases_the_run_held_behind_it(app: Hourhand) -> None:
+    queue = app.schedules.create("queued", "report", "* * * * *", overlap="queue", queue="q")
+    app.store.update_schedule(queue.id, {"next_fire_at": T0})
+    sched = app.scheduler()
+    sched.tick(T0 + timedelta(seconds=1))
+    [first] = app.store.claim("w", ["q"], 10, lease=30)
+    sched.tick(T0 + timedelta(minutes=1, seconds=1))  # held behind the running one
+    held = app.schedules.runs(queue.id)[0]
+    assert held.run_at == HOLD_UNTIL
+    # the running one fails and waits to retry; then someone cancels it
+    from hourhand import Outcome
+    from hourhand.store import AttemptEnd
+
+    app.store.end_attempt(
+        AttemptEnd(first.id, 1, "w", Outcome.FAILED, JobState.RETRYING, error="x", retry_in=60)
+    )
+    assert app.get_job(held.id).run_at == HOLD_UNTIL  # still behind a run that may retry
+    app.cancel(first.id)
+    assert app.get_job(held.id).run_at < HOLD_UNTIL
+    assert app.schedules.get(queue.id).last_status == "cancelled"

@@ -463,6 +463,8 @@ class PostgresStore(Store):
     def cancel_job(self, job_id: int) -> Job | None:
         with self.pool.connection() as conn, conn.transaction():
             row = conn.execute(self.q["cancel_waiting"], {"id": job_id}).fetchone()
+            if row is not None and row["schedule_id"] is not None:
+                self._schedule_ran(conn, row["schedule_id"], "cancelled", None, True)
             if row is None:
                 row = conn.execute(self.q["request_cancel"], {"id": job_id}).fetchone()
         if row is None:  # finished already, or no such job

@@ -457,6 +457,8 @@ class SQLiteStore(Store):
     def cancel_job(self, job_id: int) -> Job | None:
         with self._write() as conn:
             row = _first(conn.execute(self.q["cancel_waiting"], {"id": job_id}))
+            if row is not None and row["schedule_id"] is not None:
+                self._schedule_ran(conn, row["schedule_id"], "cancelled", None, True)
             if row is None:
                 row = _first(conn.execute(self.q["request_cancel"], {"id": job_id}))
         if row is None:  # finished already, or no such job
