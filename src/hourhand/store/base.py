@@ -288,6 +288,42 @@ class Store(ABC):
         """A schedule's jobs, newest first."""
 
 
+def claim_rows(
+    run: Callable[[str, dict[str, Any]], list[dict[str, Any]]],
+    queues: Sequence[str] | None,
+    limit: int,
+    params: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Claim up to ``limit`` rows: from any queue, or from each queue in turn (each on its
+    own index range, so no claim sorts the whole queue). ``run(query_name, params)``."""
+    if queues is None:
+        return run("claim_any", {**params, "limit": limit})
+    rows: list[dict[str, Any]] = []
+    for queue in queues:
+        if len(rows) >= limit:
+            break
+        rows += run("claim_queue", {**params, "queue": queue, "limit": limit - len(rows)})
+    return rows
+
+
+def job_params(job: NewJob, when: Callable[[datetime | None], Any]) -> dict[str, Any]:
+    """A new job as query parameters; ``when`` encodes times for the dialect."""
+    return {
+        "queue": job.queue,
+        "name": job.name,
+        "args": job.args_json,
+        "priority": job.priority,
+        "max_attempts": job.max_attempts,
+        "run_at": when(job.run_at),
+        "timeout": job.timeout,
+        "unique_key": job.unique_key,
+        "org_id": job.org_id,
+        "created_by": job.created_by,
+        "schedule_id": job.schedule_id,
+        "fire_time": when(job.fire_time),
+    }
+
+
 INSERT_TRIES = 5  # a unique key can be freed between our insert and our look-up
 
 

@@ -34,10 +34,12 @@ from hourhand.store.base import (
     HeartbeatResult,
     JobFilter,
     Store,
+    claim_rows,
     decode_attempt,
     decode_job,
     decode_schedule,
     insert_or_find,
+    job_params,
     json_native,
     load_migrations,
     load_queries,
@@ -68,23 +70,6 @@ _BULK_COLUMNS = (
 
 def _utc(value: Any) -> datetime | None:
     return value  # type: ignore[no-any-return]  # the session time zone is UTC
-
-
-def _params(job: NewJob) -> dict[str, Any]:
-    return {
-        "queue": job.queue,
-        "name": job.name,
-        "args": job.args_json,
-        "priority": job.priority,
-        "max_attempts": job.max_attempts,
-        "run_at": job.run_at,
-        "timeout": job.timeout,
-        "unique_key": job.unique_key,
-        "org_id": job.org_id,
-        "created_by": job.created_by,
-        "schedule_id": job.schedule_id,
-        "fire_time": job.fire_time,
-    }
 
 
 def redact(url: str) -> str:
@@ -238,7 +223,7 @@ class PostgresStore(Store):
             for i, row in zip(plain, rows, strict=True):
                 ids[i] = row["id"]
         for i in keyed:
-            params = _params(jobs[i])
+            params = job_params(jobs[i], lambda t: t)
 
             def run(query: str, params: dict[str, Any] = params) -> dict[str, Any] | None:
                 return conn.execute(self.q[query], params).fetchone()
@@ -265,16 +250,10 @@ class PostgresStore(Store):
             "lease": lease,
             "exclude": list(exclude_names),
         }
-        rows: list[dict[str, Any]] = []
         with self.pool.connection() as conn:
-            if queues is None:
-                rows = conn.execute(self.q["claim_any"], {**params, "limit": limit}).fetchall()
-            else:
-                for queue in queues:
-                    if len(rows) >= limit:
-                        break
-                    params.update(queue=queue, limit=limit - len(rows))
-                    rows += conn.execute(self.q["claim_queue"], params).fetchall()
+            rows = claim_rows(
+                lambda query, p: conn.execute(self.q[query], p).fetchall(), queues, limit, params
+            )
         return self._claimed(rows)
 
     def claim_limited(

@@ -29,12 +29,14 @@ from hourhand.store.base import (
     HeartbeatResult,
     JobFilter,
     Store,
+    claim_rows,
     datetime_to_epoch,
     decode_attempt,
     decode_job,
     decode_schedule,
     epoch_to_datetime,
     insert_or_find,
+    job_params,
     json_text,
     load_migrations,
     load_queries,
@@ -216,20 +218,7 @@ class SQLiteStore(Store):
     def _insert(self, conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[int]:
         ids: list[int] = []
         for job in jobs:
-            params = {
-                "queue": job.queue,
-                "name": job.name,
-                "args": job.args_json,
-                "priority": job.priority,
-                "max_attempts": job.max_attempts,
-                "run_at": datetime_to_epoch(job.run_at),
-                "timeout": job.timeout,
-                "unique_key": job.unique_key,
-                "org_id": job.org_id,
-                "created_by": job.created_by,
-                "schedule_id": job.schedule_id,
-                "fire_time": datetime_to_epoch(job.fire_time),
-            }
+            params = job_params(job, datetime_to_epoch)
 
             def run(query: str, params: dict[str, Any] = params) -> dict[str, Any] | None:
                 return _first(conn.execute(self.q[query], params))
@@ -258,16 +247,10 @@ class SQLiteStore(Store):
             "lease": lease,
             "exclude": json.dumps(list(exclude_names)),
         }
-        rows: list[dict[str, Any]] = []
         with self._write() as conn:
-            if queues is None:
-                rows = conn.execute(self.q["claim_any"], {**params, "limit": limit}).fetchall()
-            else:
-                for queue in queues:
-                    if len(rows) >= limit:
-                        break
-                    params.update(queue=queue, limit=limit - len(rows))
-                    rows += conn.execute(self.q["claim_queue"], params).fetchall()
+            rows = claim_rows(
+                lambda query, p: conn.execute(self.q[query], p).fetchall(), queues, limit, params
+            )
         return self._claimed(rows)
 
     def claim_limited(
