@@ -13,13 +13,12 @@ updated, removed when gone); user schedules are never touched by that sync.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from hourhand.cron import Cron, zone
+from hourhand.cron import Cron
 from hourhand.errors import HourhandError, InvalidInput
 from hourhand.jobs import Job, encode_args
 
@@ -313,15 +312,6 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-def args_from_json(value: Any) -> dict[str, Any]:
-    loaded = json.loads(value) if isinstance(value, str) else value
-    return dict(loaded or {})
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 __all__ = [
     "Schedule",
     "ScheduleExists",
@@ -331,5 +321,4 @@ __all__ = [
     "daily",
     "monthly",
     "weekly",
-    "zone",
 ]
