@@ -224,7 +224,7 @@ class Scheduler:
         """A schedule that cannot fire (its job type is gone): move on, do not spin."""
         assert schedule.next_fire_at is not None
         following = self._cron(schedule).next(now)
-        self.app.store.advance_schedule(schedule.id, schedule.next_fire_at, following, None, None)
+        self.app.store.fire_schedule(schedule.id, schedule.next_fire_at, following, [])
 
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> None:

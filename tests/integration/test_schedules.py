@@ -252,3 +252,16 @@ def test_cancelling_a_waiting_run_releases_the_run_held_behind_it(app: Hourhand)
     app.cancel(first.id)
     assert app.get_job(held.id).run_at < HOLD_UNTIL
     assert app.schedules.get(queue.id).last_status == "cancelled"
+
+
+def test_a_schedule_whose_job_type_is_gone_is_moved_on_not_retried_forever(
+    app: Hourhand, store_url: str
+) -> None:
+    sid = every_minute(app, overlap="allow")
+    other = Hourhand(store_url)  # an app that no longer defines 'report'
+    try:
+        assert other.scheduler().tick(T0 + timedelta(seconds=1)) == []
+        assert other.schedules.get(sid).next_fire_at == T0 + timedelta(minutes=1)
+        assert fire_times(app, sid) == []
+    finally:
+        other.close()

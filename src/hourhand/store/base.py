@@ -258,17 +258,6 @@ class Store(ABC):
         """The earliest next fire time of any enabled schedule."""
 
     @abstractmethod
-    def advance_schedule(
-        self,
-        schedule_id: int,
-        expected: datetime,
-        next_fire_at: datetime | None,
-        fired_at: datetime | None,
-        job_id: int | None,
-    ) -> bool:
-        """Compare-and-set the next fire time (False if another scheduler moved it)."""
-
-    @abstractmethod
     def fire_schedule(
         self,
         schedule_id: int,
@@ -277,7 +266,9 @@ class Store(ABC):
         jobs: Sequence[NewJob],
     ) -> list[int]:
         """In one transaction: insert a schedule's runs (a fire time already taken yields
-        that job's id) and advance it by compare-and-set (see advance_schedule)."""
+        that job's id) and move its next fire time from ``expected`` to ``next_fire_at``
+        by compare-and-set (nothing if another scheduler moved it already). With no runs,
+        it only moves the schedule on."""
 
     @abstractmethod
     def schedule_activity(self, schedule_id: int) -> tuple[int, int]:

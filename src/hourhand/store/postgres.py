@@ -72,6 +72,14 @@ def _utc(value: Any) -> datetime | None:
     return value  # type: ignore[no-any-return]  # the session time zone is UTC
 
 
+def _split(jobs: Sequence[NewJob]) -> tuple[list[int], list[int]]:
+    """Positions of jobs that cannot conflict (one bulk statement) and of those that can,
+    on a unique key or a fire time (inserted one by one)."""
+    plain = [i for i, j in enumerate(jobs) if j.unique_key is None and j.schedule_id is None]
+    keyed = [i for i, j in enumerate(jobs) if j.unique_key is not None or j.schedule_id is not None]
+    return plain, keyed
+
+
 def redact(url: str) -> str:
     """The URL with any password replaced, for messages."""
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
@@ -193,10 +201,7 @@ class PostgresStore(Store):
     # -- enqueue --------------------------------------------------------------------------
     def insert_jobs(self, jobs: Sequence[NewJob]) -> list[int]:
         ids: list[int | None] = [None] * len(jobs)
-        plain = [i for i, j in enumerate(jobs) if j.unique_key is None and j.schedule_id is None]
-        keyed = [
-            i for i, j in enumerate(jobs) if j.unique_key is not None or j.schedule_id is not None
-        ]
+        plain, keyed = _split(jobs)
         with self.pool.connection() as conn:
             # one statement is atomic on its own; several need a transaction
             tx = conn.transaction() if keyed and (plain or len(keyed) > 1) else nullcontext()
@@ -509,23 +514,6 @@ class PostgresStore(Store):
         row = self._one("next_schedule_due")
         return None if row is None else row["next_due"]
 
-    def advance_schedule(
-        self,
-        schedule_id: int,
-        expected: datetime,
-        next_fire_at: datetime | None,
-        fired_at: datetime | None,
-        job_id: int | None,
-    ) -> bool:
-        params = {
-            "id": schedule_id,
-            "expected": expected,
-            "next_fire_at": next_fire_at,
-            "fired_at": fired_at,
-            "job_id": job_id,
-        }
-        return self._one("advance_schedule", params) is not None
-
     def fire_schedule(
         self,
         schedule_id: int,
@@ -534,8 +522,7 @@ class PostgresStore(Store):
         jobs: Sequence[NewJob],
     ) -> list[int]:
         ids: list[int | None] = [None] * len(jobs)
-        plain = [i for i, j in enumerate(jobs) if j.schedule_id is None and j.unique_key is None]
-        keyed = [i for i in range(len(jobs)) if i not in set(plain)]
+        plain, keyed = _split(jobs)
         with self.pool.connection() as conn, conn.transaction():
             self._insert(conn, jobs, plain, keyed, ids)
             params = {

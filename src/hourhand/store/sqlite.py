@@ -541,24 +541,6 @@ class SQLiteStore(Store):
             _one(self._conn().execute(self.q["next_schedule_due"]))["next_due"]
         )
 
-    def advance_schedule(
-        self,
-        schedule_id: int,
-        expected: datetime,
-        next_fire_at: datetime | None,
-        fired_at: datetime | None,
-        job_id: int | None,
-    ) -> bool:
-        params = {
-            "id": schedule_id,
-            "expected": datetime_to_epoch(expected),
-            "next_fire_at": datetime_to_epoch(next_fire_at),
-            "fired_at": datetime_to_epoch(fired_at),
-            "job_id": job_id,
-        }
-        with self._write() as conn:
-            return _first(conn.execute(self.q["advance_schedule"], params)) is not None
-
     def fire_schedule(
         self,
         schedule_id: int,
