@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from hourhand import checks
+from hourhand.checks import MAX_ID
 from hourhand.config import load_schedules
 from hourhand.errors import InvalidInput, JobNotFound, JobStateError, UnknownJobType
 from hourhand.jobs import (
@@ -18,11 +20,14 @@ from hourhand.jobs import (
     DEFAULT_PRIORITY,
     DEFAULT_QUEUE,
     FINAL_STATES,
+    MAX_ATTEMPTS,
     Attempt,
     Job,
     JobSpec,
     JobState,
     NewJob,
+    check_priority,
+    check_timeout,
     encode_args,
 )
 from hourhand.retry import DEFAULT_RETRY, Retry
@@ -37,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-MAX_PRIORITY = 1_000_000
+MAX_KEY_LENGTH = 1000  # characters in a unique key
 
 
 def database_from_env() -> str:
@@ -109,7 +114,7 @@ class Hourhand:
                 retry=retry,
                 timeout=timeout,
                 concurrency=concurrency,
-                priority=_check_priority(priority),
+                priority=check_priority(priority),
             )
             if spec.name in self.registry:
                 raise InvalidInput(f"job type {spec.name!r} is already registered")
@@ -285,20 +290,20 @@ class Hourhand:
         spec = self.spec(name)
         args_json = encode_args(name, args)
         spec.check_args(args or {})
-        if max_attempts is not None and max_attempts < 1:
-            raise InvalidInput(f"max_attempts must be >= 1, got {max_attempts}")
-        if timeout is not None and timeout <= 0:
-            raise InvalidInput(f"timeout must be > 0 seconds, got {timeout}")
-        if unique_key is not None and (not isinstance(unique_key, str) or not unique_key):
-            raise InvalidInput("unique_key must be a non-empty string")
+        if max_attempts is not None:
+            checks.integer("max_attempts", max_attempts, 1, MAX_ATTEMPTS)
+        if timeout is not None:
+            check_timeout("timeout", timeout)
+        if unique_key is not None:
+            checks.text("unique_key", unique_key, max_length=MAX_KEY_LENGTH)
         return NewJob(
             name=name,
             args_json=args_json,
             queue=_check_name("queue", queue) if queue is not None else spec.queue,
-            priority=_check_priority(priority) if priority is not None else spec.priority,
+            priority=check_priority(priority) if priority is not None else spec.priority,
             max_attempts=max_attempts or spec.max_attempts,
             run_at=_run_at(delay, run_at),
-            timeout=timeout if timeout is not None else spec.timeout,
+            timeout=float(timeout) if timeout is not None else spec.timeout,
             unique_key=unique_key,
             org_id=_check_optional("org_id", org_id),
             created_by=_check_optional("created_by", created_by),
@@ -309,6 +314,8 @@ class Hourhand:
     # -- operators ------------------------------------------------------------------------
     def get_job(self, job_id: int) -> Job:
         """The job with this id; raises JobNotFound."""
+        if isinstance(job_id, bool) or not isinstance(job_id, int) or not 1 <= job_id <= MAX_ID:
+            raise JobNotFound(f"no job with id {job_id!r}")
         job = self.store.get_job(job_id)
         if job is None:
             raise JobNotFound(f"no job with id {job_id}")
@@ -388,9 +395,9 @@ def _run_at(delay: float | timedelta | None, run_at: datetime | None) -> datetim
     if delay is not None and run_at is not None:
         raise InvalidInput("give either delay or run_at, not both")
     if delay is not None:
-        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
-        if seconds < 0:
-            raise InvalidInput(f"delay must be >= 0 seconds, got {seconds:g}")
+        seconds = checks.seconds(
+            "delay", delay.total_seconds() if isinstance(delay, timedelta) else delay
+        )
         if seconds == 0:
             return None
         return datetime.now(UTC) + timedelta(seconds=seconds)
@@ -406,18 +413,8 @@ def _run_at(delay: float | timedelta | None, run_at: datetime | None) -> datetim
 
 
 def _check_name(what: str, value: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > 200:
-        raise InvalidInput(f"{what} must be a non-empty string of at most 200 characters")
-    return value
+    return checks.text(what, value)
 
 
 def _check_optional(what: str, value: str | None) -> str | None:
     return None if value is None else _check_name(what, value)
-
-
-def _check_priority(value: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or abs(value) > MAX_PRIORITY:
-        raise InvalidInput(
-            f"priority must be an integer between -{MAX_PRIORITY} and {MAX_PRIORITY}"
-        )
-    return value

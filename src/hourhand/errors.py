@@ -4,7 +4,8 @@
 
     HourhandError                    base class; never raised itself
     ├── ConfigurationError           bad database URL, bad option, bad settings
-    ├── DatabaseUnavailable          the database cannot be reached or opened
+    ├── DatabaseUnavailable          the database cannot be reached or opened, or refuses writes
+    ├── DatabaseRejected             the database refused a value it cannot store
     ├── InvalidInput                 a caller passed something hourhand cannot accept
     │   ├── UnknownJobType           no job type of that name is registered
     │   ├── InvalidArguments         job arguments are not a JSON object / do not fit
@@ -34,6 +35,10 @@ class ConfigurationError(HourhandError):
 
 class DatabaseUnavailable(HourhandError):
     """The database cannot be reached."""
+
+
+class DatabaseRejected(HourhandError):
+    """The database refused a value it cannot store."""
 
 
 class InvalidInput(HourhandError, ValueError):
@@ -71,9 +76,11 @@ class RetryAfter(Exception):
     """
 
     def __init__(self, after: float | timedelta, reason: str = "") -> None:
-        seconds = after.total_seconds() if isinstance(after, timedelta) else float(after)
-        if seconds < 0:
-            raise InvalidInput(f"RetryAfter needs a delay >= 0 seconds, got {seconds}")
+        from hourhand.checks import seconds as check_seconds  # checks imports this module
+
+        seconds = check_seconds(
+            "RetryAfter's delay", after.total_seconds() if isinstance(after, timedelta) else after
+        )
         self.after = seconds
         self.reason = reason
         super().__init__(reason or f"retry requested after {seconds:g}s")

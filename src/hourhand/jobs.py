@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import inspect
-import json
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Generator, Mapping
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from hourhand import checks
 from hourhand.errors import InvalidArguments, InvalidInput
 from hourhand.retry import DEFAULT_RETRY, Retry
 
@@ -21,6 +21,13 @@ DEFAULT_QUEUE = "default"
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_PRIORITY = 0  # higher runs first
 MAX_CACHED_SIGNATURES = 64  # argument-name sets remembered as accepted, per job type
+MAX_ATTEMPTS = 10_000  # the most attempts a job may have
+MAX_CONCURRENCY = 1_000_000
+MAX_PRIORITY = 1_000_000  # priorities run from -MAX_PRIORITY to MAX_PRIORITY
+
+
+def check_priority(value: Any) -> int:
+    return checks.integer("priority", value, -MAX_PRIORITY, MAX_PRIORITY)
 
 
 class JobState(enum.StrEnum):
@@ -74,6 +81,7 @@ class Job:
     worker_id: str | None  # the worker holding (or that last held) it
     lease_expires_at: datetime | None
     cancel_requested: bool
+    handbacks: int  # attempts handed back by workers shutting down (not counted in attempt)
     created_at: datetime
     started_at: datetime | None  # start of the latest attempt
     finished_at: datetime | None
@@ -148,14 +156,12 @@ class JobSpec:
     _accepted: set[frozenset[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not self.name or not isinstance(self.name, str):
-            raise InvalidInput("a job type needs a non-empty name")
-        if self.max_attempts < 1:
-            raise InvalidInput(f"job {self.name!r}: max_attempts must be >= 1")
-        if self.timeout is not None and self.timeout <= 0:
-            raise InvalidInput(f"job {self.name!r}: timeout must be > 0 seconds")
-        if self.concurrency is not None and self.concurrency < 1:
-            raise InvalidInput(f"job {self.name!r}: concurrency must be >= 1")
+        checks.text("a job type's name", self.name)
+        checks.integer(f"job {self.name!r}: max_attempts", self.max_attempts, 1, MAX_ATTEMPTS)
+        if self.timeout is not None:
+            check_timeout(f"job {self.name!r}: timeout", self.timeout)
+        if self.concurrency is not None:
+            checks.integer(f"job {self.name!r}: concurrency", self.concurrency, 1, MAX_CONCURRENCY)
         object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.handler))
         object.__setattr__(self, "signature", inspect.signature(self.handler))
         object.__setattr__(self, "_accepted", set())
@@ -175,6 +181,11 @@ class JobSpec:
             self._accepted.add(keys)
 
 
+def check_timeout(what: str, value: Any) -> float:
+    """A timeout: finite seconds, more than 0."""
+    return checks.seconds(what, value, inclusive=False)
+
+
 def encode_args(name: str, args: Any) -> str:
     """Validate job arguments (a JSON object with string keys) and encode them."""
     if args is None:
@@ -184,7 +195,9 @@ def encode_args(name: str, args: Any) -> str:
             f"job {name!r}: arguments must be a JSON object (a dict), got {type(args).__name__}"
         )
     try:
-        return json.dumps(args, allow_nan=False, separators=(",", ":"))
+        return checks.encode_json(args)
+    except InvalidInput as exc:
+        raise InvalidArguments(f"job {name!r}: arguments cannot be stored: {exc}") from None
     except (TypeError, ValueError) as exc:
         raise InvalidArguments(
             f"job {name!r}: arguments are not JSON-serializable: {exc}"

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from hourhand import checks
+from hourhand.checks import MAX_DELAY
 from hourhand.errors import InvalidInput
 
 Unit = Literal["seconds", "minutes", "hours"]
@@ -16,6 +18,7 @@ DEFAULT_BASE = 10.0  # seconds before the first retry
 DEFAULT_FACTOR = 2.0
 DEFAULT_CAP = 3600.0  # seconds; no wait is longer than this
 DEFAULT_JITTER = 0.1  # +/- 10 % so a burst of failures does not retry in lockstep
+MAX_FACTOR = 1000.0
 
 
 @dataclass(frozen=True)
@@ -39,23 +42,30 @@ class Retry:
     ) -> Retry:
         """Wait ``base * factor ** (n - 1)`` seconds after failed attempt n, at most ``cap``,
         spread by ``+/- jitter`` (a fraction)."""
-        if base < 0 or cap < 0:
-            raise InvalidInput("Retry.exponential needs base >= 0 and cap >= 0")
-        if factor < 1:
-            raise InvalidInput(f"Retry.exponential needs factor >= 1, got {factor}")
-        if not 0 <= jitter <= 1:
-            raise InvalidInput(f"Retry.exponential needs 0 <= jitter <= 1, got {jitter}")
-        return cls("exponential", base=base, factor=factor, cap=cap, jitter=jitter)
+        return cls(
+            "exponential",
+            base=checks.seconds("Retry.exponential's base", base),
+            factor=checks.number("Retry.exponential's factor", factor, 1, MAX_FACTOR),
+            cap=checks.seconds("Retry.exponential's cap", cap),
+            jitter=checks.number("Retry.exponential's jitter", jitter, 0, 1),
+        )
 
     @classmethod
     def fixed(cls, delays: Sequence[float], unit: Unit = "seconds") -> Retry:
         """Wait ``delays[n - 1]`` after failed attempt n; the last delay repeats."""
         if unit not in _UNIT_SECONDS:
             raise InvalidInput(f"Retry.fixed unit must be one of {sorted(_UNIT_SECONDS)}")
-        if not delays or any(d < 0 for d in delays):
-            raise InvalidInput("Retry.fixed needs a non-empty list of delays >= 0")
+        if isinstance(delays, str) or not delays:
+            raise InvalidInput("Retry.fixed needs a non-empty list of delays")
         scale = _UNIT_SECONDS[unit]
-        return cls("fixed", delays=tuple(float(d) * scale for d in delays))
+        return cls(
+            "fixed",
+            delays=tuple(
+                checks.seconds(f"a Retry.fixed delay (in {unit})", d, maximum=MAX_DELAY / scale)
+                * scale
+                for d in delays
+            ),
+        )
 
     @classmethod
     def none(cls) -> Retry:

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from hourhand import checks
 from hourhand.cron import Cron
 from hourhand.errors import HourhandError, InvalidInput
-from hourhand.jobs import Job, encode_args
+from hourhand.jobs import MAX_ATTEMPTS, MAX_PRIORITY, Job, check_timeout, encode_args
 
 if TYPE_CHECKING:
     from hourhand.app import Hourhand
@@ -33,6 +34,7 @@ DEFAULT_OVERLAP = "skip"  # do not start while the previous run is queued or run
 DEFAULT_MISFIRE_CAP = 100  # 'all': at most this many catch-up runs
 DEFAULT_CATCHUP_WINDOW = 86400.0  # seconds: 'all' catches up fire times this recent
 MAX_JITTER = 86400.0  # seconds
+MAX_MISFIRE_CAP = 100_000  # catch-up runs at most
 DAYS = {"SUN": 0, "MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6}
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -70,8 +72,9 @@ class ScheduleSpec:
 
     def validated(self) -> ScheduleSpec:
         """This spec with its cron expression normalized; InvalidInput names any problem."""
-        if not isinstance(self.name, str) or not self.name.strip() or len(self.name) > 200:
+        if not isinstance(self.name, str) or not self.name.strip():
             raise InvalidInput("a schedule needs a name of 1 to 200 characters")
+        checks.text("a schedule's name", self.name)
         if self.source not in SOURCES:
             raise InvalidInput(f"schedule source must be one of {', '.join(SOURCES)}")
         if self.misfire not in MISFIRE_POLICIES:
@@ -84,12 +87,22 @@ class ScheduleSpec:
                 f"schedule {self.name!r}: overlap must be one of {', '.join(OVERLAP_POLICIES)}, "
                 f"got {self.overlap!r}"
             )
-        if not 0 <= self.jitter <= MAX_JITTER:
-            raise InvalidInput(f"schedule {self.name!r}: jitter must be 0 to {MAX_JITTER:g} s")
-        if self.misfire_cap < 1 or self.catchup_window <= 0:
-            raise InvalidInput(
-                f"schedule {self.name!r}: misfire_cap and catchup_window must be > 0"
-            )
+        where = f"schedule {self.name!r}:"
+        checks.seconds(f"{where} jitter", self.jitter, maximum=MAX_JITTER)
+        checks.integer(f"{where} misfire_cap", self.misfire_cap, 1, MAX_MISFIRE_CAP)
+        checks.seconds(f"{where} catchup_window", self.catchup_window, inclusive=False)
+        checks.text(f"{where} job", self.job)
+        if self.queue is not None:
+            checks.text(f"{where} queue", self.queue)
+        if self.priority is not None:
+            checks.integer(f"{where} priority", self.priority, -MAX_PRIORITY, MAX_PRIORITY)
+        if self.max_attempts is not None:
+            checks.integer(f"{where} max_attempts", self.max_attempts, 1, MAX_ATTEMPTS)
+        if self.timeout is not None:
+            check_timeout(f"{where} timeout", self.timeout)
+        for what, value in (("org_id", self.org_id), ("created_by", self.created_by)):
+            if value is not None:
+                checks.text(f"{where} {what}", value)
         encode_args(self.job, self.args)
         cron = Cron.parse(self.cron, self.tz)
         return replace(self, cron=cron.expr)

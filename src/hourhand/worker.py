@@ -2,14 +2,15 @@
 
 One asyncio loop per worker process runs:
 
-- the fetch loop: promotes due jobs, claims batches up to the free capacity (respecting
-  per-queue limits of this worker and per-job-type limits across all workers), starts one
-  task per job, then sleeps until woken (a notification, a freed slot) or the poll interval;
-- the heartbeat loop: extends the leases of running jobs, stops jobs that were cancelled or
-  whose claim was lost;
-- the rescue loop: fails (and retries, by policy) jobs whose lease expired elsewhere;
-- the completion flusher: records completed jobs in batches.
+- the fetch loop: promotes due jobs, claims batches up to the free capacity (only job types
+  this worker knows, respecting per-queue limits of this worker and per-job-type limits
+  across all workers), starts one task per job, then sleeps until woken (a notification, a
+  freed slot) or the poll interval;
+- the recorder (:mod:`hourhand.recorder`): records outcomes, completions in batches;
+- the rescue loop: fails (and retries, by policy) jobs whose lease expired elsewhere.
 
+Threads that handlers cannot block keep the leases (:mod:`hourhand.leases`): one heartbeats
+every job the worker holds, one watches the loop and names a handler that blocks it.
 Store calls are blocking; they run in a small thread pool. Sync handlers run in a thread of
 their own each, so one that overruns its timeout can be abandoned without taking a slot.
 """
@@ -19,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import os
 import random
@@ -31,17 +31,22 @@ import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from hourhand.errors import DoNotRetry, InvalidInput, RetryAfter, UnknownJobType
+from hourhand import checks
+from hourhand.errors import DatabaseUnavailable, DoNotRetry, InvalidInput, RetryAfter
 from hourhand.jobs import Job, JobContext, JobSpec, JobState, Outcome
+from hourhand.leases import Leases, LoopWatchdog, Pair
+from hourhand.outage import Backoff, Outage
+from hourhand.recorder import Recorder, WorkerStats
 from hourhand.retry import DEFAULT_RETRY
-from hourhand.store import AttemptEnd, Completion
+from hourhand.store import AttemptEnd, Completion, Store
 
 if TYPE_CHECKING:
     from hourhand.app import Hourhand
+
+__all__ = ["Worker", "WorkerStats", "parse_queues", "retry_end"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +56,15 @@ DEFAULT_CONCURRENCY = 10  # jobs running at once in one worker
 DEFAULT_LEASE = 30.0  # seconds a claim lasts without a heartbeat
 DEFAULT_POLL_INTERVAL = 1.0  # seconds between polls when no notification comes
 DEFAULT_GRACE = 25.0  # seconds running jobs get to finish after SIGTERM
+MAX_CONCURRENCY = 100_000
+MAX_LEASE = 86400.0  # seconds
+MAX_POLL_INTERVAL = 3600.0  # seconds
+MIN_WAIT = 0.005  # seconds: the shortest wait for a job about to become due
 RESCUE_BATCH = 100  # expired jobs rescued per pass
 DB_THREADS = 4  # threads for store calls
-ERROR_BACKOFF = 1.0  # seconds to wait after a store call failed in a loop
-SHUTDOWN_FLUSH_TRIES = 5  # attempts to record completions while stopping
 LISTEN_SLICE = 0.25  # seconds the listener waits at a time, so a stop is noticed quickly
+STOP_WAIT = 5.0  # seconds stopped handlers get to end before they are abandoned
+RECORD_AT_STOP = 15.0  # seconds a stopping worker keeps trying to record outcomes
 
 
 @dataclass
@@ -63,20 +72,17 @@ class _Running:
     job: Job
     spec: JobSpec | None
     ctx: JobContext
-    started: float  # time.monotonic()
+    timeout: float | None
+    started: float = 0.0  # time.monotonic() when the handler started
     task: asyncio.Task[None] | None = None
     interrupt: str | None = None  # why it was stopped: cancelled, timeout, shutdown, lost
     handler_done: bool = False  # the handler returned or raised; only its record is left
+    abandoned: bool = False  # handed back without waiting for the handler any longer
     timer: asyncio.TimerHandle | None = None
 
-
-@dataclass
-class WorkerStats:
-    claimed: int = 0
-    completed: int = 0
-    failed: int = 0  # attempts that did not complete (retrying or failed)
-    fenced: int = 0  # writes ignored because the claim was lost
-    by_outcome: dict[str, int] = field(default_factory=dict)
+    @property
+    def pair(self) -> Pair:
+        return (self.job.id, self.job.attempt)
 
 
 def parse_queues(spec: str | None) -> tuple[list[str] | None, dict[str, int]]:
@@ -91,8 +97,11 @@ def parse_queues(spec: str | None) -> tuple[list[str] | None, dict[str, int]]:
             raise InvalidInput(f"bad queue list {spec!r}: empty queue name")
         queues.append(name)
         if limit:
-            if not limit.isdigit() or int(limit) < 1:
-                raise InvalidInput(f"bad queue limit in {part!r}: expected queue:N with N >= 1")
+            if not limit.isdigit() or not 1 <= int(limit) <= MAX_CONCURRENCY:
+                raise InvalidInput(
+                    f"bad queue limit in {part!r}: expected queue:N with 1 <= N <= "
+                    f"{MAX_CONCURRENCY}"
+                )
             limits[name] = int(limit)
     return queues, limits
 
@@ -112,104 +121,134 @@ class Worker:
         grace: float = DEFAULT_GRACE,
         worker_id: str | None = None,
     ) -> None:
-        if concurrency < 1:
-            raise InvalidInput(f"concurrency must be >= 1, got {concurrency}")
-        if lease < 0.3:
-            raise InvalidInput(f"lease must be >= 0.3 seconds, got {lease}")
-        if poll_interval <= 0:
-            raise InvalidInput(f"poll_interval must be > 0, got {poll_interval}")
-        if grace < 0:
-            raise InvalidInput(f"grace must be >= 0, got {grace}")
         self.app = app
         self.queues = list(queues) if queues else None
+        for queue in self.queues or []:
+            checks.text("queue", queue)
         self.queue_limits = dict(queue_limits or {})
         unknown = set(self.queue_limits) - set(self.queues or [])
         if unknown:
             raise InvalidInput(f"queue limits for queues this worker does not serve: {unknown}")
-        self.concurrency = concurrency
-        self.lease = lease
-        self.heartbeat_interval = lease / 3
-        self.poll_interval = poll_interval
-        self.grace = grace
+        self.concurrency = checks.integer("concurrency", concurrency, 1, MAX_CONCURRENCY)
+        self.lease = checks.seconds("lease", lease, minimum=0.3, maximum=MAX_LEASE)
+        self.poll_interval = checks.seconds(
+            "poll_interval", poll_interval, maximum=MAX_POLL_INTERVAL, inclusive=False
+        )
+        self.grace = checks.seconds("grace", grace, maximum=MAX_LEASE)
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        checks.text("worker id", self.id)
         self.stats = WorkerStats()
-        self._running: dict[int, _Running] = {}
-        self._done: list[Completion] = []
+        self._runs: dict[Pair, _Running] = {}
         self._stopping = False
         self._forced = False
+        self._claim_uncertain = False  # a claim failed: it may have claimed jobs we never got
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
-        self._flush_wake: asyncio.Event | None = None
-        self._flush_closing = False
+        self._force_event: asyncio.Event | None = None
         self._db: ThreadPoolExecutor | None = None
+        self._leases: Leases | None = None
+        self._watchdog: LoopWatchdog | None = None
+        self._recorder: Recorder | None = None
         self._queue_turn = 0
+        self._fetch_outage = Outage("fetching jobs", logger)
         self.started = threading.Event()  # set once the worker is fetching
 
     # -- control --------------------------------------------------------------------------
     def stop(self, *, force: bool = False) -> None:
         """Begin a graceful stop (thread-safe): stop fetching, let running jobs finish
-        within the grace period, hand the rest back. ``force`` skips the grace period."""
+        within the grace period, hand the rest back. ``force`` (or a second call) skips
+        the grace period and stops waiting for handlers that ignore being stopped."""
         loop = self._loop
         if loop is None or loop.is_closed():
             self._stopping = True
             self._forced = self._forced or force
             return
-        loop.call_soon_threadsafe(self._begin_stop, force)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(self._begin_stop, force)
 
     def _begin_stop(self, force: bool) -> None:
         if self._stopping and not force:
             force = True  # a second signal: do not wait
         if not self._stopping:
-            logger.info("worker %s stopping: %d jobs running", self.id, len(self._running))
+            logger.info("worker %s stopping: %d jobs running", self.id, len(self._runs))
+        elif force and not self._forced:
+            logger.warning(
+                "worker %s: stopping now, without waiting for %d running job(s); "
+                "they are handed back",
+                self.id,
+                len(self._runs),
+            )
         self._stopping = True
         self._forced = self._forced or force
-        assert self._wake is not None
+        assert self._wake is not None and self._force_event is not None
         self._wake.set()
+        if self._forced:
+            self._force_event.set()
 
     def run(self, *, install_signals: bool = True) -> None:
-        """Run until SIGTERM/SIGINT (or :meth:`stop`). A second signal skips the grace."""
-        asyncio.run(self.run_async(install_signals=install_signals))
+        """Run until SIGTERM/SIGINT (or :meth:`stop`). A second signal skips the grace.
+
+        Handlers that ignore being stopped are abandoned, not awaited, at the end."""
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self.run_async(install_signals=install_signals))
+        finally:
+            loop.close()
 
     async def run_async(self, *, install_signals: bool = False) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        self._flush_wake = asyncio.Event()
+        self._force_event = asyncio.Event()
+        if self._forced:
+            self._force_event.set()
         store = await asyncio.to_thread(lambda: self.app.store)  # open and migrate
         self._db = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="hourhand-db")
+        self._leases = Leases(
+            store,
+            self.id,
+            self.lease,
+            on_lost=functools.partial(self._from_thread, self._on_lost),
+            on_cancel=functools.partial(self._from_thread, self._on_cancel_pairs),
+        )
+        self._watchdog = LoopWatchdog(self._loop, self._describe_task)
+        self._recorder = Recorder(store, self.id, self._call, self._leases, self.stats)
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self._loop.add_signal_handler(sig, self._begin_stop, False)
+        self._leases.start()
+        self._watchdog.start()
+        watcher = store.watch()
         listener = threading.Thread(
-            target=self._listen, args=(store,), name="hourhand-listen", daemon=True
+            target=self._listen, args=(watcher,), name="hourhand-listen", daemon=True
         )
         listener.start()
         logger.info(
-            "worker %s started: queues=%s concurrency=%d",
+            "worker %s started: queues=%s concurrency=%d lease=%gs job types=%s",
             self.id,
             ",".join(self.queues) if self.queues else "*",
             self.concurrency,
+            self.lease,
+            ",".join(sorted(self.app.registry)) or "none",
         )
-        loops = [
-            asyncio.create_task(self._heartbeat_loop(), name="hourhand-heartbeat"),
-            asyncio.create_task(self._rescue_loop(), name="hourhand-rescue"),
-        ]
-        flusher = asyncio.create_task(self._flush_loop(), name="hourhand-flush")
+        rescuer = asyncio.create_task(self._rescue_loop(), name="hourhand-rescue")
+        recorder = asyncio.create_task(self._recorder.run(), name="hourhand-recorder")
         try:
             self.started.set()
             await self._fetch_loop()
             await self._drain()
         finally:
-            for task in loops:
-                task.cancel()
-            await asyncio.gather(*loops, return_exceptions=True)
-            self._flush_closing = True  # the flusher records what is left, then ends
-            self._flush_wake.set()
-            await flusher
+            rescuer.cancel()
+            await asyncio.gather(rescuer, return_exceptions=True)
+            self._recorder.close(RECORD_AT_STOP)
+            await recorder  # records what is left (leases still held meanwhile)
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     self._loop.remove_signal_handler(sig)
             self._stopping = True
             listener.join(timeout=LISTEN_SLICE + 5)
+            watcher.close()
+            self._watchdog.stop()
+            self._leases.stop()
             self._db.shutdown(wait=True)
             logger.info("worker %s stopped", self.id)
 
@@ -218,96 +257,132 @@ class Worker:
         assert self._loop is not None
         return await self._loop.run_in_executor(self._db, fn)
 
-    def _listen(self, store: Any) -> None:
-        """Thread: wait for notifications (or database changes) and wake the fetch loop."""
+    def _from_thread(self, callback: Callable[[Any], None], arg: Any) -> None:
         loop = self._loop
-        assert loop is not None
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(callback, arg)
+
+    def _describe_task(self, name: str) -> str:
+        _, _, rest = name.partition("hourhand-job-")
+        job_id, _, attempt = rest.partition("-")
+        if not job_id.isdigit() or not attempt.isdigit():
+            return f"task {name!r}"
+        run = self._runs.get((int(job_id), int(attempt)))
+        kind = f" (type {run.job.name!r})" if run is not None else ""
+        return f"job {job_id}{kind}, attempt {attempt}"
+
+    def _listen(self, watcher: Any) -> None:
+        """Thread: wait for notifications (or database changes) and wake the fetch loop."""
         while not self._stopping:
             try:
-                woken = store.wait_for_work(min(self.poll_interval, LISTEN_SLICE))
+                woken = watcher.wait(min(self.poll_interval, LISTEN_SLICE))
+                cancels = watcher.cancel_requests()
             except Exception:
                 logger.exception("waiting for work failed")
-                time.sleep(ERROR_BACKOFF)
+                time.sleep(LISTEN_SLICE)
                 continue
+            if cancels:
+                self._from_thread(self._on_cancel_ids, cancels)
             if woken and not self._stopping:
-                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                    loop.call_soon_threadsafe(self._on_notified)
+                self._from_thread(lambda _: self._wake_up(), None)
 
-    def _on_notified(self) -> None:
+    def _wake_up(self) -> None:
         assert self._wake is not None
         self._wake.set()
-        for job_id in self.app.store.cancel_requests():
-            self._interrupt(job_id, "cancelled")
 
     # -- fetching -------------------------------------------------------------------------
     async def _fetch_loop(self) -> None:
         assert self._wake is not None
         next_promote = 0.0
+        backoff = Backoff(first=0.2, longest=self.poll_interval * 5)
         while not self._stopping:
             self._wake.clear()
             timeout = self.poll_interval
             try:
                 if time.monotonic() >= next_promote:
-                    _, next_due = await self._call(self.app.store.promote_due)
+                    _, next_in = await self._call(self.app.store.promote_due)
                     wait = self.poll_interval
-                    if next_due is not None:
-                        until = (next_due - datetime.now(UTC)).total_seconds()
-                        wait = min(wait, max(until, 0.005))
+                    if next_in is not None:  # by the database's clock, not ours
+                        wait = min(wait, max(next_in, MIN_WAIT))
                     next_promote = time.monotonic() + wait
                 await self._fill()
                 timeout = max(0.0, min(timeout, next_promote - time.monotonic()))
-            except Exception:
-                logger.exception("fetching jobs failed; retrying in %.1fs", ERROR_BACKOFF)
-                timeout = ERROR_BACKOFF
+                self._fetch_outage.ok()
+                backoff.reset()
+            except Exception as exc:
+                self._fetch_outage.failed(exc)
+                timeout = backoff.next()
             if self._stopping:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
     def _free(self) -> int:
-        return self.concurrency - len(self._running)
+        """Free slots: running handlers take one each, and so do outcomes waiting to be
+        recorded beyond one batch's worth (so that claims stop while recording lags)."""
+        assert self._recorder is not None
+        backlog = max(0, self._recorder.pending - self.concurrency)
+        return self.concurrency - len(self._runs) - backlog
 
     async def _fill(self) -> None:
         """Claim until capacity is full or nothing more is ready."""
+        assert self._leases is not None
         store = self.app.store
+        if self._claim_uncertain:  # give back what a lost claim reply may have taken
+            held = [job_id for job_id, _ in self._leases.held()]
+            released = await self._call(functools.partial(store.release_unheld, self.id, held))
+            self._claim_uncertain = False
+            if released:
+                logger.warning(
+                    "gave back jobs %s: claimed for this worker by a request whose reply was "
+                    "lost with the connection",
+                    released,
+                )
+        free_names = sorted(n for n, s in self.app.registry.items() if s.concurrency is None)
         limited = {n: s for n, s in self.app.registry.items() if s.concurrency is not None}
-        exclude = sorted(limited)
         while self._free() > 0 and not self._stopping:
             claimed = asked = 0
             for queue in self._queue_order():
-                room = self._room(queue)
-                if room <= 0:
-                    continue
-                asked += room
                 queues = None if queue is None else [queue]
-                got = await self._call(
-                    functools.partial(store.claim, self.id, queues, room, self.lease, exclude)
-                )
-                self._start(got)
-                claimed += len(got)
-            for name, spec in limited.items():
-                if self.queues is not None and spec.queue not in self.queues:
-                    continue
-                max_running = spec.concurrency or 0
-                room = min(self._free(), max_running)
-                if room <= 0:
-                    continue
-                asked += room
-                got = await self._call(
-                    functools.partial(
-                        store.claim_limited,
-                        self.id,
-                        self.queues,
-                        name,
-                        room,
-                        self.lease,
-                        max_running,
+                room = self._room(queue)
+                if room > 0 and free_names:
+                    asked += room
+                    got = await self._claim(
+                        functools.partial(
+                            store.claim, self.id, queues, room, self.lease, free_names
+                        )
                     )
-                )
-                self._start(got)
-                claimed += len(got)
+                    claimed += len(got)
+                for name, spec in limited.items():
+                    max_running = spec.concurrency or 0
+                    room = min(self._room(queue), max_running)
+                    if room <= 0:
+                        continue
+                    asked += room
+                    got = await self._claim(
+                        functools.partial(
+                            store.claim_limited,
+                            self.id,
+                            queues,
+                            name,
+                            room,
+                            self.lease,
+                            max_running,
+                        )
+                    )
+                    claimed += len(got)
             if claimed == 0 or claimed < asked:
                 return
+
+    async def _claim(self, claim: Callable[[], list[Job]]) -> list[Job]:
+        try:
+            jobs = await self._call(claim)
+        except DatabaseUnavailable:
+            self._claim_uncertain = True  # the reply may have been lost, not the claim
+            raise
+        self._start(jobs)
+        return jobs
 
     def _queue_order(self) -> list[str | None]:
         """The queues served, starting one further each time so none is always last."""
@@ -320,12 +395,13 @@ class Worker:
     def _room(self, queue: str | None) -> int:
         room = self._free()
         if queue is not None and queue in self.queue_limits:
-            running = sum(1 for r in self._running.values() if r.job.queue == queue)
+            running = sum(1 for r in self._runs.values() if r.job.queue == queue)
             room = min(room, self.queue_limits[queue] - running)
         return room
 
     def _start(self, jobs: list[Job]) -> None:
-        assert self._loop is not None
+        assert self._loop is not None and self._leases is not None
+        self._leases.hold((job.id, job.attempt) for job in jobs)
         for job in jobs:
             self.stats.claimed += 1
             spec = self.app.registry.get(job.name)
@@ -338,20 +414,47 @@ class Worker:
                 loop=self._loop,
                 executor=self._db,
             )
-            run = _Running(job=job, spec=spec, ctx=ctx, started=time.monotonic())
-            self._running[job.id] = run
-            run.task = self._loop.create_task(self._execute(run), name=f"hourhand-job-{job.id}")
             timeout = job.timeout if job.timeout is not None else (spec.timeout if spec else None)
+            run = _Running(job=job, spec=spec, ctx=ctx, timeout=timeout)
+            self._runs[run.pair] = run
+            run.task = self._loop.create_task(
+                self._execute(run), name=f"hourhand-job-{job.id}-{job.attempt}"
+            )
             if timeout:
-                run.timer = self._loop.call_later(timeout, self._interrupt, job.id, "timeout")
+                run.timer = self._loop.call_later(timeout, self._interrupt, run, "timeout")
 
-    # -- running --------------------------------------------------------------------------
-    def _interrupt(self, job_id: int, reason: str) -> None:
+    # -- stopping jobs --------------------------------------------------------------------
+    def _on_lost(self, pairs: list[Pair]) -> None:
+        for pair in pairs:
+            run = self._runs.get(pair)
+            if run is not None and not run.handler_done:
+                logger.warning(
+                    "job %d attempt %d: lease lost to another worker; stopping it", *pair
+                )
+                self._interrupt(run, "lost")
+
+    def _on_cancel_pairs(self, pairs: list[Pair]) -> None:
+        for pair in pairs:
+            run = self._runs.get(pair)
+            if run is not None:
+                self._interrupt(run, "cancelled")
+
+    def _on_cancel_ids(self, job_ids: list[int]) -> None:
+        wanted = set(job_ids)
+        for run in list(self._runs.values()):
+            if run.job.id in wanted:
+                self._interrupt(run, "cancelled")
+
+    def _interrupt(self, run: _Running, reason: str) -> None:
         """Stop a running job: cancelled, timeout, shutdown or lost. Async handlers are
         cancelled; sync ones are signalled through ctx.cancel_event, and abandoned unless
-        the reason is a cancellation (which waits for the handler to notice)."""
-        run = self._running.get(job_id)
-        if run is None or run.interrupt is not None or run.handler_done:
+        the reason is a cancellation (which waits for the handler to notice). A shutdown
+        overrides a cancellation the handler has not noticed yet."""
+        if run.handler_done or self._runs.get(run.pair) is not run:
+            return
+        if run.interrupt is not None and not (
+            reason == "shutdown" and run.interrupt == "cancelled"
+        ):
             return
         run.interrupt = reason
         run.ctx.cancel_reason = reason
@@ -360,60 +463,91 @@ class Worker:
         if run.task is not None and not (is_sync and reason == "cancelled"):
             run.task.cancel()
 
+    # -- running --------------------------------------------------------------------------
     async def _execute(self, run: _Running) -> None:
         job, spec = run.job, run.spec
-        end: AttemptEnd | None = None
+        run.started = time.monotonic()
+        outcome: Completion | AttemptEnd | None = None
         try:
-            if spec is None:
-                raise UnknownJobType(
+            if spec is None:  # not claimed by this worker's own claims; a safety net
+                raise DoNotRetry(
                     f"unknown job type {job.name!r}: it is not registered in this worker's app"
                 )
             if spec.is_async:
                 result = await spec.handler(run.ctx, **job.args)
             else:
                 result = await _in_thread(spec.handler, run.ctx, job.args, self._loop)
+            elapsed = time.monotonic() - run.started
             result_json = None if result is None else _encode_result(result)
         except asyncio.CancelledError:
             if run.interrupt is None:  # not ours: the handler cancelled itself
-                end = self._failure(run, Outcome.FAILED, "CancelledError: handler was cancelled")
+                outcome = self._failure(
+                    run, Outcome.FAILED, "CancelledError: handler was cancelled"
+                )
             else:
-                end = self._interrupted(run)
+                outcome = self._interrupted(run)
         except BaseException as exc:  # nothing a handler raises stops the worker
-            end = self._failure_from(run, exc)
+            outcome = self._failure_from(run, exc)
         else:
             if run.interrupt == "lost":
-                end = None
+                outcome = None
             elif run.interrupt in ("timeout", "shutdown"):
-                end = self._interrupted(run)  # finished just as it was stopped
+                outcome = self._interrupted(run)  # finished just as it was stopped
+            elif run.timeout is not None and spec.is_async and elapsed > run.timeout:
+                outcome = self._overran(run, elapsed)
             else:
-                self._done.append(
-                    Completion(job.id, job.attempt, result_json, time.monotonic() - run.started)
-                )
-                assert self._flush_wake is not None
-                self._flush_wake.set()
+                outcome = Completion(job.id, job.attempt, result_json, elapsed)
         finally:
             run.handler_done = True
             if run.timer is not None:
                 run.timer.cancel()
-        if end is not None:
-            await self._end(end)
-        self._running.pop(job.id, None)
-        assert self._wake is not None
+        if self._runs.get(run.pair) is run:
+            del self._runs[run.pair]
+        assert self._recorder is not None and self._leases is not None and self._wake is not None
+        if run.abandoned:
+            pass  # handed back already
+        elif isinstance(outcome, Completion):
+            self._recorder.complete(outcome)
+        elif outcome is not None:
+            self._recorder.end(outcome)
+        else:
+            self._leases.release([run.pair])
         self._wake.set()
+
+    def _overran(self, run: _Running, elapsed: float) -> AttemptEnd:
+        """An async handler that returned after its timeout: the timer could not fire
+        because the handler kept the event loop busy (blocking code)."""
+        assert self._watchdog is not None and run.task is not None
+        how = ""
+        if self._watchdog.blocker == run.task.get_name():
+            how = (
+                f"; it blocked the event loop for {self._watchdog.stalled():.1f}s: blocking "
+                "code in an async handler"
+            )
+        message = (
+            f"TimeoutError: the attempt exceeded its timeout of {run.timeout:g}s "
+            f"(it ran {elapsed:.1f}s{how})"
+        )
+        return self._failure(run, Outcome.TIMEOUT, message)
 
     def _interrupted(self, run: _Running) -> AttemptEnd | None:
         reason = run.interrupt
         if reason == "timeout":
             return self._failure(
-                run, Outcome.TIMEOUT, "TimeoutError: the attempt exceeded its timeout"
+                run,
+                Outcome.TIMEOUT,
+                f"TimeoutError: the attempt exceeded its timeout of {run.timeout:g}s",
             )
         if reason == "cancelled":
             return self._end_as(run, Outcome.CANCELLED, JobState.CANCELLED, "cancelled on request")
         if reason == "shutdown":
-            return self._end_as(
-                run, Outcome.INTERRUPTED, JobState.QUEUED, "interrupted: the worker shut down"
-            )
+            return self._handback(run)
         return None  # lost: another worker holds the job; nothing of ours may be written
+
+    def _handback(self, run: _Running) -> AttemptEnd:
+        return self._end_as(
+            run, Outcome.INTERRUPTED, JobState.QUEUED, "interrupted: the worker shut down"
+        )
 
     def _failure_from(self, run: _Running, exc: BaseException) -> AttemptEnd:
         message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -455,136 +589,93 @@ class Worker:
             duration=time.monotonic() - run.started,
         )
 
-    async def _end(self, end: AttemptEnd) -> None:
-        self.stats.failed += end.outcome != Outcome.COMPLETED
-        self.stats.by_outcome[end.outcome] = self.stats.by_outcome.get(end.outcome, 0) + 1
-        for delay in (0.0, 0.1, 0.5, 1.0, 2.0):
-            await asyncio.sleep(delay)
-            try:
-                applied = await self._call(functools.partial(self.app.store.end_attempt, end))
-            except Exception:
-                logger.exception("recording the end of job %d failed; retrying", end.job_id)
-                continue
-            if applied:
-                logger.info(
-                    "job %d attempt %d: %s -> %s",
-                    end.job_id,
-                    end.attempt,
-                    end.outcome,
-                    end.new_state,
-                )
-            else:
-                self.stats.fenced += 1
-                logger.warning(
-                    "job %d attempt %d: not recorded, the job is no longer held by this worker",
-                    end.job_id,
-                    end.attempt,
-                )
-            return
-        logger.error("gave up recording the end of job %d; its lease will expire", end.job_id)
-
-    # -- completions ----------------------------------------------------------------------
-    async def _flush_loop(self) -> None:
-        """Record completions as they come; never cancelled, so no batch is dropped."""
-        assert self._flush_wake is not None
-        while not (self._flush_closing and not self._done):
-            await self._flush_wake.wait()
-            self._flush_wake.clear()
-            await self._flush()
-
-    async def _flush(self) -> None:
-        failures = 0
-        while self._done:
-            batch, self._done = self._done, []
-            try:
-                done = await self._call(functools.partial(self.app.store.complete, self.id, batch))
-            except Exception:
-                logger.exception("recording %d completions failed; retrying", len(batch))
-                self._done = batch + self._done
-                failures += 1
-                if self._flush_closing and failures >= SHUTDOWN_FLUSH_TRIES:
-                    logger.error(
-                        "giving up on recording %d completions; those jobs will be rescued "
-                        "when their lease expires and run again",
-                        len(self._done),
-                    )
-                    self._done = []
-                    return
-                await asyncio.sleep(ERROR_BACKOFF)
-                continue
-            self.stats.completed += len(done)
-            if len(done) < len(batch):
-                lost = sorted({c.job_id for c in batch} - set(done))
-                self.stats.fenced += len(lost)
-                logger.warning(
-                    "completion not recorded for jobs %s: no longer held by this worker", lost
-                )
-
-    # -- heartbeats and rescue ------------------------------------------------------------
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.heartbeat_interval)
-            held = [
-                (r.job.id, r.job.attempt) for r in self._running.values() if r.interrupt != "lost"
-            ]
-            if not held:
-                continue
-            try:
-                beat = await self._call(
-                    functools.partial(self.app.store.heartbeat, self.id, held, self.lease)
-                )
-            except Exception:
-                logger.exception("heartbeat failed")
-                continue
-            for job_id, _ in held:
-                if job_id not in beat.alive and job_id in self._running:
-                    logger.warning("job %d: lease lost to another worker; stopping it", job_id)
-                    self._interrupt(job_id, "lost")
-            for job_id in beat.cancel_requested:
-                self._interrupt(job_id, "cancelled")
-
+    # -- rescue ---------------------------------------------------------------------------
     async def _rescue_loop(self) -> None:
+        outage = Outage("rescuing expired jobs", logger)
         while True:
             await asyncio.sleep(self.lease / 2 * random.uniform(0.8, 1.2))
             try:
                 await self.rescue()
-            except Exception:
-                logger.exception("rescuing expired jobs failed")
+            except Exception as exc:
+                outage.failed(exc)
+            else:
+                outage.ok()
 
     async def rescue(self) -> int:
         """Fail (and retry by policy) running jobs whose lease expired: their worker died or
-        froze. Fenced: a job whose owner heartbeats meanwhile is left alone."""
+        froze. Fenced: a job whose owner heartbeats meanwhile is left alone. One job that
+        cannot be rescued does not stop the others."""
+        assert self._leases is not None
         rescued = 0
         for job in await self._call(functools.partial(self.app.store.expired, RESCUE_BATCH)):
-            end = retry_end(
-                job,
-                self.app.registry.get(job.name),
-                job.worker_id or "",
-                Outcome.LOST,
-                f"worker lost: {job.worker_id} stopped heartbeating and its lease expired",
-                None,
-                None,
-                None,
-                require_expired=True,
-            )
-            if await self._call(functools.partial(self.app.store.end_attempt, end)):
+            if job.worker_id == self.id and self._leases.holds((job.id, job.attempt)):
+                continue  # ours: our heartbeats missed the database for a while; they resume
+            try:
+                end = retry_end(
+                    job,
+                    self.app.registry.get(job.name),
+                    job.worker_id or "",
+                    Outcome.LOST,
+                    f"worker lost: {job.worker_id} stopped heartbeating and its lease expired",
+                    None,
+                    None,
+                    None,
+                    require_expired=True,
+                )
+                state = await self._call(functools.partial(self.app.store.end_attempt, end))
+            except DatabaseUnavailable:
+                raise
+            except Exception:
+                logger.exception("job %d: rescue failed; trying the others", job.id)
+                continue
+            if state is not None:
                 rescued += 1
-                logger.warning("job %d rescued from lost worker %s", job.id, job.worker_id)
+                logger.warning(
+                    "job %d rescued from lost worker %s: %s", job.id, job.worker_id, state
+                )
         return rescued
 
     # -- shutdown -------------------------------------------------------------------------
     async def _drain(self) -> None:
-        if self._running and not self._forced:
-            logger.info("waiting up to %.0fs for %d running jobs", self.grace, len(self._running))
-            deadline = time.monotonic() + self.grace
-            while self._running and not self._forced and time.monotonic() < deadline:
-                tasks = [r.task for r in self._running.values() if r.task is not None]
-                await asyncio.wait(tasks, timeout=min(0.1, deadline - time.monotonic()))
-        for job_id in list(self._running):
-            self._interrupt(job_id, "shutdown")
-        tasks = [r.task for r in self._running.values() if r.task is not None]
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        assert self._force_event is not None
+        if self._runs and not self._forced:
+            logger.info("waiting up to %.0fs for %d running jobs", self.grace, len(self._runs))
+            await self._wait_for_runs(self.grace)
+        for run in list(self._runs.values()):
+            self._interrupt(run, "shutdown")
+        await self._wait_for_runs(STOP_WAIT)
+        stuck = [run for run in self._runs.values() if not run.handler_done]
+        if stuck:
+            logger.warning(
+                "worker %s: handing back %d job(s) whose handlers did not stop: %s",
+                self.id,
+                len(stuck),
+                ", ".join(
+                    self._describe_task(f"hourhand-job-{r.job.id}-{r.job.attempt}") for r in stuck
+                ),
+            )
+        assert self._recorder is not None
+        for run in stuck:
+            run.abandoned = True
+            del self._runs[run.pair]
+            self._recorder.end(self._handback(run))
+
+    async def _wait_for_runs(self, timeout: float) -> None:
+        """Until the running handlers end, ``timeout`` passes, or a forced stop."""
+        assert self._force_event is not None
+        deadline = time.monotonic() + timeout
+        while self._runs and not self._forced:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            tasks: set[asyncio.Future[Any]] = {
+                r.task for r in self._runs.values() if r.task is not None
+            }
+            forced = asyncio.ensure_future(self._force_event.wait())
+            await asyncio.wait(
+                {*tasks, forced}, timeout=min(left, 0.5), return_when=asyncio.FIRST_COMPLETED
+            )
+            forced.cancel()
 
 
 def retry_end(
@@ -622,7 +713,7 @@ def retry_end(
 
 
 def _write_progress(
-    store: Any, worker_id: str, job_id: int, attempt: int, percent: float, message: str | None
+    store: Store, worker_id: str, job_id: int, attempt: int, percent: float, message: str | None
 ) -> None:
     if not store.set_progress(worker_id, job_id, attempt, percent, message):
         logger.warning("job %d: progress not recorded, the job is no longer held", job_id)
@@ -630,7 +721,9 @@ def _write_progress(
 
 def _encode_result(result: Any) -> str:
     try:
-        return json.dumps(result, allow_nan=False, separators=(",", ":"))
+        return checks.encode_json(result)
+    except InvalidInput as exc:
+        raise DoNotRetry(f"result cannot be stored: {exc}") from exc
     except (TypeError, ValueError) as exc:
         raise DoNotRetry(f"the handler's result is not JSON-serializable: {exc}") from exc
 

@@ -116,8 +116,22 @@ def test_worker_command_runs_jobs_until_sigterm(db: str) -> None:
         (["--app", APP, "enqueue", "greet", "--args", "[1]"], "must be a JSON object"),
         (
             ["--app", APP, "enqueue", "greet", "--args", '{"name": "x"}', "--delay", "-5"],
-            "delay must be >= 0",
+            "delay must be a finite number of seconds, from 0 up to ten years, got -5",
         ),
+        *(
+            (
+                ["--app", APP, "enqueue", "greet", "--args", '{"name": "x"}', "--delay", v],
+                f"delay must be a finite number of seconds, from 0 up to ten years, got {v}",
+            )
+            for v in ("nan", "inf", "1e+300")
+        ),
+        (
+            ["--app", APP, "enqueue", "greet", "--args", '{"name": "a\\u0000b"}'],
+            "arguments cannot be stored: a string contains a NUL character",
+        ),
+        (["jobs", "show", "99999999999999999999"], "no job with id 99999999999999999999"),
+        (["--app", APP, "worker", "--lease", "nan"], "lease must be a finite number"),
+        (["--app", APP, "worker", "--concurrency", "0"], "concurrency must be an integer"),
         (["enqueue", "greet"], "needs your app"),
         (["--app", "no_such_module:hh", "enqueue", "greet"], "cannot import 'no_such_module'"),
         (["jobs", "show", "999999"], "no job with id 999999"),

@@ -101,8 +101,28 @@ class HeartbeatResult:
     cancel_requested: set[int] = field(default_factory=set)
 
 
+class Watcher(ABC):
+    """Waits for signs of new work: a notification, or a change to the database. Used by
+    one thread; it reconnects by itself (with backoff) when its connection is lost."""
+
+    @abstractmethod
+    def wait(self, timeout: float) -> bool:
+        """Block until work may have arrived or ``timeout`` seconds pass; True if woken."""
+
+    @abstractmethod
+    def cancel_requests(self) -> list[int]:
+        """Ids of running jobs whose cancellation was requested since the last call (on
+        stores with notifications; empty otherwise: heartbeats bring those)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
 class Store(ABC):
-    """Primitive operations on the jobs tables. Methods are blocking and thread-safe."""
+    """Primitive operations on the jobs tables. Methods are blocking and thread-safe.
+
+    Errors: DatabaseUnavailable when the database cannot be reached (or refuses writes);
+    DatabaseRejected when it refuses a value; anything else is a bug or a conflict."""
 
     dialect: ClassVar[str]
 
@@ -137,9 +157,10 @@ class Store(ABC):
 
     # -- worker ---------------------------------------------------------------------------
     @abstractmethod
-    def promote_due(self) -> tuple[int, datetime | None]:
+    def promote_due(self) -> tuple[int, float | None]:
         """Move scheduled/retrying jobs whose run_at has come to queued. Returns how many,
-        and the earliest run_at still in the future (None if there is none)."""
+        and the seconds until the next one is due by the database's clock (None if there is
+        none), so that a worker whose clock is off still waits the right time."""
 
     @abstractmethod
     def claim(
@@ -148,10 +169,11 @@ class Store(ABC):
         queues: Sequence[str] | None,
         limit: int,
         lease: float,
-        exclude_names: Sequence[str] = (),
+        names: Sequence[str] | None = None,
     ) -> list[Job]:
-        """Claim up to ``limit`` queued jobs (highest priority, then oldest run_at): each
-        becomes running with attempt + 1, this worker, and a lease of ``lease`` seconds."""
+        """Claim up to ``limit`` queued jobs (highest priority, then oldest run_at) of the
+        job types ``names`` (None: any type): each becomes running with attempt + 1, this
+        worker, and a lease of ``lease`` seconds."""
 
     @abstractmethod
     def claim_limited(
@@ -178,12 +200,25 @@ class Store(ABC):
         Returns the ids that were still ours (and are now completed)."""
 
     @abstractmethod
-    def end_attempt(self, end: AttemptEnd) -> bool:
-        """Apply a non-completed attempt end; fenced. False if the job was not ours."""
+    def end_attempt(self, end: AttemptEnd) -> JobState | None:
+        """Apply a non-completed attempt end; fenced. Returns the job's new state (None if
+        the job was not ours). A job whose cancellation was requested ends ``cancelled``
+        whatever ``end.new_state`` says: an operator's cancel is never undone by a retry."""
 
     @abstractmethod
     def expired(self, limit: int) -> list[Job]:
         """Running jobs whose lease has expired by the database clock."""
+
+    @abstractmethod
+    def release_unheld(self, worker_id: str, held: Sequence[int]) -> list[int]:
+        """Give back running jobs claimed by this worker that it does not hold (a claim
+        whose reply was lost with the connection): queued again, the attempt not counted.
+        Returns their ids."""
+
+    @abstractmethod
+    def recorded(self, worker_id: str, pairs: Sequence[tuple[int, int]]) -> set[int]:
+        """Ids of the (job id, attempt) pairs whose end this worker has recorded (an
+        attempts row exists): tells a commit whose reply was lost from one that failed."""
 
     @abstractmethod
     def set_progress(
@@ -192,14 +227,13 @@ class Store(ABC):
         """Record progress; fenced."""
 
     @abstractmethod
-    def wait_for_work(self, timeout: float) -> bool:
-        """Block until work may have arrived (a notification, or a change to the database)
-        or ``timeout`` seconds pass. Returns True if woken early."""
+    def watch(self) -> Watcher:
+        """A watcher of its own (one per listening thread) that wakes on new work."""
 
     @abstractmethod
-    def cancel_requests(self) -> list[int]:
-        """Ids of running jobs whose cancellation was requested (drained by wait_for_work
-        on stores with notifications; empty otherwise)."""
+    def private(self) -> Store:
+        """Another store on the same database with connections of its own (one, on
+        PostgreSQL), for a thread that must never queue behind the others: heartbeats."""
 
     # -- operators ------------------------------------------------------------------------
     @abstractmethod
@@ -361,6 +395,7 @@ def decode_job(row: dict[str, Any], t: TimeDecoder, j: JsonDecoder) -> Job:
         worker_id=row["worker_id"],
         lease_expires_at=t(row["lease_expires_at"]),
         cancel_requested=bool(row["cancel_requested"]),
+        handbacks=row["handbacks"],
         created_at=created_at,
         started_at=t(row["started_at"]),
         finished_at=t(row["finished_at"]),

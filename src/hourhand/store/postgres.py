@@ -8,10 +8,13 @@ delays work. Every time is the server's ``now()``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import random
 import re
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
@@ -19,9 +22,10 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
-from hourhand.errors import DatabaseUnavailable, JobStateError
+from hourhand.checks import safe_text
+from hourhand.errors import DatabaseRejected, DatabaseUnavailable, HourhandError, JobStateError
 from hourhand.jobs import Attempt, Job, JobState, NewJob
 from hourhand.schedules import Schedule, ScheduleExists, ScheduleSpec
 from hourhand.store.base import (
@@ -34,6 +38,7 @@ from hourhand.store.base import (
     HeartbeatResult,
     JobFilter,
     Store,
+    Watcher,
     claim_rows,
     decode_attempt,
     decode_job,
@@ -52,7 +57,9 @@ logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10  # seconds
 POOL_MAX_SIZE = 8  # connections per process
-ANALYZE_AFTER_BULK = 5000  # rows: a bulk insert this large refreshes the table statistics
+POOL_TIMEOUT = 10.0  # seconds to wait for a connection before DatabaseUnavailable
+POOL_CHECK_EVERY = 2.0  # seconds: after a lost connection, test the idle ones at most this often
+LISTEN_BACKOFF = (0.1, 5.0)  # seconds: first and longest wait before reconnecting the listener
 
 
 _BULK_COLUMNS = (
@@ -85,10 +92,33 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """A lost or refused connection, a server shutting down, or one refusing writes."""
+    if isinstance(exc, psycopg.InterfaceError | PoolTimeout):
+        return True
+    if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
+        return True
+    if isinstance(exc, psycopg.OperationalError):
+        state = exc.sqlstate
+        return state is None or state.startswith(("08", "57P", "53"))
+    return False
+
+
 class PostgresStore(Store):
     dialect = "postgres"
 
-    def __init__(self, url: str, *, max_connections: int = POOL_MAX_SIZE) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_connections: int = POOL_MAX_SIZE,
+        pool_timeout: float = POOL_TIMEOUT,
+    ) -> None:
         self.url = url
         self.q = load_queries("postgres")
         self._kwargs: dict[str, Any] = {
@@ -100,9 +130,8 @@ class PostgresStore(Store):
         try:  # connect once first, so an unreachable server is a clear error, not a timeout
             psycopg.connect(url, **self._kwargs).close()
         except psycopg.Error as exc:
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DatabaseUnavailable(
-                f"cannot connect to PostgreSQL at {redact(url)}: {detail}"
+                f"cannot connect to PostgreSQL at {redact(url)}: {first_line(exc)}"
             ) from exc
         self.pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
             url,
@@ -111,30 +140,71 @@ class PostgresStore(Store):
             kwargs=self._kwargs,
             open=True,
             name="hourhand",
+            timeout=pool_timeout,
         )
-        self._listen_conn: psycopg.Connection[dict[str, Any]] | None = None
-        self._listen_lock = threading.Lock()
-        self._cancels: list[int] = []
+        self._checked_at = 0.0
+        self._check_lock = threading.Lock()
         self._closed = False
 
     def close(self) -> None:
         self._closed = True
         self.pool.close()
-        with self._listen_lock:
-            if self._listen_conn is not None:
-                self._listen_conn.close()
-                self._listen_conn = None
+
+    def private(self) -> PostgresStore:
+        return PostgresStore(self.url, max_connections=1, pool_timeout=CONNECT_TIMEOUT)
+
+    def watch(self) -> Watcher:
+        return _Listener(self)
+
+    # -- connections and errors -----------------------------------------------------------
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """A pooled connection; driver errors become hourhand's (DatabaseUnavailable for a
+        lost or refused connection, DatabaseRejected for a value it cannot store)."""
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except (psycopg.Error, UnicodeEncodeError) as exc:
+            translated = self._translate(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    def _translate(self, exc: BaseException) -> HourhandError | None:
+        if is_unavailable(exc):
+            self._check_pool()
+            return DatabaseUnavailable(
+                f"PostgreSQL at {redact(self.url)} is unavailable: {first_line(exc)}"
+            )
+        if isinstance(exc, psycopg.DataError | UnicodeEncodeError):
+            return DatabaseRejected(f"PostgreSQL cannot store a value: {first_line(exc)}")
+        return None
+
+    def _check_pool(self) -> None:
+        """After a lost connection the pool's idle ones are likely broken too (a restart):
+        test them in the background so that the next callers get good ones."""
+        with self._check_lock:
+            now = time.monotonic()
+            if self._closed or now - self._checked_at < POOL_CHECK_EVERY:
+                return
+            self._checked_at = now
+
+        def check() -> None:
+            with contextlib.suppress(Exception):
+                self.pool.check()
+
+        threading.Thread(target=check, name="hourhand-pool-check", daemon=True).start()
 
     def _one(self, query: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        with self.pool.connection() as conn:
+        with self._connection() as conn:
             return conn.execute(self.q[query], params).fetchone()
 
     def _all(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        with self.pool.connection() as conn:
+        with self._connection() as conn:
             return conn.execute(self.q[query], params).fetchall()
 
     def now(self) -> datetime:
-        with self.pool.connection() as conn:
+        with self._connection() as conn:
             row = conn.execute("SELECT now() AS now").fetchone()
         assert row is not None
         return row["now"]  # type: ignore[no-any-return]
@@ -142,7 +212,7 @@ class PostgresStore(Store):
     # -- schema ---------------------------------------------------------------------------
     def migrate(self, *, fresh_schema: bool = True) -> list[int]:
         done: list[int] = []
-        with self.pool.connection() as conn, conn.transaction():
+        with self._connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS hourhand_migrations (version integer PRIMARY KEY, "
@@ -169,13 +239,13 @@ class PostgresStore(Store):
         return done
 
     def applied_migrations(self) -> list[int]:
-        with self.pool.connection() as conn:
+        with self._connection() as conn:
             rows = conn.execute("SELECT version FROM hourhand_migrations ORDER BY version")
             return [r["version"] for r in rows]
 
     def describe_schema(self) -> list[str]:
         out: list[str] = []
-        with self.pool.connection() as conn:
+        with self._connection() as conn:
             for c in conn.execute(
                 "SELECT table_name, column_name, data_type, is_nullable, column_default, "
                 "is_identity FROM information_schema.columns "
@@ -196,19 +266,22 @@ class PostgresStore(Store):
                 "WHERE conrelid::regclass::text LIKE 'hourhand_%%'"
             ):
                 out.append(f"constraint {f['conname']}: {f['def']}")
+            for t in conn.execute(
+                "SELECT relname, reloptions FROM pg_class WHERE relname LIKE 'hourhand_%%' "
+                "AND relkind = 'r' AND reloptions IS NOT NULL"
+            ):
+                out.append(f"options {t['relname']}: {sorted(t['reloptions'])}")
         return sorted(out)
 
     # -- enqueue --------------------------------------------------------------------------
     def insert_jobs(self, jobs: Sequence[NewJob]) -> list[int]:
         ids: list[int | None] = [None] * len(jobs)
         plain, keyed = _split(jobs)
-        with self.pool.connection() as conn:
+        with self._connection() as conn:
             # one statement is atomic on its own; several need a transaction
             tx = conn.transaction() if keyed and (plain or len(keyed) > 1) else nullcontext()
             with tx:
                 self._insert(conn, jobs, plain, keyed, ids)
-            if len(jobs) >= ANALYZE_AFTER_BULK:
-                conn.execute(self.q["analyze"])
         return [i for i in ids if i is not None]
 
     def _insert(
@@ -237,10 +310,10 @@ class PostgresStore(Store):
             ids[i] = insert_or_find(run, find)
 
     # -- worker ---------------------------------------------------------------------------
-    def promote_due(self) -> tuple[int, datetime | None]:
+    def promote_due(self) -> tuple[int, float | None]:
         row = self._one("promote_due")
         assert row is not None
-        return row["moved"], row["next_due"]
+        return row["moved"], row["next_in"]
 
     def claim(
         self,
@@ -248,14 +321,14 @@ class PostgresStore(Store):
         queues: Sequence[str] | None,
         limit: int,
         lease: float,
-        exclude_names: Sequence[str] = (),
+        names: Sequence[str] | None = None,
     ) -> list[Job]:
         params: dict[str, Any] = {
             "worker_id": worker_id,
             "lease": lease,
-            "exclude": list(exclude_names),
+            "names": None if names is None else list(names),
         }
-        with self.pool.connection() as conn:
+        with self._connection() as conn:
             rows = claim_rows(
                 lambda query, p: conn.execute(self.q[query], p).fetchall(), queues, limit, params
             )
@@ -270,7 +343,7 @@ class PostgresStore(Store):
         lease: float,
         max_running: int,
     ) -> list[Job]:
-        with self.pool.connection() as conn, conn.transaction():
+        with self._connection() as conn, conn.transaction():
             locked = conn.execute(self.q["lock_name"], {"name": name}).fetchone()
             if not locked or not locked["locked"]:
                 return []  # another worker is claiming this type right now
@@ -325,60 +398,48 @@ class PostgresStore(Store):
             "attempts": [i.attempt for i in items],
             "results": [i.result_json for i in items],
             "durations": [i.duration for i in items],
+            "hold": HOLD_UNTIL,
         }
-        with self.pool.connection() as conn:
-            rows = conn.execute(self.q["complete"], params).fetchall()
-            for row in rows:  # only jobs made by schedules
-                if row["schedule_id"] is not None:
-                    self._schedule_ran(conn, row["schedule_id"], "completed", row["duration"], True)
-        return [r["job_id"] for r in rows]
+        return [r["job_id"] for r in self._all("complete", params)]
 
-    def _schedule_ran(
-        self,
-        conn: psycopg.Connection[dict[str, Any]],
-        schedule_id: int,
-        status: str,
-        duration: float | None,
-        finished: bool,
-    ) -> None:
-        params = {"schedule_id": schedule_id, "status": status, "duration": duration}
-        conn.execute(self.q["schedule_ran"], params)
-        if finished:
-            conn.execute(self.q["release_held"], {"schedule_id": schedule_id, "hold": HOLD_UNTIL})
-
-    def end_attempt(self, end: AttemptEnd) -> bool:
-        with self.pool.connection() as conn:
-            row = conn.execute(self.q["end_attempt"], self._end_params(end)).fetchone()
-            if row is not None and row["schedule_id"] is not None:
-                final = end.new_state in (JobState.FAILED, JobState.CANCELLED)
-                self._schedule_ran(
-                    conn, row["schedule_id"], str(end.new_state), row["duration"], final
-                )
-        return row is not None
-
-    def _end_params(self, end: AttemptEnd) -> dict[str, Any]:
-        return dict(
-            {
-                "id": end.job_id,
-                "attempt": end.attempt,
-                "worker_id": end.worker_id,
-                "new_state": str(end.new_state),
-                "retry_in": end.retry_in,
-                "error": end.error,
-                "traceback": end.traceback,
-                "outcome": str(end.outcome),
-                "duration": end.duration,
-                "require_expired": end.require_expired,
-            },
-        )
+    def end_attempt(self, end: AttemptEnd) -> JobState | None:
+        params = {
+            "id": end.job_id,
+            "attempt": end.attempt,
+            "worker_id": end.worker_id,
+            "new_state": str(end.new_state),
+            "retry_in": end.retry_in,
+            "error": safe_text(end.error),
+            "traceback": safe_text(end.traceback),
+            "outcome": str(end.outcome),
+            "duration": end.duration,
+            "require_expired": end.require_expired,
+            "hold": HOLD_UNTIL,
+        }
+        row = self._one("end_attempt", params)
+        return None if row is None else JobState(row["state"])
 
     def expired(self, limit: int) -> list[Job]:
         return [decode_job(r, _utc, json_native) for r in self._all("expired", {"limit": limit})]
 
+    def release_unheld(self, worker_id: str, held: Sequence[int]) -> list[int]:
+        rows = self._all("release_unheld", {"worker_id": worker_id, "held": list(held)})
+        return [r["id"] for r in rows]
+
+    def recorded(self, worker_id: str, pairs: Sequence[tuple[int, int]]) -> set[int]:
+        if not pairs:
+            return set()
+        params = {
+            "worker_id": worker_id,
+            "ids": [p[0] for p in pairs],
+            "attempts": [p[1] for p in pairs],
+        }
+        return {r["job_id"] for r in self._all("recorded", params)}
+
     def set_progress(
         self, worker_id: str, job_id: int, attempt: int, percent: float, message: str | None
     ) -> bool:
-        with self.pool.connection() as conn:
+        with self._connection() as conn:
             cur = conn.execute(
                 self.q["set_progress"],
                 {
@@ -386,41 +447,10 @@ class PostgresStore(Store):
                     "attempt": attempt,
                     "worker_id": worker_id,
                     "percent": percent,
-                    "message": message,
+                    "message": safe_text(message),
                 },
             )
             return cur.rowcount == 1
-
-    def _listener(self) -> psycopg.Connection[dict[str, Any]]:
-        with self._listen_lock:
-            if self._listen_conn is None or self._listen_conn.closed:
-                conn = psycopg.connect(self.url, **self._kwargs)
-                conn.execute(f"LISTEN {LISTEN_CHANNEL}")
-                conn.execute(f"LISTEN {CANCEL_CHANNEL}")
-                self._listen_conn = conn
-            return self._listen_conn
-
-    def wait_for_work(self, timeout: float) -> bool:
-        if self._closed:
-            return False
-        try:
-            conn = self._listener()
-            woken = False
-            for note in conn.notifies(timeout=timeout, stop_after=1):
-                if note.channel == CANCEL_CHANNEL:
-                    self._cancels.append(int(note.payload))
-                woken = True
-            return woken
-        except psycopg.Error as exc:
-            if not self._closed:
-                logger.warning("lost the notification connection (%s); polling instead", exc)
-            with self._listen_lock:
-                self._listen_conn = None
-            return False
-
-    def cancel_requests(self) -> list[int]:
-        found, self._cancels = self._cancels, []
-        return found
 
     # -- operators ------------------------------------------------------------------------
     def get_job(self, job_id: int) -> Job | None:
@@ -445,10 +475,9 @@ class PostgresStore(Store):
         return [decode_attempt(r, _utc) for r in self._all("list_attempts", {"job_id": job_id})]
 
     def cancel_job(self, job_id: int) -> Job | None:
-        with self.pool.connection() as conn, conn.transaction():
-            row = conn.execute(self.q["cancel_waiting"], {"id": job_id}).fetchone()
-            if row is not None and row["schedule_id"] is not None:
-                self._schedule_ran(conn, row["schedule_id"], "cancelled", None, True)
+        with self._connection() as conn, conn.transaction():
+            params = {"id": job_id, "hold": HOLD_UNTIL}
+            row = conn.execute(self.q["cancel_waiting"], params).fetchone()
             if row is None:
                 row = conn.execute(self.q["request_cancel"], {"id": job_id}).fetchone()
         if row is None:  # finished already, or no such job
@@ -483,7 +512,7 @@ class PostgresStore(Store):
         params.update({k: Jsonb(v) if k == "args" else v for k, v in values.items()})
         sql = schedule_update_sql(values, lambda c: f"%({c})s", "now()")
         try:
-            with self.pool.connection() as conn:
+            with self._connection() as conn:
                 row = conn.execute(sql.encode(), params).fetchone()
         except psycopg.errors.UniqueViolation:
             raise ScheduleExists(
@@ -523,7 +552,7 @@ class PostgresStore(Store):
     ) -> list[int]:
         ids: list[int | None] = [None] * len(jobs)
         plain, keyed = _split(jobs)
-        with self.pool.connection() as conn, conn.transaction():
+        with self._connection() as conn, conn.transaction():
             self._insert(conn, jobs, plain, keyed, ids)
             params = {
                 "id": schedule_id,
@@ -548,3 +577,79 @@ class PostgresStore(Store):
         counts = {str(s): 0 for s in JobState}
         counts.update({r["state"]: r["n"] for r in self._all("count_by_state")})
         return counts
+
+
+class _Listener(Watcher):
+    """LISTENs on a connection of its own. While the database is away it reconnects with
+    jittered exponential backoff, and says so once when the connection is lost and once
+    when it is back."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        self._conn: psycopg.Connection[dict[str, Any]] | None = None
+        self._cancels: list[int] = []
+        self._backoff = 0.0
+        self._retry_at = 0.0
+        self._lost_at: float | None = None
+        self._closed = False
+
+    def wait(self, timeout: float) -> bool:
+        if self._closed:
+            return False
+        if self._conn is None:
+            now = time.monotonic()
+            if now < self._retry_at:
+                time.sleep(min(timeout, self._retry_at - now))
+                return False
+            try:
+                conn = psycopg.connect(self._store.url, **self._store._kwargs)
+                conn.execute(f"LISTEN {LISTEN_CHANNEL}")
+                conn.execute(f"LISTEN {CANCEL_CHANNEL}")
+            except psycopg.Error as exc:
+                self._lost(exc)
+                return False
+            self._conn = conn
+            if self._lost_at is not None:
+                logger.warning("notification connection restored after %.1fs", now - self._lost_at)
+                self._lost_at = None
+                return True  # work may have arrived while it was away
+        try:
+            woken = False
+            for note in self._conn.notifies(timeout=timeout, stop_after=1):
+                if note.channel == CANCEL_CHANNEL:
+                    self._cancels.append(int(note.payload))
+                woken = True
+            return woken
+        except psycopg.Error as exc:
+            self._lost(exc)
+            return False
+
+    def _lost(self, exc: psycopg.Error) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+        if self._closed:
+            return
+        first, longest = LISTEN_BACKOFF
+        if self._lost_at is None:
+            self._lost_at = time.monotonic()
+            self._backoff = first
+            logger.warning(
+                "lost the notification connection (%s); polling until it is back",
+                first_line(exc),
+            )
+        else:
+            self._backoff = min(self._backoff * 2, longest)
+        self._retry_at = time.monotonic() + self._backoff * random.uniform(0.5, 1.0)
+
+    def cancel_requests(self) -> list[int]:
+        found, self._cancels = self._cancels, []
+        return found
+
+    def close(self) -> None:
+        self._closed = True
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None

@@ -19,7 +19,8 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from hourhand.errors import DatabaseUnavailable, JobStateError
+from hourhand.checks import safe_text
+from hourhand.errors import DatabaseUnavailable, HourhandError, JobStateError
 from hourhand.jobs import Attempt, Job, JobState, NewJob
 from hourhand.schedules import Schedule, ScheduleExists, ScheduleSpec
 from hourhand.store.base import (
@@ -29,6 +30,7 @@ from hourhand.store.base import (
     HeartbeatResult,
     JobFilter,
     Store,
+    Watcher,
     claim_rows,
     datetime_to_epoch,
     decode_attempt,
@@ -49,6 +51,17 @@ logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for the lock before giving up
 CHANGE_POLL_INTERVAL = 0.01  # seconds between PRAGMA data_version checks while idle
+MAX_IDLE_CONNECTIONS = 8  # connections kept open for reuse; more are closed after use
+WATCH_ERROR_BACKOFF = 1.0  # seconds a watcher waits after a failed look at the file
+# Errors that mean the file cannot be used right now (not a bug, not a conflict).
+UNAVAILABLE = (
+    "database is locked",
+    "disk i/o error",
+    "unable to open",
+    "disk is full",
+    "readonly database",
+    "closed database",
+)
 NOW_SQL = "((julianday('now') - 2440587.5) * 86400.0)"
 WAITING = ("scheduled", "queued", "running", "retrying")
 
@@ -99,18 +112,17 @@ class SQLiteStore(Store):
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise DatabaseUnavailable(f"cannot open SQLite database {path!r}: no folder {folder}")
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
         self.q = {k: v.replace("NOW()", NOW_SQL) for k, v in load_queries("sqlite").items()}
-        self._conn()  # fail now, with a clear message, if the file cannot be opened
+        self._give(self._open())  # fail now, with a clear message, if the file cannot be opened
 
     # -- connections ----------------------------------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn
+    # Connections are borrowed for one operation and given back, so the number open is the
+    # number of operations in flight (at most MAX_IDLE_CONNECTIONS stay open when idle),
+    # however many threads ever used the store.
+    def _open(self) -> sqlite3.Connection:
         if self._closed:
             raise DatabaseUnavailable("the store is closed")
         try:
@@ -123,34 +135,103 @@ class SQLiteStore(Store):
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
             raise DatabaseUnavailable(f"cannot open SQLite database {self.path!r}: {exc}") from exc
-        self._local.conn = conn
-        with self._lock:
-            self._all.append(conn)
         return conn
+
+    def _take(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._open()
+
+    def _give(self, conn: sqlite3.Connection) -> None:
+        """Return a connection for reuse, unless it is still inside a transaction (a COMMIT
+        or ROLLBACK failed) or enough are idle: then it is closed."""
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        with self._lock:
+            if (
+                not conn.in_transaction
+                and not self._closed
+                and len(self._idle) < MAX_IDLE_CONNECTIONS
+            ):
+                self._idle.append(conn)
+                return
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one operation; errors that mean the file cannot be used now
+        become DatabaseUnavailable."""
+        conn = self._take()
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            translated = self._translate(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+        finally:
+            self._give(conn)
+
+    def _translate(self, exc: sqlite3.Error) -> HourhandError | None:
+        text = str(exc).lower()
+        if isinstance(exc, sqlite3.OperationalError | sqlite3.ProgrammingError) and any(
+            phrase in text for phrase in UNAVAILABLE
+        ):
+            return DatabaseUnavailable(f"SQLite database {self.path!r} is unavailable: {exc}")
+        return None
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction holding the database's write lock from its start."""
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        """A write transaction holding the database's write lock from its start. A failed
+        COMMIT is rolled back: no connection is left inside a transaction."""
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _read(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self._connection() as conn:
+            return conn.execute(sql, params or {}).fetchall()
+
+    def _read_one(self, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        rows = self._read(sql, params)
+        return rows[0] if rows else None
+
+    def open_connections(self) -> int:
+        """Connections idle in the store (for tests and diagnostics)."""
+        with self._lock:
+            return len(self._idle)
 
     def close(self) -> None:
-        self._closed = True
         with self._lock:
-            conns, self._all = self._all, []
+            self._closed = True
+            conns, self._idle = self._idle, []
         for conn in conns:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
-        self._local = threading.local()
+
+    def private(self) -> SQLiteStore:
+        return SQLiteStore(self.path, synchronous=self.synchronous)
+
+    def watch(self) -> Watcher:
+        return _ChangeWatcher(self)
 
     def now(self) -> datetime:
-        row = _one(self._conn().execute(f"SELECT {NOW_SQL} AS now"))
+        row = self._read_one(f"SELECT {NOW_SQL} AS now")
+        assert row is not None
         value = epoch_to_datetime(row["now"])
         assert value is not None
         return value
@@ -187,27 +268,27 @@ class SQLiteStore(Store):
         return done
 
     def applied_migrations(self) -> list[int]:
-        rows = self._conn().execute("SELECT version FROM hourhand_migrations ORDER BY version")
+        rows = self._read("SELECT version FROM hourhand_migrations ORDER BY version")
         return [r["version"] for r in rows]
 
     def describe_schema(self) -> list[str]:
-        conn = self._conn()
         out: list[str] = []
-        tables = conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'hourhand_%'"
-        ).fetchall()
-        for t in tables:
-            for col in conn.execute(f"PRAGMA table_info({t['name']})"):
-                out.append(
-                    f"column {t['name']}.{col['name']} {col['type']} notnull={col['notnull']} "
-                    f"default={col['dflt_value']} pk={col['pk']}"
-                )
-            for fk in conn.execute(f"PRAGMA foreign_key_list({t['name']})"):
-                out.append(f"fk {t['name']}.{fk['from']} -> {fk['table']}.{fk['to']}")
-        for idx in conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
-        ):
-            out.append(f"index {idx['name']}: {' '.join(idx['sql'].split())}")
+        with self._connection() as conn:
+            tables = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'hourhand_%'"
+            ).fetchall()
+            for t in tables:
+                for col in conn.execute(f"PRAGMA table_info({t['name']})"):
+                    out.append(
+                        f"column {t['name']}.{col['name']} {col['type']} "
+                        f"notnull={col['notnull']} default={col['dflt_value']} pk={col['pk']}"
+                    )
+                for fk in conn.execute(f"PRAGMA foreign_key_list({t['name']})"):
+                    out.append(f"fk {t['name']}.{fk['from']} -> {fk['table']}.{fk['to']}")
+            for idx in conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            ):
+                out.append(f"index {idx['name']}: {' '.join(idx['sql'].split())}")
         return sorted(out)
 
     # -- enqueue --------------------------------------------------------------------------
@@ -228,11 +309,11 @@ class SQLiteStore(Store):
         return ids
 
     # -- worker ---------------------------------------------------------------------------
-    def promote_due(self) -> tuple[int, datetime | None]:
+    def promote_due(self) -> tuple[int, float | None]:
         with self._write() as conn:
             moved = conn.execute(self.q["promote_due"]).rowcount
             row = _one(conn.execute(self.q["next_due"]))
-        return moved, epoch_to_datetime(row["next_due"])
+        return moved, row["next_in"]
 
     def claim(
         self,
@@ -240,12 +321,12 @@ class SQLiteStore(Store):
         queues: Sequence[str] | None,
         limit: int,
         lease: float,
-        exclude_names: Sequence[str] = (),
+        names: Sequence[str] | None = None,
     ) -> list[Job]:
         params: dict[str, Any] = {
             "worker_id": worker_id,
             "lease": lease,
-            "exclude": json.dumps(list(exclude_names)),
+            "names": None if names is None else json.dumps(list(names)),
         }
         with self._write() as conn:
             rows = claim_rows(
@@ -340,7 +421,8 @@ class SQLiteStore(Store):
                 done.append(item.job_id)
         return done
 
-    def end_attempt(self, end: AttemptEnd) -> bool:
+    def end_attempt(self, end: AttemptEnd) -> JobState | None:
+        error = safe_text(end.error)
         with self._write() as conn:
             row = _first(
                 conn.execute(
@@ -351,20 +433,21 @@ class SQLiteStore(Store):
                         "worker_id": end.worker_id,
                         "new_state": str(end.new_state),
                         "retry_in": end.retry_in,
-                        "error": end.error,
+                        "error": error,
                         "require_expired": int(end.require_expired),
                     },
                 )
             )
             if row is None:
-                return False
+                return None
+            state = JobState(row["state"])
             started = row["started_at"]
             duration = end.duration
             if duration is None and started is not None:
                 duration = max(0.0, row["now"] - started)
-            if row["schedule_id"] is not None:
-                final = end.new_state in (JobState.FAILED, JobState.CANCELLED)
-                self._schedule_ran(conn, row["schedule_id"], str(end.new_state), duration, final)
+            if row["schedule_id"] is not None and state != JobState.QUEUED:
+                final = state in (JobState.FAILED, JobState.CANCELLED)
+                self._schedule_ran(conn, row["schedule_id"], str(state), duration, final)
             conn.execute(
                 self.q["insert_attempt"],
                 {
@@ -375,15 +458,32 @@ class SQLiteStore(Store):
                     "finished_at": row["now"],
                     "outcome": str(end.outcome),
                     "duration": duration,
-                    "error": end.error,
-                    "traceback": end.traceback,
+                    "error": error,
+                    "traceback": safe_text(end.traceback),
                 },
             )
-        return True
+        return state
 
     def expired(self, limit: int) -> list[Job]:
-        rows = self._conn().execute(self.q["expired"], {"limit": limit}).fetchall()
+        rows = self._read(self.q["expired"], {"limit": limit})
         return [decode_job(r, epoch_to_datetime, json_text) for r in rows]
+
+    def release_unheld(self, worker_id: str, held: Sequence[int]) -> list[int]:
+        with self._write() as conn:
+            rows = conn.execute(
+                self.q["release_unheld"],
+                {"worker_id": worker_id, "held": json.dumps(list(held))},
+            ).fetchall()
+        return [r["id"] for r in rows]
+
+    def recorded(self, worker_id: str, pairs: Sequence[tuple[int, int]]) -> set[int]:
+        found: set[int] = set()
+        with self._connection() as conn:
+            for job_id, attempt in pairs:
+                params = {"job_id": job_id, "attempt": attempt, "worker_id": worker_id}
+                if _first(conn.execute(self.q["recorded"], params)) is not None:
+                    found.add(job_id)
+        return found
 
     def set_progress(
         self, worker_id: str, job_id: int, attempt: int, percent: float, message: str | None
@@ -396,31 +496,18 @@ class SQLiteStore(Store):
                     "attempt": attempt,
                     "worker_id": worker_id,
                     "percent": percent,
-                    "message": message,
+                    "message": safe_text(message),
                 },
             )
             return cur.rowcount == 1
 
-    def wait_for_work(self, timeout: float) -> bool:
-        conn = self._conn()
-        start = _one(conn.execute("PRAGMA data_version"))["data_version"]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not self._closed:
-            time.sleep(CHANGE_POLL_INTERVAL)
-            if _one(conn.execute("PRAGMA data_version"))["data_version"] != start:
-                return True
-        return False
-
-    def cancel_requests(self) -> list[int]:
-        return []  # no notifications: the worker learns of cancellations by heartbeat
-
     # -- operators ------------------------------------------------------------------------
     def get_job(self, job_id: int) -> Job | None:
-        row = _first(self._conn().execute(self.q["get_job"], {"id": job_id}))
+        row = self._read_one(self.q["get_job"], {"id": job_id})
         return None if row is None else decode_job(row, epoch_to_datetime, json_text)
 
     def list_jobs(self, flt: JobFilter) -> list[Job]:
-        rows = self._conn().execute(
+        rows = self._read(
             self.q["list_jobs"],
             {
                 "state": None if flt.state is None else str(flt.state),
@@ -434,7 +521,7 @@ class SQLiteStore(Store):
         return [decode_job(r, epoch_to_datetime, json_text) for r in rows]
 
     def list_attempts(self, job_id: int) -> list[Attempt]:
-        rows = self._conn().execute(self.q["list_attempts"], {"job_id": job_id})
+        rows = self._read(self.q["list_attempts"], {"job_id": job_id})
         return [decode_attempt(r, epoch_to_datetime) for r in rows]
 
     def cancel_job(self, job_id: int) -> Job | None:
@@ -517,29 +604,26 @@ class SQLiteStore(Store):
             return _first(conn.execute(self.q["delete_schedule"], {"id": schedule_id})) is not None
 
     def get_schedule(self, schedule_id: int) -> Schedule | None:
-        return self._schedule(
-            _first(self._conn().execute(self.q["get_schedule"], {"id": schedule_id}))
-        )
+        return self._schedule(self._read_one(self.q["get_schedule"], {"id": schedule_id}))
 
     def find_schedule(self, name: str, org_id: str | None) -> Schedule | None:
         params = {"name": name, "org_id": org_id}
-        return self._schedule(_first(self._conn().execute(self.q["find_schedule"], params)))
+        return self._schedule(self._read_one(self.q["find_schedule"], params))
 
     def list_schedules(
         self, *, org_id: str | None = None, source: str | None = None
     ) -> list[Schedule]:
-        rows = self._conn().execute(self.q["list_schedules"], {"org_id": org_id, "source": source})
+        rows = self._read(self.q["list_schedules"], {"org_id": org_id, "source": source})
         return [decode_schedule(r, epoch_to_datetime, json_text) for r in rows]
 
     def due_schedules(self, now: datetime, limit: int) -> list[Schedule]:
         params = {"now": datetime_to_epoch(now), "limit": limit}
-        rows = self._conn().execute(self.q["due_schedules"], params)
+        rows = self._read(self.q["due_schedules"], params)
         return [decode_schedule(r, epoch_to_datetime, json_text) for r in rows]
 
     def next_schedule_due(self) -> datetime | None:
-        return epoch_to_datetime(
-            _one(self._conn().execute(self.q["next_schedule_due"]))["next_due"]
-        )
+        row = self._read_one(self.q["next_schedule_due"])
+        return None if row is None else epoch_to_datetime(row["next_due"])
 
     def fire_schedule(
         self,
@@ -561,17 +645,16 @@ class SQLiteStore(Store):
         return ids
 
     def schedule_activity(self, schedule_id: int) -> tuple[int, int]:
-        row = _one(self._conn().execute(self.q["schedule_activity"], {"schedule_id": schedule_id}))
+        row = self._read_one(self.q["schedule_activity"], {"schedule_id": schedule_id})
+        assert row is not None
         return int(row["waiting"]), int(row["running"])
 
     def schedule_jobs(self, schedule_id: int, limit: int) -> list[Job]:
-        rows = self._conn().execute(
-            self.q["schedule_jobs"], {"schedule_id": schedule_id, "limit": limit}
-        )
+        rows = self._read(self.q["schedule_jobs"], {"schedule_id": schedule_id, "limit": limit})
         return [decode_job(r, epoch_to_datetime, json_text) for r in rows]
 
     def count_by_state(self) -> dict[str, int]:
-        rows = self._conn().execute(self.q["count_by_state"])
+        rows = self._read(self.q["count_by_state"])
         counts = {str(s): 0 for s in JobState}
         counts.update({r["state"]: r["n"] for r in rows})
         return counts
@@ -580,3 +663,56 @@ class SQLiteStore(Store):
 def _exists_message(spec: ScheduleSpec) -> str:
     where = f" in organisation {spec.org_id!r}" if spec.org_id else ""
     return f"a schedule named {spec.name!r} already exists{where}"
+
+
+class _ChangeWatcher(Watcher):
+    """Watches ``PRAGMA data_version`` on a connection of its own: it changes when another
+    connection commits. The last version seen is kept between calls, so no change made
+    between two waits is missed."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+        self._conn: sqlite3.Connection | None = None
+        self._version: int | None = None
+        self._failing = False
+
+    def _read_version(self) -> int:
+        if self._conn is None:
+            self._conn = self._store._open()
+        return int(_one(self._conn.execute("PRAGMA data_version"))["data_version"])
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                version = self._read_version()
+            except (sqlite3.Error, DatabaseUnavailable) as exc:
+                if not self._failing:
+                    logger.warning("cannot watch %s for changes: %s", self._store.path, exc)
+                    self._failing = True
+                self.close()
+                time.sleep(min(WATCH_ERROR_BACKOFF, max(0.0, deadline - time.monotonic())))
+                return False
+            if self._failing:
+                logger.warning("watching %s for changes again", self._store.path)
+                self._failing = False
+                self._version = version
+                return True  # changes may have been missed meanwhile
+            if self._version is None:
+                self._version = version
+            elif version != self._version:
+                self._version = version
+                return True
+            if time.monotonic() >= deadline or self._store._closed:
+                return False
+            time.sleep(CHANGE_POLL_INTERVAL)
+
+    def cancel_requests(self) -> list[int]:
+        return []  # no notifications: the worker learns of cancellations by heartbeat
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+        self._version = None  # versions of different connections do not compare

@@ -38,11 +38,6 @@ WITH ins AS (
 )
 SELECT id, (SELECT count(*) FROM woken) AS woken FROM ins
 
--- name: analyze
--- Refresh the planner's statistics after a bulk insert, so claims keep reading the ready
--- index in order instead of sorting every queued job.
-ANALYZE hourhand_jobs
-
 -- name: find_unique
 -- The waiting or running job holding a unique key.
 SELECT id FROM hourhand_jobs
@@ -55,7 +50,8 @@ WHERE name = %(name)s AND coalesce(org_id, '') = coalesce(%(org_id)s, '')
 SELECT id FROM hourhand_jobs WHERE schedule_id = %(schedule_id)s AND fire_time = %(fire_time)s
 
 -- name: promote_due
--- Scheduled and retrying jobs whose time has come become queued; wake workers.
+-- Scheduled and retrying jobs whose time has come become queued; wake workers. Says in
+-- how many seconds the next one is due, by this clock.
 WITH due AS (
     SELECT id FROM hourhand_jobs
     WHERE state IN ('scheduled', 'retrying') AND run_at <= now()
@@ -63,14 +59,16 @@ WITH due AS (
     LIMIT 10000
     FOR UPDATE SKIP LOCKED
 ), moved AS (
-    UPDATE hourhand_jobs j SET state = 'queued' FROM due WHERE j.id = due.id
+    UPDATE hourhand_jobs j SET state = 'queued'
+    WHERE j.id = ANY(ARRAY(SELECT id FROM due))  -- primary-key lookups, whatever the statistics
     RETURNING j.queue
 ), woken AS (
     SELECT pg_notify('hourhand_jobs', queue) FROM (SELECT DISTINCT queue FROM moved) AS q
 )
 SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM woken) AS woken,
-       (SELECT min(run_at) FROM hourhand_jobs
-        WHERE state IN ('scheduled', 'retrying') AND run_at > now()) AS next_due
+       extract(epoch FROM (SELECT min(run_at) FROM hourhand_jobs
+                           WHERE state IN ('scheduled', 'retrying') AND run_at > now())
+                          - now())::float8 AS next_in
 
 -- name: claim_queue
 -- Claim the next queued jobs of one queue.
@@ -80,7 +78,8 @@ SET state = 'running', attempt = j.attempt + 1, worker_id = %(worker_id)s, start
     progress = NULL, progress_message = NULL
 WHERE j.id = ANY(ARRAY(
         SELECT id FROM hourhand_jobs
-        WHERE state = 'queued' AND queue = %(queue)s AND name <> ALL(%(exclude)s::text[])
+        WHERE state = 'queued' AND queue = %(queue)s
+          AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s::text[]))
         ORDER BY priority DESC, run_at, id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED))
@@ -94,7 +93,7 @@ SET state = 'running', attempt = j.attempt + 1, worker_id = %(worker_id)s, start
     progress = NULL, progress_message = NULL
 WHERE j.id = ANY(ARRAY(
         SELECT id FROM hourhand_jobs
-        WHERE state = 'queued' AND name <> ALL(%(exclude)s::text[])
+        WHERE state = 'queued' AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s::text[]))
         ORDER BY priority DESC, run_at, id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED))
@@ -123,76 +122,128 @@ WHERE j.id = ANY(ARRAY(
         FOR UPDATE SKIP LOCKED))
 RETURNING j.*
 
+-- Statements on one job or a batch of ids find their rows by primary key whatever the
+-- planner's statistics say: a batch's ids come through ARRAY(SELECT ...), which the planner
+-- cannot see into, and the fence tests the lease (set exactly while a job runs, a CHECK
+-- constraint says so) rather than the state, so that the partial index of running jobs is
+-- never a candidate. Their cost is linear in the batch, not in the running jobs.
+
 -- name: heartbeat
 -- Extend the lease of the jobs this worker still holds.
 UPDATE hourhand_jobs j SET lease_expires_at = now() + %(lease)s * interval '1 second'
 FROM unnest(%(ids)s::bigint[], %(attempts)s::int[]) AS h(id, attempt)
-WHERE j.id = ANY(%(ids)s::bigint[])  -- primary-key lookups, whatever the statistics say
+WHERE j.id = ANY(ARRAY(SELECT unnest(%(ids)s::bigint[])))
   AND j.id = h.id AND j.attempt = h.attempt AND j.worker_id = %(worker_id)s
-  AND j.state = 'running'
+  AND j.lease_expires_at IS NOT NULL
 RETURNING j.id, j.cancel_requested
 
 -- name: complete
--- Complete the jobs this worker still holds and record their attempts.
+-- Complete the jobs this worker still holds and record their attempts; for jobs made by a
+-- schedule, record the outcome on it and release the run held behind (one statement, so
+-- all of it commits or none).
 WITH done AS (
     UPDATE hourhand_jobs j
     SET state = 'completed', result = c.result::jsonb, finished_at = now(),
         lease_expires_at = NULL, error = NULL, cancel_requested = false
     FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(results)s::text[],
                 %(durations)s::float8[]) AS c(id, attempt, result, duration)
-    WHERE j.id = ANY(%(ids)s::bigint[])  -- primary-key lookups, whatever the statistics say
+    WHERE j.id = ANY(ARRAY(SELECT unnest(%(ids)s::bigint[])))
       AND j.id = c.id AND j.attempt = c.attempt AND j.worker_id = %(worker_id)s
-      AND j.state = 'running'
+      AND j.lease_expires_at IS NOT NULL
     RETURNING j.id, j.attempt, j.started_at, j.finished_at, c.duration, j.schedule_id
 ), recorded AS (
     INSERT INTO hourhand_attempts (job_id, attempt, worker_id, started_at, finished_at,
                                    outcome, duration)
     SELECT id, attempt, %(worker_id)s, started_at, finished_at, 'completed', duration FROM done
+), ran AS (
+    UPDATE hourhand_schedules s SET last_status = 'completed', last_duration = d.duration
+    FROM (SELECT DISTINCT ON (schedule_id) schedule_id, duration FROM done
+          WHERE schedule_id IS NOT NULL ORDER BY schedule_id, id DESC) AS d
+    WHERE s.id = d.schedule_id
+), released AS (
+    UPDATE hourhand_jobs h SET run_at = now()
+    WHERE h.schedule_id = ANY(ARRAY(SELECT schedule_id FROM done WHERE schedule_id IS NOT NULL))
+      AND h.state = 'scheduled' AND h.run_at >= %(hold)s
 )
-SELECT id AS job_id, schedule_id, duration FROM done
+SELECT id AS job_id FROM done
 
 -- name: end_attempt
 -- End an attempt that did not complete: retrying, failed, cancelled, or handed back (queued,
--- with the attempt given back). Rescues also require the lease to have expired.
+-- the attempt not counted). A job whose cancellation was requested ends cancelled instead.
+-- Rescues also require the lease to have expired. For a job made by a schedule that ends
+-- for good, the outcome goes on the schedule and the run held behind it is released.
 WITH ended AS (
     UPDATE hourhand_jobs
-    SET state = %(new_state)s::text,
-        run_at = CASE WHEN %(new_state)s::text = 'retrying'
+    SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE %(new_state)s::text END,
+        run_at = CASE WHEN NOT cancel_requested AND %(new_state)s::text = 'retrying'
                       THEN now() + %(retry_in)s * interval '1 second' ELSE run_at END,
-        max_attempts = CASE WHEN %(new_state)s::text = 'queued'
-                            THEN max_attempts + 1 ELSE max_attempts END,
-        error = CASE WHEN %(new_state)s::text = 'queued' THEN error
+        attempt = CASE WHEN %(new_state)s::text = 'queued' THEN attempt - 1 ELSE attempt END,
+        handbacks = CASE WHEN %(new_state)s::text = 'queued'
+                         THEN handbacks + 1 ELSE handbacks END,
+        error = CASE WHEN %(new_state)s::text = 'queued' AND NOT cancel_requested THEN error
                      ELSE coalesce(%(error)s::text, error) END,
-        finished_at = CASE WHEN %(new_state)s::text IN ('failed', 'cancelled')
+        finished_at = CASE WHEN cancel_requested OR %(new_state)s::text IN ('failed', 'cancelled')
                            THEN now() ELSE NULL END,
         lease_expires_at = NULL, cancel_requested = false
     WHERE id = %(id)s AND attempt = %(attempt)s AND worker_id = %(worker_id)s
-      AND state = 'running' AND (NOT %(require_expired)s OR lease_expires_at < now())
-    RETURNING id, attempt, started_at, queue, state, schedule_id
+      AND lease_expires_at IS NOT NULL
+      AND (NOT %(require_expired)s OR lease_expires_at < now())
+    RETURNING id, started_at, queue, state, schedule_id
 ), recorded AS (
     INSERT INTO hourhand_attempts (job_id, attempt, worker_id, started_at, finished_at,
                                    outcome, duration, error, traceback)
-    SELECT id, attempt, %(worker_id)s, started_at, now(), %(outcome)s,
+    SELECT id, %(attempt)s, %(worker_id)s, started_at, now(), %(outcome)s,
            coalesce(%(duration)s::float8, extract(epoch FROM now() - started_at)),
            %(error)s, %(traceback)s
     FROM ended
     RETURNING job_id, duration
+), ran AS (
+    UPDATE hourhand_schedules s SET last_status = e.state, last_duration = r.duration
+    FROM ended e JOIN recorded r ON r.job_id = e.id
+    WHERE s.id = e.schedule_id AND e.state <> 'queued'
+), released AS (
+    UPDATE hourhand_jobs h SET run_at = now()
+    WHERE h.schedule_id = (SELECT schedule_id FROM ended WHERE state IN ('failed', 'cancelled'))
+      AND h.state = 'scheduled' AND h.run_at >= %(hold)s
 ), woken AS (
     SELECT pg_notify('hourhand_jobs', queue) FROM ended WHERE state = 'queued'
 )
-SELECT job_id, recorded.duration, ended.schedule_id, (SELECT count(*) FROM woken) AS woken
-FROM recorded JOIN ended ON ended.id = recorded.job_id
+SELECT id AS job_id, state, (SELECT count(*) FROM woken) AS woken FROM ended
 
 -- name: expired
 -- Running jobs whose lease has expired.
 SELECT * FROM hourhand_jobs WHERE state = 'running' AND lease_expires_at < now()
 ORDER BY lease_expires_at LIMIT %(limit)s
 
+-- name: release_unheld
+-- Give back the running jobs of this worker that it does not hold (their claim's reply was
+-- lost): queued again with the attempt not counted, or cancelled if that was asked.
+WITH released AS (
+    UPDATE hourhand_jobs
+    SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
+        attempt = attempt - 1, lease_expires_at = NULL, cancel_requested = false,
+        finished_at = CASE WHEN cancel_requested THEN now() ELSE NULL END
+    WHERE state = 'running' AND worker_id = %(worker_id)s AND NOT (id = ANY(%(held)s::bigint[]))
+    RETURNING id, queue, state
+), woken AS (
+    SELECT pg_notify('hourhand_jobs', queue)
+    FROM (SELECT DISTINCT queue FROM released WHERE state = 'queued') AS q
+)
+SELECT id, (SELECT count(*) FROM woken) AS woken FROM released
+
+-- name: recorded
+-- Which of these (job, attempt) pairs this worker has recorded an end for.
+SELECT DISTINCT a.job_id
+FROM hourhand_attempts a
+JOIN unnest(%(ids)s::bigint[], %(attempts)s::int[]) AS p(id, attempt)
+  ON a.job_id = p.id AND a.attempt = p.attempt
+WHERE a.job_id = ANY(ARRAY(SELECT unnest(%(ids)s::bigint[]))) AND a.worker_id = %(worker_id)s
+
 -- name: set_progress
 -- Record progress on a job this worker still holds.
 UPDATE hourhand_jobs SET progress = %(percent)s, progress_message = %(message)s
 WHERE id = %(id)s AND attempt = %(attempt)s AND worker_id = %(worker_id)s
-  AND state = 'running'
+  AND lease_expires_at IS NOT NULL
 
 -- name: get_job
 SELECT * FROM hourhand_jobs WHERE id = %(id)s
@@ -211,10 +262,21 @@ ORDER BY id DESC LIMIT %(limit)s
 SELECT * FROM hourhand_attempts WHERE job_id = %(job_id)s ORDER BY id
 
 -- name: cancel_waiting
--- Cancel a job that has not started.
-UPDATE hourhand_jobs SET state = 'cancelled', finished_at = now()
-WHERE id = %(id)s AND state IN ('scheduled', 'queued', 'retrying')
-RETURNING *
+-- Cancel a job that has not started; a schedule's run records that on its schedule and
+-- releases the run held behind it.
+WITH cancelled AS (
+    UPDATE hourhand_jobs SET state = 'cancelled', finished_at = now()
+    WHERE id = %(id)s AND state IN ('scheduled', 'queued', 'retrying')
+    RETURNING *
+), ran AS (
+    UPDATE hourhand_schedules s SET last_status = 'cancelled', last_duration = NULL
+    FROM cancelled c WHERE s.id = c.schedule_id
+), released AS (
+    UPDATE hourhand_jobs h SET run_at = now()
+    WHERE h.schedule_id = (SELECT schedule_id FROM cancelled) AND h.id <> %(id)s
+      AND h.state = 'scheduled' AND h.run_at >= %(hold)s
+)
+SELECT * FROM cancelled
 
 -- name: request_cancel
 -- Ask the worker running a job to stop it.
@@ -293,13 +355,3 @@ WHERE schedule_id = %(schedule_id)s
 -- name: schedule_jobs
 SELECT * FROM hourhand_jobs WHERE schedule_id = %(schedule_id)s ORDER BY id DESC
 LIMIT %(limit)s
-
--- name: schedule_ran
--- Record the latest run's outcome on its schedule.
-UPDATE hourhand_schedules SET last_status = %(status)s, last_duration = %(duration)s
-WHERE id = %(schedule_id)s
-
--- name: release_held
--- A schedule's run finished: the run held behind it (overlap 'queue') may start.
-UPDATE hourhand_jobs SET run_at = now()
-WHERE schedule_id = %(schedule_id)s AND state = 'scheduled' AND run_at >= %(hold)s

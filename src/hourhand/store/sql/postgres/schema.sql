@@ -26,8 +26,11 @@ CREATE TABLE hourhand_jobs (
     cancel_requested boolean NOT NULL DEFAULT false,
     created_at timestamptz NOT NULL DEFAULT now(),
     started_at timestamptz,
-    finished_at timestamptz
-);
+    finished_at timestamptz,
+    handbacks integer NOT NULL DEFAULT 0,  -- attempts handed back at shutdown (not counted)
+    -- A lease is held exactly while the job runs: statements on running jobs fence on it.
+    CONSTRAINT hourhand_jobs_lease CHECK ((state = 'running') = (lease_expires_at IS NOT NULL))
+) WITH (autovacuum_vacuum_scale_factor = 0.05, autovacuum_analyze_scale_factor = 0.02);
 
 -- Ready work, in claim order, per queue and across queues.
 CREATE INDEX hourhand_jobs_ready ON hourhand_jobs (queue, priority DESC, run_at, id)

@@ -28,8 +28,8 @@ UPDATE hourhand_jobs SET state = 'queued'
 WHERE state IN ('scheduled', 'retrying') AND run_at <= NOW()
 
 -- name: next_due
--- When the next scheduled or retrying job becomes due.
-SELECT min(run_at) AS next_due FROM hourhand_jobs WHERE state IN ('scheduled', 'retrying')
+-- In how many seconds the next scheduled or retrying job becomes due, by this clock.
+SELECT min(run_at) - NOW() AS next_in FROM hourhand_jobs WHERE state IN ('scheduled', 'retrying')
 
 -- name: claim_queue
 -- Claim the next queued jobs of one queue.
@@ -40,7 +40,7 @@ SET state = 'running', attempt = attempt + 1, worker_id = :worker_id, started_at
 WHERE id IN (
     SELECT id FROM hourhand_jobs
     WHERE state = 'queued' AND queue = :queue
-      AND name NOT IN (SELECT value FROM json_each(:exclude))
+      AND (:names IS NULL OR name IN (SELECT value FROM json_each(:names)))
     ORDER BY priority DESC, run_at, id
     LIMIT :limit)
 RETURNING *
@@ -53,7 +53,8 @@ SET state = 'running', attempt = attempt + 1, worker_id = :worker_id, started_at
     progress_message = NULL
 WHERE id IN (
     SELECT id FROM hourhand_jobs
-    WHERE state = 'queued' AND name NOT IN (SELECT value FROM json_each(:exclude))
+    WHERE state = 'queued'
+      AND (:names IS NULL OR name IN (SELECT value FROM json_each(:names)))
     ORDER BY priority DESC, run_at, id
     LIMIT :limit)
 RETURNING *
@@ -92,17 +93,22 @@ RETURNING id, started_at, finished_at, schedule_id
 
 -- name: end_attempt
 -- End an attempt that did not complete: retrying, failed, cancelled, or handed back (queued,
--- with the attempt given back). Rescues also require the lease to have expired.
+-- the attempt not counted). A job whose cancellation was requested ends cancelled instead.
+-- Rescues also require the lease to have expired.
 UPDATE hourhand_jobs
-SET state = :new_state,
-    run_at = CASE WHEN :new_state = 'retrying' THEN NOW() + :retry_in ELSE run_at END,
-    max_attempts = CASE WHEN :new_state = 'queued' THEN max_attempts + 1 ELSE max_attempts END,
-    error = CASE WHEN :new_state = 'queued' THEN error ELSE coalesce(:error, error) END,
-    finished_at = CASE WHEN :new_state IN ('failed', 'cancelled') THEN NOW() ELSE NULL END,
+SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE :new_state END,
+    run_at = CASE WHEN NOT cancel_requested AND :new_state = 'retrying'
+                  THEN NOW() + :retry_in ELSE run_at END,
+    attempt = CASE WHEN :new_state = 'queued' THEN attempt - 1 ELSE attempt END,
+    handbacks = CASE WHEN :new_state = 'queued' THEN handbacks + 1 ELSE handbacks END,
+    error = CASE WHEN :new_state = 'queued' AND NOT cancel_requested THEN error
+                 ELSE coalesce(:error, error) END,
+    finished_at = CASE WHEN cancel_requested OR :new_state IN ('failed', 'cancelled')
+                       THEN NOW() ELSE NULL END,
     lease_expires_at = NULL, cancel_requested = 0
 WHERE id = :id AND attempt = :attempt AND worker_id = :worker_id AND state = 'running'
   AND (:require_expired = 0 OR lease_expires_at < NOW())
-RETURNING id, started_at, NOW() AS now, schedule_id
+RETURNING id, started_at, NOW() AS now, schedule_id, state
 
 -- name: insert_attempt
 -- Record one attempt.
@@ -115,6 +121,23 @@ VALUES (:job_id, :attempt, :worker_id, :started_at, :finished_at, :outcome, :dur
 -- Running jobs whose lease has expired.
 SELECT * FROM hourhand_jobs WHERE state = 'running' AND lease_expires_at < NOW()
 ORDER BY lease_expires_at LIMIT :limit
+
+-- name: release_unheld
+-- Give back the running jobs of this worker that it does not hold (their claim's reply was
+-- lost): queued again with the attempt not counted, or cancelled if that was asked.
+UPDATE hourhand_jobs
+SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
+    attempt = attempt - 1, lease_expires_at = NULL, cancel_requested = 0,
+    finished_at = CASE WHEN cancel_requested THEN NOW() ELSE NULL END
+WHERE state = 'running' AND worker_id = :worker_id
+  AND id NOT IN (SELECT value FROM json_each(:held))
+RETURNING id
+
+-- name: recorded
+-- Whether this worker has recorded an end for this attempt.
+SELECT 1 AS found FROM hourhand_attempts
+WHERE job_id = :job_id AND attempt = :attempt AND worker_id = :worker_id
+LIMIT 1
 
 -- name: set_progress
 -- Record progress on a job this worker still holds.

@@ -26,7 +26,8 @@ CREATE TABLE hourhand_jobs (
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
     started_at REAL,
-    finished_at REAL
+    finished_at REAL,
+    handbacks INTEGER NOT NULL DEFAULT 0  -- attempts handed back at shutdown (not counted)
 );
 
 -- Ready work, in claim order, per queue and across queues.
