@@ -15,6 +15,7 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 FAST_SETTINGS = {  # tests only: durability is not what they measure
     "fsync": "off",
@@ -102,6 +103,40 @@ class PgServer:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def restart(self, mode: str = "immediate") -> None:
+        """Stop the server (``-m immediate``: as if it crashed; it runs crash recovery on
+        start) and start it again with the same options; returns once it accepts
+        connections."""
+        self._run(
+            find_bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.dir / "log"),
+            "-m",
+            mode,
+            "-w",
+            "-t",
+            "60",
+            "restart",
+        )
+
+    def sql(self, query: str, dbname: str = "postgres") -> list[tuple[Any, ...]]:
+        """Run one statement in autocommit on a fresh connection; its rows, if any."""
+        import psycopg
+
+        with psycopg.connect(self.url(dbname), autocommit=True) as conn:
+            cur = conn.execute(query.encode())
+            return cur.fetchall() if cur.description else []
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the server's log."""
+        try:
+            text = (self.dir / "log").read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):
