@@ -77,6 +77,7 @@ class Recorder:
         self.stats = stats
         self._completions: deque[_Item] = deque()
         self._ends: deque[_Item] = deque()
+        self._inflight = 0
         self._wake = asyncio.Event()
         self._closing = False
         self._deadline = float("inf")
@@ -85,7 +86,8 @@ class Recorder:
 
     @property
     def pending(self) -> int:
-        return len(self._completions) + len(self._ends)
+        """Outcomes not recorded yet, including those being recorded right now."""
+        return len(self._completions) + len(self._ends) + self._inflight
 
     def complete(self, completion: Completion) -> None:
         self._completions.append(_Item(completion))
@@ -125,9 +127,17 @@ class Recorder:
         if self._completions:
             count = min(COMPLETE_BATCH, len(self._completions))
             batch = [self._completions.popleft() for _ in range(count)]
-            healthy = await self._complete(batch)
+            self._inflight = len(batch)
+            try:
+                healthy = await self._complete(batch)
+            finally:
+                self._inflight = 0
         while healthy and self._ends:
-            healthy = await self._end(self._ends.popleft())
+            self._inflight = 1
+            try:
+                healthy = await self._end(self._ends.popleft())
+            finally:
+                self._inflight = 0
         return healthy
 
     async def _complete(self, batch: list[_Item]) -> bool:
