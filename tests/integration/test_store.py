@@ -82,3 +82,44 @@ def test_claim_skips_jobs_already_claimed(app: Hourhand) -> None:
 def test_database_clock_is_aware_utc(app: Hourhand) -> None:
     now = app.store.now()
     assert now.utcoffset() is not None and now.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("new_state", [JobState.RETRYING, JobState.FAILED, JobState.QUEUED])
+def test_a_requested_cancel_wins_over_any_other_end(app: Hourhand, new_state: JobState) -> None:
+    """Retry, failure, hand-back or rescue: a job whose cancel was asked ends cancelled."""
+    store = app.store
+    job_id = app.enqueue("noop")
+    store.claim("w", None, 1, lease=30)
+    app.cancel(job_id)
+    end = AttemptEnd(job_id, 1, "w", Outcome.FAILED, new_state, error="boom", retry_in=0.0)
+    assert store.end_attempt(end) == JobState.CANCELLED
+    job = app.get_job(job_id)
+    assert (job.state, job.cancel_requested) == (JobState.CANCELLED, False)
+    assert job.finished_at is not None
+    assert store.promote_due()[0] == 0 and store.claim("w2", None, 1, lease=30) == []
+
+
+def test_lost_claim_replies_are_given_back_and_recorded_ends_are_found(app: Hourhand) -> None:
+    store = app.store
+    ids = app.enqueue_many("noop", [{} for _ in range(3)])
+    store.claim("w", None, 3, lease=30)  # the reply of this claim never reached worker w
+    app.cancel(ids[2])
+    assert sorted(store.release_unheld("w", [ids[0]])) == ids[1:]
+    assert [app.get_job(i).state for i in ids] == [
+        JobState.RUNNING,
+        JobState.QUEUED,
+        JobState.CANCELLED,
+    ]
+    assert app.get_job(ids[1]).attempt == 0  # the lost claim does not count
+    assert store.recorded("w", [(ids[0], 1)]) == set()
+    assert store.complete("w", [Completion(ids[0], 1, None, 0.1)]) == [ids[0]]
+    # a retry of that completion finds it done: it is recorded, not lost
+    assert store.complete("w", [Completion(ids[0], 1, None, 0.1)]) == []
+    assert store.recorded("w", [(ids[0], 1), (ids[1], 1)]) == {ids[0]}
+
+
+def test_next_due_is_measured_by_the_database_clock(app: Hourhand) -> None:
+    app.enqueue("noop", delay=60)
+    moved, next_in = app.store.promote_due()
+    assert moved == 0
+    assert next_in is not None and 55 < next_in <= 60

@@ -210,11 +210,6 @@ class SQLiteStore(Store):
         rows = self._read(sql, params)
         return rows[0] if rows else None
 
-    def open_connections(self) -> int:
-        """Connections idle in the store (for tests and diagnostics)."""
-        with self._lock:
-            return len(self._idle)
-
     def close(self) -> None:
         with self._lock:
             self._closed = True
