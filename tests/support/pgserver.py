@@ -78,6 +78,12 @@ class PgServer:
         ]
         if self.fast:
             opts += [f"-c {k}={v}" for k, v in FAST_SETTINGS.items()]
+        self._options = " ".join(opts)
+        self.resume()
+        return self
+
+    def resume(self) -> None:
+        """Start the (initialised, stopped) server; returns once it accepts connections."""
         self._run(
             find_bin("pg_ctl"),
             "-D",
@@ -85,13 +91,16 @@ class PgServer:
             "-l",
             str(self.dir / "log"),
             "-o",
-            " ".join(opts),
+            self._options,
             "-w",
             "-t",
             "60",
             "start",
         )
-        return self
+
+    def halt(self) -> None:
+        """Stop the server as if it crashed, keeping its data (``resume`` starts it)."""
+        self._run(find_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
