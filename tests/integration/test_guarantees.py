@@ -16,7 +16,7 @@ import psycopg
 import pytest
 import time_machine
 
-from hourhand import DoNotRetry, Hourhand, JobContext, JobState, Outcome, Retry
+from hourhand import DatabaseUnavailable, DoNotRetry, Hourhand, JobContext, JobState, Outcome, Retry
 from tests.conftest import WorkerThread, reset_postgres, wait_until
 from tests.support.faults import fail_updates_for, sql
 
@@ -255,9 +255,11 @@ def test_a_finished_earlier_attempt_does_not_drop_the_later_attempt_of_the_same_
     lease = hh.get_job(job_id).lease_expires_at
     assert lease is not None
     wait_until(
-        lambda: (j := hh.get_job(job_id)).attempt == 2
-        and j.lease_expires_at is not None
-        and j.lease_expires_at > lease + timedelta(seconds=1.5),
+        lambda: (
+            (j := hh.get_job(job_id)).attempt == 2
+            and j.lease_expires_at is not None
+            and j.lease_expires_at > lease + timedelta(seconds=1.5)
+        ),
         timeout=10,
         what="the second attempt's lease to be extended",
     )
@@ -446,3 +448,62 @@ def test_worker_clock_ahead_of_the_database_does_not_busy_poll(hh: Hourhand, run
         run_worker(poll_interval=0.5)
         time.sleep(2.0)  # the polling rate over a while is what is measured
     assert calls <= 8  # about one per poll interval, not one every 5 ms
+
+
+# -- 13. replies lost with the connection ---------------------------------------------------------
+
+
+def lose_first_reply(store: object, method: str) -> list[int]:
+    """Make ``store.method`` do its work and then, the first time, fail as if the connection
+    dropped before the reply arrived (the commit happened; the caller cannot know)."""
+    real = getattr(store, method)
+    lost: list[int] = []
+
+    def call(*args: object) -> object:
+        result = real(*args)
+        if not lost:
+            lost.append(1)
+            raise DatabaseUnavailable("server closed the connection unexpectedly")
+        return result
+
+    setattr(store, method, call)
+    return lost
+
+
+def test_jobs_taken_by_a_claim_whose_reply_was_lost_are_given_back(
+    hh: Hourhand, run_worker, caplog: pytest.LogCaptureFixture
+) -> None:
+    runs: Counter[int] = Counter()
+
+    @hh.job("n")
+    async def n(ctx: JobContext) -> None:
+        runs[ctx.job_id] += 1
+
+    ids = hh.enqueue_many("n", [{} for _ in range(3)])
+    lost = lose_first_reply(hh.store, "claim")
+    run_worker(lease=30, poll_interval=0.1)  # a lease that would keep them 30 s otherwise
+    wait_until(lambda: all(state(hh, i) == JobState.COMPLETED for i in ids), timeout=10)
+    assert lost == [1]
+    assert runs == dict.fromkeys(ids, 1)
+    for job_id in ids:  # the lost claim did not count as an attempt
+        assert [(a.attempt, a.outcome) for a in hh.attempts(job_id)] == [(1, Outcome.COMPLETED)]
+    assert "claimed for this worker by a request whose reply was lost" in caplog.text
+
+
+@pytest.mark.parametrize("method", ["complete", "end_attempt"])
+def test_an_outcome_committed_before_its_reply_was_lost_is_not_reported_lost(
+    hh: Hourhand, run_worker, caplog: pytest.LogCaptureFixture, method: str
+) -> None:
+    @hh.job("n", max_attempts=1)
+    async def n(ctx: JobContext) -> None:
+        if method == "end_attempt":
+            raise ValueError("fails")
+
+    job_id = hh.enqueue("n")
+    lost = lose_first_reply(hh.store, method)
+    run_worker(lease=30, poll_interval=0.1)
+    final = JobState.COMPLETED if method == "complete" else JobState.FAILED
+    wait_until(lambda: state(hh, job_id) == final)
+    wait_until(lambda: lost == [1] and "works again" in caplog.text, what="the retry")
+    assert len(hh.attempts(job_id)) == 1
+    assert "not recorded" not in caplog.text
