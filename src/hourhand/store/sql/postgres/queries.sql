@@ -281,7 +281,8 @@ SELECT * FROM cancelled
 -- name: request_cancel
 -- Ask the worker running a job to stop it.
 WITH flagged AS (
-    UPDATE hourhand_jobs SET cancel_requested = true WHERE id = %(id)s AND state = 'running'
+    UPDATE hourhand_jobs SET cancel_requested = true
+    WHERE id = %(id)s AND lease_expires_at IS NOT NULL  -- running (see the fences above)
     RETURNING *
 )
 SELECT flagged.*, pg_notify('hourhand_cancel', id::text) AS notified FROM flagged
