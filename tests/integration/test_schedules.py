@@ -265,3 +265,49 @@ def test_a_schedule_whose_job_type_is_gone_is_moved_on_not_retried_forever(
         assert fire_times(app, sid) == []
     finally:
         other.close()
+
+
+@pytest.mark.parametrize("ending", ["completes", "fails"])
+def test_a_run_ending_and_the_release_of_the_run_held_behind_it_commit_together(
+    app: Hourhand, store_url: str, ending: str
+) -> None:
+    """A fault between the two must not leave the held run waiting forever: either both are
+    recorded or neither (and the worker's retry then records both)."""
+    from hourhand import Outcome
+    from hourhand.store import AttemptEnd, Completion
+    from tests.support.faults import fail_updates_for
+
+    queue = app.schedules.create("queued", "report", "* * * * *", overlap="queue", queue="q")
+    app.store.update_schedule(queue.id, {"next_fire_at": T0})
+    sched = app.scheduler()
+    sched.tick(T0 + timedelta(seconds=1))
+    [first] = app.store.claim("w", ["q"], 10, lease=30)
+    sched.tick(T0 + timedelta(minutes=1, seconds=1))
+    held = app.schedules.runs(queue.id)[0]
+    assert held.run_at == HOLD_UNTIL
+    hold = HOLD_UNTIL.timestamp()
+    fault = fail_updates_for(
+        store_url,
+        1.5,
+        postgres="OLD.run_at >= '9999-01-01' AND NEW.run_at < '9999-01-01'",
+        sqlite=f"OLD.run_at >= {hold} AND NEW.run_at < {hold}",
+    )
+
+    def end() -> object:
+        if ending == "completes":
+            return app.store.complete("w", [Completion(first.id, 1, None, 0.5)])
+        return app.store.end_attempt(
+            AttemptEnd(first.id, 1, "w", Outcome.FAILED, JobState.FAILED, error="no")
+        )
+
+    try:
+        with pytest.raises(Exception, match="injected fault"):
+            end()
+        assert app.get_job(held.id).run_at == HOLD_UNTIL
+        assert app.get_job(first.id).state == JobState.RUNNING  # nothing was recorded
+        wait_until(lambda: app.store.now().timestamp() > fault.until, what="the fault to end")
+        assert end()  # the worker's retry records both
+    finally:
+        fault.remove()
+    assert app.get_job(first.id).state in (JobState.COMPLETED, JobState.FAILED)
+    assert app.get_job(held.id).run_at < HOLD_UNTIL
