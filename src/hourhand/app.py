@@ -13,8 +13,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from hourhand import checks
 from hourhand.checks import MAX_ID
-from hourhand.config import load_schedules
-from hourhand.errors import InvalidInput, JobNotFound, JobStateError, UnknownJobType
+from hourhand.config import load_schedules, option_names
+from hourhand.errors import (
+    ConfigurationError,
+    InvalidInput,
+    JobNotFound,
+    JobStateError,
+    UnknownJobType,
+)
 from hourhand.jobs import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_PRIORITY,
@@ -62,6 +68,7 @@ class Hourhand:
         self.registry: dict[str, JobSpec] = {}
         self.code_schedules: dict[str, ScheduleSpec] = {}  # from @hh.cron
         self.config_schedules: dict[str, ScheduleSpec] = {}  # from hourhand.toml
+        self.config_path: Path | None = None  # the config file read, if any
         self.schedules = Schedules(self)
         self._store: Store | None = None
         self._lock = threading.Lock()
@@ -175,10 +182,33 @@ class Hourhand:
 
     def load_config(self, path: str | Path) -> list[ScheduleSpec]:
         """Read the schedules of a config file (hourhand.toml); they are synced into the
-        database when a scheduler starts."""
-        specs = load_schedules(path)
-        self.config_schedules = {spec.name: spec for spec in specs}
-        return specs
+        database when a scheduler starts. Only an app that read a config file adds,
+        changes or removes config schedules: one that read none leaves them alone.
+
+        Every schedule's job type must be registered, and every key that is not an option
+        must be a parameter of its handler: ConfigurationError names file, table and key."""
+        entries = load_schedules(path)
+        for entry in entries:
+            spec = self.registry.get(entry.spec.job)
+            if spec is None:
+                known = ", ".join(sorted(self.registry)) or "none"
+                raise ConfigurationError(
+                    f"{entry.where}: unknown job type {entry.spec.job!r} (registered: {known})"
+                )
+            for key in entry.extra_keys:
+                if not spec.accepts(key):
+                    raise ConfigurationError(
+                        f"{entry.where}: unknown key {key!r}: not a schedule option "
+                        f"({', '.join(option_names())}) and not a parameter of "
+                        f"{entry.spec.job!r}'s handler"
+                    )
+            try:
+                spec.check_args(entry.spec.args)
+            except InvalidInput as exc:
+                raise ConfigurationError(f"{entry.where}: {exc}") from None
+        self.config_schedules = {entry.spec.name: entry.spec for entry in entries}
+        self.config_path = Path(path)
+        return [entry.spec for entry in entries]
 
     def system_schedules(self) -> list[ScheduleSpec]:
         """Code and config schedules (a config entry wins over code of the same name)."""

@@ -12,13 +12,16 @@
 
 Known keys: ``job`` and ``cron`` (required), ``enabled``, ``tz``, ``args``, ``queue``,
 ``priority``, ``max_attempts``, ``timeout``, ``misfire``, ``misfire_cap``,
-``catchup_window``, ``overlap``, ``jitter``.
+``catchup_window``, ``overlap``, ``jitter``. Any other key must be a parameter of the job's
+handler (checked when the app loads the file): a misspelt option is an error, not an
+argument. So is an unknown table (``[schedule.X]`` for ``[schedules.X]``).
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,7 @@ from hourhand.errors import ConfigurationError, HourhandError
 from hourhand.schedules import ScheduleSpec
 
 DEFAULT_CONFIG = "hourhand.toml"
+TABLES = ("schedules",)  # the top-level tables hourhand.toml may have
 OPTION_KEYS: dict[str, type | tuple[type, ...]] = {
     "queue": str,
     "priority": int,
@@ -51,8 +55,18 @@ def config_path(explicit: str | None) -> Path | None:
     return default if default.is_file() else None
 
 
-def load_schedules(path: str | Path) -> list[ScheduleSpec]:
-    """The ``[schedules.*]`` tables of a TOML file; ConfigurationError names the problem."""
+@dataclass(frozen=True)
+class ConfigSchedule:
+    """One ``[schedules.NAME]`` table."""
+
+    spec: ScheduleSpec
+    where: str  # "path: [schedules.NAME]", for messages
+    extra_keys: tuple[str, ...]  # keys that are not options: arguments for the handler
+
+
+def load_schedules(path: str | Path) -> list[ConfigSchedule]:
+    """The ``[schedules.*]`` tables of a TOML file; ConfigurationError names the problem
+    (the file, the table and the key)."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text())
@@ -60,6 +74,11 @@ def load_schedules(path: str | Path) -> list[ScheduleSpec]:
         raise ConfigurationError(f"config file {path} not found") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+    for key, value in data.items():
+        if key not in TABLES:
+            what = f"table [{key}]" if isinstance(value, dict) else f"key {key!r}"
+            known = ", ".join(f"[{t}]" for t in TABLES)
+            raise ConfigurationError(f"{path}: unknown {what} (known tables: {known})")
     tables = data.get("schedules", {})
     if not isinstance(tables, dict):
         raise ConfigurationError(f"{path}: [schedules] must be a table of tables")
@@ -72,7 +91,7 @@ def load_schedules(path: str | Path) -> list[ScheduleSpec]:
     return specs
 
 
-def _spec(name: str, table: dict[str, Any], where: str) -> ScheduleSpec:
+def _spec(name: str, table: dict[str, Any], where: str) -> ConfigSchedule:
     for key in ("job", "cron"):
         if not isinstance(table.get(key), str):
             raise ConfigurationError(f"{where}: '{key}' is required (a string)")
@@ -92,7 +111,7 @@ def _spec(name: str, table: dict[str, Any], where: str) -> ScheduleSpec:
     job, cron, tz = table.pop("job"), table.pop("cron"), table.pop("tz", "UTC")
     free = table  # everything else reaches the handler as keyword arguments
     try:
-        return ScheduleSpec(
+        spec = ScheduleSpec(
             name=name,
             job=job,
             cron=cron,
@@ -104,3 +123,8 @@ def _spec(name: str, table: dict[str, Any], where: str) -> ScheduleSpec:
         ).validated()
     except HourhandError as exc:
         raise ConfigurationError(f"{where}: {exc}") from None
+    return ConfigSchedule(spec, where, tuple(sorted(free)))
+
+
+def option_names() -> list[str]:
+    return sorted({"job", "cron", "tz", "args", "enabled", *OPTION_KEYS})

@@ -166,6 +166,15 @@ class JobSpec:
         object.__setattr__(self, "signature", inspect.signature(self.handler))
         object.__setattr__(self, "_accepted", set())
 
+    def accepts(self, name: str) -> bool:
+        """Whether the handler takes an argument called ``name`` (after the context)."""
+        params = list(self.signature.parameters.values())[1:]
+        return any(
+            p.kind == p.VAR_KEYWORD
+            or (p.name == name and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+            for p in params
+        )
+
     def check_args(self, args: Mapping[str, Any]) -> None:
         """Raise InvalidArguments unless ``handler(ctx, **args)`` would bind."""
         keys = frozenset(args)

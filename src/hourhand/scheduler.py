@@ -20,6 +20,7 @@ import logging
 import random
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -64,13 +65,21 @@ class Scheduler:
 
     # -- code and config schedules -------------------------------------------------------
     def sync(self) -> SyncReport:
-        """Make the table's code and config schedules match the app's; user ones untouched."""
+        """Make the table's code schedules match the app's, and its config schedules match
+        the config file the app read; user schedules are never touched.
+
+        Config schedules are only added, changed or removed by an app that read a config
+        file: one started where there is none leaves them as they are. What the code or
+        file says about ``enabled`` is kept apart from an operator's enable/disable, which
+        a sync never undoes."""
         report = SyncReport()
         store = self.app.store
+        sources = ["code", "config"] if self.app.config_path is not None else ["code"]
         wanted = {spec.name: spec for spec in self.app.system_schedules()}
         current = {
             s.name: s
-            for s in store.list_schedules(source="code") + store.list_schedules(source="config")
+            for source in sources
+            for s in store.list_schedules(source=source)
             if s.org_id is None
         }
         for name, spec in wanted.items():
@@ -85,14 +94,16 @@ class Scheduler:
                     have = store.find_schedule(name, None)
                     if have is None:
                         raise
-            if have.source == "user":
-                logger.error("schedule %r from %s clashes with a user schedule", name, spec.source)
+            if have.source not in sources:
+                logger.error(
+                    "schedule %r from %s clashes with a %s schedule of that name; not synced",
+                    name,
+                    spec.source,
+                    have.source,
+                )
                 continue
-            changes = _differences(have, spec)
-            if changes:
-                values = {k: getattr(spec, k) for k in changes}
-                if {"cron", "tz", "enabled", "jitter"} & changes:
-                    values["next_fire_at"] = spec_next(spec, store.now()) if spec.enabled else None
+            values = _changes(have, spec, store.now)
+            if values:
                 store.update_schedule(have.id, values)
                 report.updated.append(name)
         for name, have in current.items():
@@ -229,6 +240,17 @@ class Scheduler:
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> None:
         """Sync, then fire due schedules until :meth:`stop` (thread-safe)."""
+        if self.app.config_path is not None:
+            logger.info(
+                "scheduler: read %d schedule(s) from %s",
+                len(self.app.config_schedules),
+                self.app.config_path,
+            )
+        else:
+            logger.info(
+                "scheduler: no config file read; config schedules in the database are "
+                "left as they are"
+            )
         self.sync()
         logger.info("scheduler started")
         while not self.stopped.is_set():
@@ -263,5 +285,20 @@ class _Stream:
         return fire
 
 
-def _differences(have: Schedule, spec: ScheduleSpec) -> set[str]:
-    return {k for k in ScheduleSpec.__dataclass_fields__ if getattr(have, k) != getattr(spec, k)}
+def _changes(have: Schedule, spec: ScheduleSpec, now: Callable[[], datetime]) -> dict[str, object]:
+    """The column values that bring a stored code/config schedule in line with its
+    definition, keeping an operator's enable/disable."""
+    changed = {
+        k
+        for k in ScheduleSpec.__dataclass_fields__
+        if k != "enabled" and getattr(have, k) != getattr(spec, k)
+    }
+    values: dict[str, object] = {k: getattr(spec, k) for k in changed}
+    if spec.enabled != have.defined_enabled:
+        values["defined_enabled"] = spec.enabled
+    enabled = spec.enabled if have.enabled_override is None else have.enabled_override
+    if enabled != have.enabled:
+        values["enabled"] = enabled
+    if enabled != have.enabled or {"cron", "tz", "jitter"} & changed:
+        values["next_fire_at"] = spec_next(spec, now()) if enabled else None
+    return values

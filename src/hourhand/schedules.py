@@ -124,6 +124,10 @@ class Schedule(ScheduleSpec):
     last_duration: float | None = None  # seconds
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # ``enabled`` is what the scheduler follows: the operator's override of a code or
+    # config schedule if there is one, else what the code, config file or user defines.
+    defined_enabled: bool = True
+    enabled_override: bool | None = None
 
     @property
     def parsed(self) -> Cron:
@@ -215,6 +219,8 @@ class Schedules:
     def add(self, spec: ScheduleSpec) -> Schedule:
         """Store a validated spec (any source); the next fire time is computed now."""
         spec = self.check(spec)
+        if spec.source == "user":
+            self._refuse_system_name(spec.name, spec.org_id)
         now = self.app.store.now()
         next_fire = spec_next(spec, now) if spec.enabled else None
         return self.app.store.insert_schedule(spec, next_fire)
@@ -239,30 +245,82 @@ class Schedules:
         return found
 
     def update(self, schedule_id: int, **changes: Any) -> Schedule:
-        """Change a schedule (any ScheduleSpec field but name's uniqueness still holds).
-        A new cron or zone recomputes the next fire time from now."""
+        """Change a user schedule (any ScheduleSpec field; names stay unique). A new cron
+        or zone recomputes the next fire time from now. Code and config schedules change
+        where they are defined; an operator can only enable or disable them."""
         current = self.get(schedule_id)
         unknown = set(changes) - set(ScheduleSpec.__dataclass_fields__) - {"name"}
         if unknown or "source" in changes or "org_id" in changes:
             bad = sorted(unknown | ({"source", "org_id"} & set(changes)))
             raise InvalidInput(f"cannot change {', '.join(bad)} of a schedule")
+        if "enabled" in changes:
+            self._set_enabled(current, bool(changes.pop("enabled")))
+            if not changes:
+                return self.get(schedule_id)
+            current = self.get(schedule_id)
+        if current.source != "user":
+            raise InvalidInput(
+                f"schedule {current.name!r} is defined in {current.source}: change it there "
+                "(an operator can enable or disable it)"
+            )
+        if "name" in changes:
+            self._refuse_system_name(changes["name"], current.org_id)
         spec_fields = {k: getattr(current, k) for k in ScheduleSpec.__dataclass_fields__}
         spec = self.check(ScheduleSpec(**{**spec_fields, **changes}))
         values = {k: getattr(spec, k) for k in changes}
-        if {"cron", "tz", "enabled"} & set(changes) or "jitter" in changes:
+        if {"cron", "tz", "jitter"} & set(changes):
             now = self.app.store.now()
             values["next_fire_at"] = spec_next(spec, now) if spec.enabled else None
+        return self._store_update(schedule_id, values)
+
+    def enable(self, schedule_id: int) -> Schedule:
+        """Resume from now on: fire times missed while paused are not caught up. On a
+        code or config schedule this is an operator's override, kept across syncs."""
+        return self._set_enabled(self.get(schedule_id), True)
+
+    def disable(self, schedule_id: int) -> Schedule:
+        """Pause. On a code or config schedule this is an operator's override, kept across
+        syncs until :meth:`reset`."""
+        return self._set_enabled(self.get(schedule_id), False)
+
+    def reset(self, schedule_id: int) -> Schedule:
+        """Drop an operator's enable/disable: follow the code or config definition again."""
+        current = self.get(schedule_id)
+        return self._apply_enabled(current, current.defined_enabled, None, current.defined_enabled)
+
+    def _set_enabled(self, current: Schedule, enabled: bool) -> Schedule:
+        if current.source == "user":  # the user owns the definition itself
+            return self._apply_enabled(current, enabled, None, enabled)
+        override = None if enabled == current.defined_enabled else enabled
+        return self._apply_enabled(current, enabled, override, current.defined_enabled)
+
+    def _apply_enabled(
+        self, current: Schedule, enabled: bool, override: bool | None, defined: bool
+    ) -> Schedule:
+        """Needs no app: the job type is not looked at, only the cron expression."""
+        values: dict[str, Any] = {
+            "enabled": enabled,
+            "enabled_override": override,
+            "defined_enabled": defined,
+        }
+        if enabled != current.enabled or (enabled and current.next_fire_at is None):
+            values["next_fire_at"] = spec_next(current, self.app.store.now()) if enabled else None
+        return self._store_update(current.id, values)
+
+    def _store_update(self, schedule_id: int, values: dict[str, Any]) -> Schedule:
         updated = self.app.store.update_schedule(schedule_id, values)
         if updated is None:
             raise ScheduleNotFound(f"no schedule with id {schedule_id}")
         return updated
 
-    def enable(self, schedule_id: int) -> Schedule:
-        """Resume from now on: fire times missed while paused are not caught up."""
-        return self.update(schedule_id, enabled=True)
-
-    def disable(self, schedule_id: int) -> Schedule:
-        return self.update(schedule_id, enabled=False)
+    def _refuse_system_name(self, name: str, org_id: str | None) -> None:
+        """A user schedule outside any organisation may not take the name of a code or
+        config schedule: the code one could then never be synced, and never run."""
+        if org_id is None and name in {s.name for s in self.app.system_schedules()}:
+            raise ScheduleExists(
+                f"a schedule named {name!r} is defined in your app's code or config file; "
+                "choose another name"
+            )
 
     def delete(self, schedule_id: int) -> None:
         if not self.app.store.delete_schedule(schedule_id):

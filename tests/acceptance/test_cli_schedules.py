@@ -123,3 +123,63 @@ def test_schedules_bad_input(store_url: str, args: list[str], message: str) -> N
     out = hourhand("--app", APP, "--database", store_url, "schedules", *args)
     assert out.returncode == 2, (out.stdout, out.stderr)
     assert message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_enable_disable_list_next_of_a_code_schedule_need_no_app(store_url: str) -> None:
+    from hourhand import Hourhand
+    from tests.apps import scheduled
+
+    app = Hourhand(store_url)
+    app.registry.update(scheduled.hh.registry)
+    app.code_schedules.update(scheduled.hh.code_schedules)
+    try:
+        app.scheduler().sync()  # what a scheduler of the app does at start
+    finally:
+        app.close()
+    base = ["--database", store_url, "schedules"]  # no --app
+    paused = hourhand(*base, "disable", "tick")
+    assert paused.returncode == 0, paused.stderr
+    assert "disabled (overrides its code, which says enabled)" in paused.stdout
+    [row] = json.loads(hourhand(*base, "list", "--json").stdout)
+    assert (row["name"], row["enabled"], row["defined_enabled"], row["enabled_override"]) == (
+        "tick",
+        False,
+        True,
+        False,
+    )
+    assert "no (operator; code: yes)" in hourhand(*base, "list").stdout
+    assert len(json.loads(hourhand(*base, "next", "tick", "--json").stdout)["fires"]) == 5
+    resumed = hourhand(*base, "enable", "tick")
+    assert resumed.returncode == 0 and "enabled: next run" in resumed.stdout
+
+
+def test_scheduler_says_which_config_file_it_read_and_refuses_a_bad_one(
+    store_url: str, tmp_path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_env, wait_until
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[schedule.tick]\ncron = "@daily"\njob = "tick"\n')
+    app = ["--app", "tests.apps.scheduled:hh", "--database", store_url]
+    out = hourhand(*app, "scheduler", "--config", str(bad))
+    assert out.returncode == 2 and "bad.toml: unknown table [schedule]" in out.stderr
+
+    log = tmp_path / "scheduler.log"
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hourhand", *app, "scheduler"],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,  # no hourhand.toml here
+            env=subprocess_env(),
+        )
+    try:
+        wait_until(lambda: "scheduler started" in log.read_text(), timeout=30)
+        assert "no config file read; config schedules in the database are left" in (log.read_text())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0

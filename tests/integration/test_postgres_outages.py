@@ -70,7 +70,7 @@ def test_enqueue_across_a_restart_raises_database_unavailable_then_works(
     try:
         hh.enqueue("x")  # the pool holds a connection now
         server.restart("fast")  # which the restart closed under it
-        with pytest.raises(DatabaseUnavailable, match="PostgreSQL at .* is unavailable"):
+        with pytest.raises(DatabaseUnavailable, match=r"PostgreSQL at .* is unavailable"):
             hh.enqueue("x")
 
         def enqueued() -> bool:

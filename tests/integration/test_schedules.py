@@ -311,3 +311,101 @@ def test_a_run_ending_and_the_release_of_the_run_held_behind_it_commit_together(
         fault.remove()
     assert app.get_job(first.id).state in (JobState.COMPLETED, JobState.FAILED)
     assert app.get_job(held.id).run_at < HOLD_UNTIL
+
+
+NIGHTLY = '[schedules.Nightly]\ncron = "0 3 * * *"\njob = "report"\nbatch_size = 5\n'
+
+
+def test_only_an_app_that_read_a_config_file_changes_config_schedules(
+    app: Hourhand, tmp_path: Path, store_url: str
+) -> None:
+    config = tmp_path / "hourhand.toml"
+    config.write_text(NIGHTLY)
+    app.load_config(config)
+    assert app.scheduler().sync().added == ["Nightly"]
+    elsewhere = Hourhand(store_url)  # the same code, started where there is no config file
+    elsewhere.registry.update(app.registry)
+    try:
+        report = elsewhere.scheduler().sync()
+        assert (report.added, report.updated, report.removed) == ([], [], [])
+        assert elsewhere.schedules.find("Nightly").source == "config"
+    finally:
+        elsewhere.close()
+    config.write_text("")  # a config file that says: no schedules
+    app.load_config(config)
+    assert app.scheduler().sync().removed == ["Nightly"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (NIGHTLY.replace("schedules", "schedule"), r"hourhand.toml: unknown table \[schedule\]"),
+        ('database = "x"\n' + NIGHTLY, r"hourhand.toml: unknown key 'database'"),
+        (
+            NIGHTLY.replace("batch_size", "crom"),
+            r"hourhand.toml: \[schedules.Nightly\]: unknown key 'crom': not a schedule option",
+        ),
+        (
+            NIGHTLY.replace('"report"', '"nope"'),
+            r"hourhand.toml: \[schedules.Nightly\]: unknown job type 'nope'",
+        ),
+    ],
+)
+def test_config_mistakes_are_errors_naming_file_table_and_key(
+    app: Hourhand, tmp_path: Path, text: str, message: str
+) -> None:
+    from hourhand.errors import ConfigurationError
+
+    config = tmp_path / "hourhand.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigurationError, match=message):
+        app.load_config(config)
+    assert app.config_path is None and app.config_schedules == {}
+
+
+def test_an_operators_enable_or_disable_of_a_code_schedule_survives_syncs(app: Hourhand) -> None:
+    from dataclasses import replace
+
+    @app.cron("0 * * * *", name="hourly")
+    def hourly(ctx: JobContext) -> None:
+        return None
+
+    app.scheduler().sync()
+    sid = app.schedules.find("hourly").id
+    paused = app.schedules.disable(sid)
+    assert (paused.enabled, paused.defined_enabled, paused.enabled_override) == (
+        False,
+        True,
+        False,
+    )
+    assert paused.next_fire_at is None
+    app.scheduler().sync()  # a scheduler restarts: the pause stays
+    assert app.schedules.get(sid).enabled is False
+
+    app.code_schedules["hourly"] = replace(app.code_schedules["hourly"], enabled=False)
+    app.scheduler().sync()  # the code now agrees
+    now_code = app.schedules.get(sid)
+    assert (now_code.enabled, now_code.defined_enabled) == (False, False)
+    resumed = app.schedules.enable(sid)  # the operator wants it on anyway
+    assert (resumed.enabled, resumed.enabled_override) == (True, True)
+    assert resumed.next_fire_at is not None
+    app.scheduler().sync()
+    assert app.schedules.get(sid).enabled is True
+    following = app.schedules.reset(sid)  # back to what the code says
+    assert (following.enabled, following.enabled_override) == (False, None)
+
+
+def test_a_user_schedule_cannot_take_a_code_schedules_name(app: Hourhand) -> None:
+    @app.cron("*/15 * * * *", name="budget-alerts")
+    def budget_alerts(ctx: JobContext) -> None:
+        return None
+
+    with pytest.raises(ScheduleExists, match="'budget-alerts' is defined in your app's code"):
+        app.schedules.create("budget-alerts", "report", "@daily")
+    mine = app.schedules.create("budget-alerts", "report", "@daily", org_id="org_1")  # own org
+    with pytest.raises(ScheduleExists, match="defined in your app's code"):
+        other = app.schedules.create("other", "report", "@daily")
+        app.schedules.update(other.id, name="budget-alerts")
+    assert app.scheduler().sync().added == ["budget-alerts"]
+    assert app.schedules.find("budget-alerts").source == "code"
+    assert app.schedules.find("budget-alerts", "org_1").id == mine.id

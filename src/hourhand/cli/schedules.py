@@ -61,12 +61,20 @@ def schedules_table(found: list[Schedule]) -> Table:
             Text(s.job),
             s.cron,
             s.tz,
-            "yes" if s.enabled else "no",
+            enabled_text(s),
             when(s.next_fire_at),
             when(s.last_fire_at),
             Text(s.last_status or "-"),
         )
     return table
+
+
+def enabled_text(s: Schedule) -> str:
+    """ "yes"/"no", and whether an operator's override decides it over the definition."""
+    text = "yes" if s.enabled else "no"
+    if s.enabled_override is not None:
+        text += f" (operator; {s.source}: {'yes' if s.defined_enabled else 'no'})"
+    return text
 
 
 @cli.group()
@@ -156,9 +164,13 @@ def add(
 @org_option
 @pass_settings
 def enable(settings: Settings, name: str, org_id: str | None) -> None:
-    """Resume a schedule from now on (missed times are not caught up)."""
+    """Resume a schedule from now on (missed times are not caught up). On a code or config
+    schedule this overrides the definition until `schedules reset`."""
     schedule = settings.app().schedules.enable(find(settings, name, org_id).id)
-    click.echo(f"schedule {schedule.name!r} enabled: next run {when(schedule.next_fire_at)} UTC")
+    click.echo(
+        f"schedule {schedule.name!r} enabled{override_note(schedule)}: "
+        f"next run {when(schedule.next_fire_at)} UTC"
+    )
 
 
 @schedules.command("disable")
@@ -166,9 +178,28 @@ def enable(settings: Settings, name: str, org_id: str | None) -> None:
 @org_option
 @pass_settings
 def disable(settings: Settings, name: str, org_id: str | None) -> None:
-    """Pause a schedule."""
+    """Pause a schedule. On a code or config schedule this overrides the definition (a
+    scheduler restart keeps it paused) until `schedules reset`."""
     schedule = settings.app().schedules.disable(find(settings, name, org_id).id)
-    click.echo(f"schedule {schedule.name!r} disabled")
+    click.echo(f"schedule {schedule.name!r} disabled{override_note(schedule)}")
+
+
+@schedules.command("reset")
+@click.argument("name")
+@org_option
+@pass_settings
+def reset(settings: Settings, name: str, org_id: str | None) -> None:
+    """Drop an operator's enable/disable: follow the code or config file again."""
+    schedule = settings.app().schedules.reset(find(settings, name, org_id).id)
+    state = "enabled" if schedule.enabled else "disabled"
+    click.echo(f"schedule {schedule.name!r} follows its {schedule.source} again: {state}")
+
+
+def override_note(schedule: Schedule) -> str:
+    if schedule.enabled_override is None:
+        return ""
+    defined = "enabled" if schedule.defined_enabled else "disabled"
+    return f" (overrides its {schedule.source}, which says {defined})"
 
 
 @schedules.command("trigger")

@@ -25,7 +25,11 @@ LISTEN_CHANNEL = "hourhand_jobs"  # payload: the queue that got ready work
 CANCEL_CHANNEL = "hourhand_cancel"  # payload: the id of a running job to cancel
 MIGRATION_LOCK = 0x686F7572  # advisory lock key ('hour') held while migrating
 HOLD_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)  # run_at of a run held behind a running one
-SCHEDULE_COLUMNS = frozenset(ScheduleSpec.__dataclass_fields__) | {"next_fire_at"}
+SCHEDULE_COLUMNS = frozenset(ScheduleSpec.__dataclass_fields__) | {
+    "next_fire_at",
+    "defined_enabled",
+    "enabled_override",
+}
 
 _NAME_RE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
@@ -447,6 +451,8 @@ def decode_schedule(row: dict[str, Any], t: TimeDecoder, j: JsonDecoder) -> Sche
         last_duration=row["last_duration"],
         created_at=t(row["created_at"]),
         updated_at=t(row["updated_at"]),
+        defined_enabled=bool(row["defined_enabled"]),
+        enabled_override=None if row["enabled_override"] is None else bool(row["enabled_override"]),
     )
 
 

@@ -304,11 +304,11 @@ SELECT state, count(*) AS n FROM hourhand_jobs GROUP BY state
 -- name: insert_schedule
 INSERT INTO hourhand_schedules (name, org_id, source, job, args, cron, tz, enabled, queue,
     priority, max_attempts, timeout, misfire, misfire_cap, catchup_window, overlap, jitter,
-    created_by, next_fire_at)
+    created_by, next_fire_at, defined_enabled)
 VALUES (%(name)s, %(org_id)s, %(source)s, %(job)s, %(args)s::jsonb, %(cron)s, %(tz)s,
     %(enabled)s, %(queue)s, %(priority)s, %(max_attempts)s, %(timeout)s, %(misfire)s,
     %(misfire_cap)s, %(catchup_window)s, %(overlap)s, %(jitter)s, %(created_by)s,
-    %(next_fire_at)s)
+    %(next_fire_at)s, %(enabled)s)
 RETURNING *
 
 -- name: get_schedule

@@ -95,7 +95,11 @@ CREATE TABLE hourhand_schedules (
     last_status text,
     last_duration double precision,
     created_at timestamptz NOT NULL DEFAULT now(),
-    updated_at timestamptz NOT NULL DEFAULT now()
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    -- enabled = coalesce(enabled_override, defined_enabled): what the code, config file or
+    -- user defines, and an operator's enable/disable of a code or config schedule
+    defined_enabled boolean NOT NULL DEFAULT true,
+    enabled_override boolean
 );
 CREATE UNIQUE INDEX hourhand_schedules_name ON hourhand_schedules (coalesce(org_id, ''), name);
 CREATE INDEX hourhand_schedules_due ON hourhand_schedules (next_fire_at) WHERE enabled;

@@ -183,10 +183,10 @@ SELECT state, count(*) AS n FROM hourhand_jobs GROUP BY state
 -- name: insert_schedule
 INSERT INTO hourhand_schedules (name, org_id, source, job, args, cron, tz, enabled, queue,
     priority, max_attempts, timeout, misfire, misfire_cap, catchup_window, overlap, jitter,
-    created_by, next_fire_at, created_at, updated_at)
+    created_by, next_fire_at, created_at, updated_at, defined_enabled)
 VALUES (:name, :org_id, :source, :job, :args, :cron, :tz, :enabled, :queue, :priority,
     :max_attempts, :timeout, :misfire, :misfire_cap, :catchup_window, :overlap, :jitter,
-    :created_by, :next_fire_at, NOW(), NOW())
+    :created_by, :next_fire_at, NOW(), NOW(), :enabled)
 RETURNING *
 
 -- name: get_schedule

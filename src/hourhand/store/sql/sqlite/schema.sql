@@ -93,7 +93,11 @@ CREATE TABLE hourhand_schedules (
     last_status TEXT,
     last_duration REAL,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    -- enabled = coalesce(enabled_override, defined_enabled): what the code, config file or
+    -- user defines, and an operator's enable/disable of a code or config schedule
+    defined_enabled INTEGER NOT NULL DEFAULT 1,
+    enabled_override INTEGER
 );
 CREATE UNIQUE INDEX hourhand_schedules_name ON hourhand_schedules (coalesce(org_id, ''), name);
 CREATE INDEX hourhand_schedules_due ON hourhand_schedules (next_fire_at) WHERE enabled = 1;
