@@ -69,8 +69,10 @@ class Recorder:
         call: Callable[[Callable[[], Any]], Awaitable[Any]],
         leases: Leases,
         stats: WorkerStats,
+        on_recorded: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
+        self._on_recorded = on_recorded  # room for more claims
         self.worker_id = worker_id
         self._call = call
         self._leases = leases
@@ -114,6 +116,7 @@ class Recorder:
             if await self._flush():
                 self._outage.ok()
                 self._backoff.reset()
+                self._on_recorded()
                 continue
             if self._closing and time.monotonic() >= self._deadline:
                 self._give_up_all()

@@ -211,7 +211,9 @@ class Worker:
             on_cancel=functools.partial(self._from_thread, self._on_cancel_pairs),
         )
         self._watchdog = LoopWatchdog(self._loop, self._describe_task)
-        self._recorder = Recorder(store, self.id, self._call, self._leases, self.stats)
+        self._recorder = Recorder(
+            store, self.id, self._call, self._leases, self.stats, on_recorded=self._wake.set
+        )
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self._loop.add_signal_handler(sig, self._begin_stop, False)

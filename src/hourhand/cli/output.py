@@ -58,6 +58,14 @@ def jobs_table(jobs: list[Job]) -> Table:
     return table
 
 
+def attempt_text(job: Job) -> str:
+    """"2 of 5", and the hand-backs (attempts interrupted by a shutdown, not counted)."""
+    text = f"{job.attempt} of {job.max_attempts}"
+    if job.handbacks:
+        text += f" (and {job.handbacks} handed back at shutdown, not counted)"
+    return text
+
+
 def progress_text(job: Job) -> Text:
     if job.progress is None:
         return Text("-")
@@ -73,7 +81,7 @@ def show_job(job: Job, attempts: list[Attempt]) -> None:
         ("type", Text(job.name)),
         ("queue", Text(job.queue)),
         ("state", state_text(job.state)),
-        ("attempt", f"{job.attempt} of {job.max_attempts}"),
+        ("attempt", attempt_text(job)),
         ("priority", str(job.priority)),
         ("run at", when(job.run_at)),
         ("created", when(job.created_at)),
@@ -98,7 +106,7 @@ def show_job(job: Job, attempts: list[Attempt]) -> None:
         history.add_column(column, overflow="fold")
     for a in attempts:
         history.add_row(
-            str(a.attempt),
+            str(a.attempt) if a.outcome != "interrupted" else f"({a.attempt})",
             state_text(a.outcome),
             Text(a.worker_id or "-"),
             when(a.started_at),

@@ -60,6 +60,12 @@ POOL_MAX_SIZE = 8  # connections per process
 POOL_TIMEOUT = 10.0  # seconds to wait for a connection before DatabaseUnavailable
 POOL_CHECK_EVERY = 2.0  # seconds: after a lost connection, test the idle ones at most this often
 LISTEN_BACKOFF = (0.1, 5.0)  # seconds: first and longest wait before reconnecting the listener
+# Claims read the ready index in claim order and stop after LIMIT rows. Right after a bulk
+# enqueue into a table the statistics have not caught up with (autovacuum analyzes it
+# within a minute), the planner believes few jobs are queued and prefers to fetch them all
+# and sort them: per claim, a sort of every queued job (2M rows: a stall). Claims are
+# planned with sorting ruled out, so the ordered index scan is the only plan left.
+CLAIM_PLANNING = "SET LOCAL enable_sort = off"
 
 
 _BULK_COLUMNS = (
@@ -328,7 +334,8 @@ class PostgresStore(Store):
             "lease": lease,
             "names": None if names is None else list(names),
         }
-        with self._connection() as conn:
+        with self._connection() as conn, conn.pipeline(), conn.transaction():
+            conn.execute(CLAIM_PLANNING)
             rows = claim_rows(
                 lambda query, p: conn.execute(self.q[query], p).fetchall(), queues, limit, params
             )
@@ -344,6 +351,7 @@ class PostgresStore(Store):
         max_running: int,
     ) -> list[Job]:
         with self._connection() as conn, conn.transaction():
+            conn.execute(CLAIM_PLANNING)
             locked = conn.execute(self.q["lock_name"], {"name": name}).fetchone()
             if not locked or not locked["locked"]:
                 return []  # another worker is claiming this type right now
