@@ -333,6 +333,46 @@ def test_limited_job_type_sent_to_another_queue_is_claimed(hh: Hourhand, run_wor
     assert most == 1  # the worker's per-queue limit holds for limited types too
 
 
+# -- 11. rolling deploys ------------------------------------------------------------------------
+
+
+def test_worker_claims_only_job_types_it_knows(store_url: str) -> None:
+    """Jobs of a type this worker's app does not define wait (queued, no attempt used) for
+    a worker that knows them, instead of being dead-lettered."""
+    old = Hourhand(store_url)
+    new = Hourhand(store_url)
+
+    @old.job("old:known")
+    @new.job("old:known")
+    async def known(ctx: JobContext) -> None:
+        return None
+
+    @new.job("new:only")
+    async def only(ctx: JobContext) -> None:
+        return None
+
+    try:
+        unknown_id = new.enqueue("new:only")
+        known_id = new.enqueue("old:known")
+        old_worker = WorkerThread(old.worker(poll_interval=0.1)).start()
+        try:
+            wait_until(lambda: state(old, known_id) == JobState.COMPLETED)
+            waiting = old.get_job(unknown_id)
+            assert (waiting.state, waiting.attempt) == (JobState.QUEUED, 0)
+            assert old.attempts(unknown_id) == []
+        finally:
+            old_worker.stop()
+        new_worker = WorkerThread(new.worker(poll_interval=0.1)).start()
+        try:
+            wait_until(lambda: state(new, unknown_id) == JobState.COMPLETED)
+        finally:
+            new_worker.stop()
+        assert [a.outcome for a in new.attempts(unknown_id)] == [Outcome.COMPLETED]
+    finally:
+        old.close()
+        new.close()
+
+
 # -- 12, 14. shutdowns --------------------------------------------------------------------------
 
 
