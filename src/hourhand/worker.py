@@ -27,21 +27,19 @@ import signal
 import socket
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hourhand import checks
-from hourhand.errors import DatabaseUnavailable, DoNotRetry, InvalidInput, RetryAfter
-from hourhand.jobs import Job, JobContext, JobSpec, JobState, Outcome
+from hourhand.errors import DatabaseUnavailable, DoNotRetry, InvalidInput
+from hourhand.jobs import Job, JobContext, Outcome
 from hourhand.leases import Leases, LoopWatchdog, Pair
 from hourhand.outage import Backoff, Outage
 from hourhand.recorder import Recorder, WorkerStats
-from hourhand.retry import DEFAULT_RETRY
-from hourhand.store import AttemptEnd, Completion, Store
+from hourhand.running import Run, encode_result, in_thread, retry_end, write_progress
+from hourhand.store import AttemptEnd, Completion
 
 if TYPE_CHECKING:
     from hourhand.app import Hourhand
@@ -65,24 +63,6 @@ DB_THREADS = 4  # threads for store calls
 LISTEN_SLICE = 0.25  # seconds the listener waits at a time, so a stop is noticed quickly
 STOP_WAIT = 5.0  # seconds stopped handlers get to end before they are abandoned
 RECORD_AT_STOP = 15.0  # seconds a stopping worker keeps trying to record outcomes
-
-
-@dataclass
-class _Running:
-    job: Job
-    spec: JobSpec | None
-    ctx: JobContext
-    timeout: float | None
-    started: float = 0.0  # time.monotonic() when the handler started
-    task: asyncio.Task[None] | None = None
-    interrupt: str | None = None  # why it was stopped: cancelled, timeout, shutdown, lost
-    handler_done: bool = False  # the handler returned or raised; only its record is left
-    abandoned: bool = False  # handed back without waiting for the handler any longer
-    timer: asyncio.TimerHandle | None = None
-
-    @property
-    def pair(self) -> Pair:
-        return (self.job.id, self.job.attempt)
 
 
 def parse_queues(spec: str | None) -> tuple[list[str] | None, dict[str, int]]:
@@ -138,7 +118,7 @@ class Worker:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         checks.text("worker id", self.id)
         self.stats = WorkerStats()
-        self._runs: dict[Pair, _Running] = {}
+        self._runs: dict[Pair, Run] = {}
         self._stopping = False
         self._forced = False
         self._claim_uncertain = False  # a claim failed: it may have claimed jobs we never got
@@ -287,9 +267,9 @@ class Worker:
             if cancels:
                 self._from_thread(self._on_cancel_ids, cancels)
             if woken and not self._stopping:
-                self._from_thread(lambda _: self._wake_up(), None)
+                self._from_thread(self._wake_up, None)
 
-    def _wake_up(self) -> None:
+    def _wake_up(self, _: object = None) -> None:
         assert self._wake is not None
         self._wake.set()
 
@@ -411,13 +391,13 @@ class Worker:
             ctx = JobContext(
                 job,
                 write_progress=functools.partial(
-                    _write_progress, store, self.id, job.id, job.attempt
+                    write_progress, store, self.id, job.id, job.attempt
                 ),
                 loop=self._loop,
                 executor=self._db,
             )
             timeout = job.timeout if job.timeout is not None else (spec.timeout if spec else None)
-            run = _Running(job=job, spec=spec, ctx=ctx, timeout=timeout)
+            run = Run(job=job, spec=spec, ctx=ctx, worker_id=self.id, timeout=timeout)
             self._runs[run.pair] = run
             run.task = self._loop.create_task(
                 self._execute(run), name=f"hourhand-job-{job.id}-{job.attempt}"
@@ -447,7 +427,7 @@ class Worker:
             if run.job.id in wanted:
                 self._interrupt(run, "cancelled")
 
-    def _interrupt(self, run: _Running, reason: str) -> None:
+    def _interrupt(self, run: Run, reason: str) -> None:
         """Stop a running job: cancelled, timeout, shutdown or lost. Async handlers are
         cancelled; sync ones are signalled through ctx.cancel_event, and abandoned unless
         the reason is a cancellation (which waits for the handler to notice). A shutdown
@@ -466,7 +446,7 @@ class Worker:
             run.task.cancel()
 
     # -- running --------------------------------------------------------------------------
-    async def _execute(self, run: _Running) -> None:
+    async def _execute(self, run: Run) -> None:
         job, spec = run.job, run.spec
         run.started = time.monotonic()
         outcome: Completion | AttemptEnd | None = None
@@ -478,25 +458,23 @@ class Worker:
             if spec.is_async:
                 result = await spec.handler(run.ctx, **job.args)
             else:
-                result = await _in_thread(spec.handler, run.ctx, job.args, self._loop)
-            elapsed = time.monotonic() - run.started
-            result_json = None if result is None else _encode_result(result)
+                result = await in_thread(spec.handler, run.ctx, job.args, self._loop)
+            elapsed = run.elapsed
+            result_json = None if result is None else encode_result(result)
         except asyncio.CancelledError:
             if run.interrupt is None:  # not ours: the handler cancelled itself
-                outcome = self._failure(
-                    run, Outcome.FAILED, "CancelledError: handler was cancelled"
-                )
+                outcome = run.failure(Outcome.FAILED, "CancelledError: handler was cancelled")
             else:
-                outcome = self._interrupted(run)
+                outcome = run.interrupted()
         except BaseException as exc:  # nothing a handler raises stops the worker
-            outcome = self._failure_from(run, exc)
+            outcome = run.raised(exc)
         else:
             if run.interrupt == "lost":
                 outcome = None
             elif run.interrupt in ("timeout", "shutdown"):
-                outcome = self._interrupted(run)  # finished just as it was stopped
+                outcome = run.interrupted()  # finished just as it was stopped
             elif run.timeout is not None and spec.is_async and elapsed > run.timeout:
-                outcome = self._overran(run, elapsed)
+                outcome = run.overran(self._blocked_for(run))
             else:
                 outcome = Completion(job.id, job.attempt, result_json, elapsed)
         finally:
@@ -516,80 +494,13 @@ class Worker:
             self._leases.release([run.pair])
         self._wake.set()
 
-    def _overran(self, run: _Running, elapsed: float) -> AttemptEnd:
-        """An async handler that returned after its timeout: the timer could not fire
-        because the handler kept the event loop busy (blocking code)."""
+    def _blocked_for(self, run: Run) -> float | None:
+        """How long ``run``'s handler has kept the event loop from turning, if the watchdog
+        caught it doing so (called on the loop, right after the handler returned)."""
         assert self._watchdog is not None and run.task is not None
-        how = ""
         if self._watchdog.blocker == run.task.get_name():
-            how = (
-                f"; it blocked the event loop for {self._watchdog.stalled():.1f}s: blocking "
-                "code in an async handler"
-            )
-        message = (
-            f"TimeoutError: the attempt exceeded its timeout of {run.timeout:g}s "
-            f"(it ran {elapsed:.1f}s{how})"
-        )
-        return self._failure(run, Outcome.TIMEOUT, message)
-
-    def _interrupted(self, run: _Running) -> AttemptEnd | None:
-        reason = run.interrupt
-        if reason == "timeout":
-            return self._failure(
-                run,
-                Outcome.TIMEOUT,
-                f"TimeoutError: the attempt exceeded its timeout of {run.timeout:g}s",
-            )
-        if reason == "cancelled":
-            return self._end_as(run, Outcome.CANCELLED, JobState.CANCELLED, "cancelled on request")
-        if reason == "shutdown":
-            return self._handback(run)
-        return None  # lost: another worker holds the job; nothing of ours may be written
-
-    def _handback(self, run: _Running) -> AttemptEnd:
-        return self._end_as(
-            run, Outcome.INTERRUPTED, JobState.QUEUED, "interrupted: the worker shut down"
-        )
-
-    def _failure_from(self, run: _Running, exc: BaseException) -> AttemptEnd:
-        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        tb = "".join(traceback.format_exception(exc))
-        if run.interrupt == "cancelled":
-            return self._end_as(run, Outcome.CANCELLED, JobState.CANCELLED, message, tb=tb)
-        if isinstance(exc, DoNotRetry):
-            return self._end_as(run, Outcome.FAILED, JobState.FAILED, message, tb=tb)
-        retry_in = exc.after if isinstance(exc, RetryAfter) else None
-        return self._failure(run, Outcome.FAILED, message, tb, retry_in)
-
-    def _failure(
-        self,
-        run: _Running,
-        outcome: Outcome,
-        message: str,
-        tb: str | None = None,
-        retry_in: float | None = None,
-    ) -> AttemptEnd:
-        duration = time.monotonic() - run.started
-        return retry_end(run.job, run.spec, self.id, outcome, message, tb, retry_in, duration)
-
-    def _end_as(
-        self,
-        run: _Running,
-        outcome: Outcome,
-        state: JobState,
-        message: str,
-        tb: str | None = None,
-    ) -> AttemptEnd:
-        return AttemptEnd(
-            job_id=run.job.id,
-            attempt=run.job.attempt,
-            worker_id=self.id,
-            outcome=outcome,
-            new_state=state,
-            error=message,
-            traceback=tb,
-            duration=time.monotonic() - run.started,
-        )
+            return self._watchdog.stalled()
+        return None
 
     # -- rescue ---------------------------------------------------------------------------
     async def _rescue_loop(self) -> None:
@@ -660,7 +571,7 @@ class Worker:
         for run in stuck:
             run.abandoned = True
             del self._runs[run.pair]
-            self._recorder.end(self._handback(run))
+            self._recorder.end(run.handback())
 
     async def _wait_for_runs(self, timeout: float) -> None:
         """Until the running handlers end, ``timeout`` passes, or a forced stop."""
@@ -678,82 +589,3 @@ class Worker:
                 {*tasks, forced}, timeout=min(left, 0.5), return_when=asyncio.FIRST_COMPLETED
             )
             forced.cancel()
-
-
-def retry_end(
-    job: Job,
-    spec: JobSpec | None,
-    worker_id: str,
-    outcome: Outcome,
-    message: str,
-    tb: str | None,
-    retry_in: float | None,
-    duration: float | None,
-    *,
-    require_expired: bool = False,
-) -> AttemptEnd:
-    """The end of a failed attempt: retrying after the policy's delay (or the one the
-    handler asked for), or failed when out of attempts or the policy says no more."""
-    policy = spec.retry if spec is not None else DEFAULT_RETRY
-    delay = retry_in if retry_in is not None else policy.delay(job.attempt)
-    if job.attempt >= job.max_attempts or delay is None:
-        state, delay = JobState.FAILED, 0.0
-    else:
-        state = JobState.RETRYING
-    return AttemptEnd(
-        job_id=job.id,
-        attempt=job.attempt,
-        worker_id=worker_id,
-        outcome=outcome,
-        new_state=state,
-        error=message,
-        traceback=tb,
-        retry_in=delay,
-        duration=duration,
-        require_expired=require_expired,
-    )
-
-
-def _write_progress(
-    store: Store, worker_id: str, job_id: int, attempt: int, percent: float, message: str | None
-) -> None:
-    if not store.set_progress(worker_id, job_id, attempt, percent, message):
-        logger.warning("job %d: progress not recorded, the job is no longer held", job_id)
-
-
-def _encode_result(result: Any) -> str:
-    try:
-        return checks.encode_json(result)
-    except InvalidInput as exc:
-        raise DoNotRetry(f"result cannot be stored: {exc}") from exc
-    except (TypeError, ValueError) as exc:
-        raise DoNotRetry(f"the handler's result is not JSON-serializable: {exc}") from exc
-
-
-def _in_thread(
-    fn: Callable[..., T], ctx: JobContext, args: dict[str, Any], loop: Any
-) -> asyncio.Future[T]:
-    """Run a sync handler in a thread of its own; its future can be abandoned."""
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(value: Any, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(value)
-
-    def target() -> None:
-        try:
-            value = fn(ctx, **args)
-        except BaseException as exc:  # reported to the worker, never raised here
-            error: BaseException | None = exc
-            value = None
-        else:
-            error = None
-        with contextlib.suppress(RuntimeError):  # the loop is gone: the process is exiting
-            loop.call_soon_threadsafe(settle, value, error)
-
-    threading.Thread(target=target, name=f"hourhand-job-{ctx.job_id}", daemon=True).start()
-    return future

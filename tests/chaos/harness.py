@@ -68,14 +68,17 @@ class Fleet:
     """Worker processes (``python -m hourhand ... worker``) on one database, each with its
     log in a file. Keeps count of what happened to each one."""
 
-    def __init__(self, url: str, folder: Path, *worker_args: str) -> None:
+    def __init__(self, url: str, folder: Path, *, concurrency: int, lease: float) -> None:
         self.url = url
         self.folder = folder
         self.exec_dir = folder / "executions"
         self.log_dir = folder / "logs"
         self.exec_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.worker_args = worker_args
+        self.worker_args = (
+            *("--concurrency", str(concurrency), "--lease", str(lease)),
+            *("--grace", "5", "--poll-interval", "0.5"),
+        )
         self.members: list[Member] = []
 
     def start(self, n: int = 1) -> list[Member]:

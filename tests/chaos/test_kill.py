@@ -36,18 +36,7 @@ def test_kill9_random_workers_during_a_drain(
     figures = Figures("kill -9 every ~2s", store_of(chaos_url), notes=[f"seed {seed}"])
     # 3000 jobs of 50-150 ms on 30 slots: at least 10 s of work, whatever the engine's speed.
     ids = app.enqueue_many("chaos:work", [{"ms": rng.randint(50, 150)} for _ in range(JOBS)])
-    fleet = Fleet(
-        chaos_url,
-        tmp_path,
-        "--concurrency",
-        str(CONCURRENCY),
-        "--lease",
-        str(LEASE),
-        "--grace",
-        "5",
-        "--poll-interval",
-        "0.5",
-    )
+    fleet = Fleet(chaos_url, tmp_path, concurrency=CONCURRENCY, lease=LEASE)
     started = time.time()
     last_fault: float | None = None
     try:

@@ -78,18 +78,7 @@ def test_transaction_left_open_through_a_drain(
     app = apps(chaos_url)
     app.counts()  # the schema exists before the transaction reads the table
     rng = random.Random()
-    fleet = Fleet(
-        chaos_url,
-        tmp_path,
-        "--concurrency",
-        str(CONCURRENCY),
-        "--lease",
-        str(LEASE),
-        "--grace",
-        "5",
-        "--poll-interval",
-        "0.5",
-    )
+    fleet = Fleet(chaos_url, tmp_path, concurrency=CONCURRENCY, lease=LEASE)
     started = time.time()
     txn = OpenTransaction(chaos_url)
     figures.faults = 1

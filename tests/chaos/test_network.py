@@ -42,18 +42,7 @@ def test_postgres_connections_cut_during_a_drain(
     proxy = TcpProxy("127.0.0.1", chaos_pg.port).start()
     proxied = chaos_pg_url.replace(f":{chaos_pg.port}/", f":{proxy.port}/")
     assert proxied != chaos_pg_url
-    fleet = Fleet(
-        proxied,
-        tmp_path,
-        "--concurrency",
-        str(CONCURRENCY),
-        "--lease",
-        str(LEASE),
-        "--grace",
-        "5",
-        "--poll-interval",
-        "0.5",
-    )
+    fleet = Fleet(proxied, tmp_path, concurrency=CONCURRENCY, lease=LEASE)
     started = time.time()
     last_fault: float | None = None
     cut_sizes: list[int] = []

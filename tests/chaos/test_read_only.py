@@ -81,18 +81,7 @@ def test_database_refuses_writes_for_seconds_during_a_drain(
     rng = random.Random()
     # 600 jobs of 100-150 ms on 20 slots: at least 3.7 s of work.
     ids = app.enqueue_many("chaos:work", [{"ms": rng.randint(100, 150)} for _ in range(JOBS)])
-    fleet = Fleet(
-        chaos_url,
-        tmp_path,
-        "--concurrency",
-        str(CONCURRENCY),
-        "--lease",
-        str(LEASE),
-        "--grace",
-        "5",
-        "--poll-interval",
-        "0.5",
-    )
+    fleet = Fleet(chaos_url, tmp_path, concurrency=CONCURRENCY, lease=LEASE)
     problems: list[str] = []
     started = time.time()
     try:

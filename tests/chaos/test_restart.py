@@ -104,18 +104,7 @@ def test_postgres_immediate_restarts_while_enqueueing_and_draining(
     url = chaos_pg_url
     figures = Figures("pg restart -m immediate x2", store_of(url))
     apps(url).counts()  # create the schema before anyone races for it
-    fleet = Fleet(
-        url,
-        tmp_path,
-        "--concurrency",
-        str(CONCURRENCY),
-        "--lease",
-        str(LEASE),
-        "--grace",
-        "5",
-        "--poll-interval",
-        "0.5",
-    )
+    fleet = Fleet(url, tmp_path, concurrency=CONCURRENCY, lease=LEASE)
     problems: list[str] = []
     restart_seconds: list[float] = []
     started = time.time()

@@ -59,7 +59,7 @@ def jobs_table(jobs: list[Job]) -> Table:
 
 
 def attempt_text(job: Job) -> str:
-    """"2 of 5", and the hand-backs (attempts interrupted by a shutdown, not counted)."""
+    """ "2 of 5", and the hand-backs (attempts interrupted by a shutdown, not counted)."""
     text = f"{job.attempt} of {job.max_attempts}"
     if job.handbacks:
         text += f" (and {job.handbacks} handed back at shutdown, not counted)"

@@ -27,6 +27,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from hourhand.checks import safe_text
 from hourhand.errors import DatabaseRejected, DatabaseUnavailable, HourhandError, JobStateError
 from hourhand.jobs import Attempt, Job, JobState, NewJob
+from hourhand.outage import first_line
 from hourhand.schedules import Schedule, ScheduleExists, ScheduleSpec
 from hourhand.store.base import (
     CANCEL_CHANNEL,
@@ -96,11 +97,6 @@ def _split(jobs: Sequence[NewJob]) -> tuple[list[int], list[int]]:
 def redact(url: str) -> str:
     """The URL with any password replaced, for messages."""
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def is_unavailable(exc: BaseException) -> bool:
