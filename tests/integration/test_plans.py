@@ -14,6 +14,7 @@ import pytest
 
 from hourhand import Hourhand, JobContext
 from hourhand.store.base import HOLD_UNTIL
+from hourhand.store.postgres import BATCH_PLANNING, CLAIM_PLANNING
 from tests.conftest import reset_postgres
 
 BATCH = 10_000
@@ -52,9 +53,13 @@ def scans(plan: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
     return found
 
 
-def plan_of(url: str, statement: str, params: dict[str, Any], mode: str) -> list[Any]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"SET plan_cache_mode = {mode}")
+def plan_of(
+    url: str, statement: str, params: dict[str, Any], mode: str, *settings: str
+) -> list[Any]:
+    with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+        conn.execute(f"SET LOCAL plan_cache_mode = {mode}")
+        for setting in settings:  # what the store sets for this statement
+            conn.execute(setting)
         row = conn.execute("EXPLAIN (FORMAT JSON) " + statement, params).fetchone()
     assert row is not None
     return scans(row[0][0]["Plan"])
@@ -90,11 +95,15 @@ def test_statements_on_given_jobs_use_the_primary_key(
         "message": None,
     }
     store = hh.store
-    nodes = plan_of(hh.database_url, store.q[query], params, mode)  # type: ignore[attr-defined]
+    batch = query in ("complete", "heartbeat")
+    settings = [BATCH_PLANNING] if batch else []
+    nodes = plan_of(hh.database_url, store.q[query], params, mode, *settings)  # type: ignore[attr-defined]
     on_jobs = [(kind, index) for kind, rel, index in nodes if rel == "hourhand_jobs" or index]
     assert ("Seq Scan", None) not in on_jobs, nodes
     assert not {index for _, index in on_jobs} & WRONG_INDEXES, nodes
     assert any(index == "hourhand_jobs_pkey" for _, index in on_jobs), nodes
+    if batch:  # joined with the batch by hashing: no loop over the batch per row
+        assert not any(kind == "Nested Loop" for kind, _, _ in nodes), nodes
 
 
 def test_sqlite_statements_on_given_jobs_use_the_primary_key(tmp_path: Any) -> None:
@@ -123,5 +132,38 @@ def test_sqlite_statements_on_given_jobs_use_the_primary_key(tmp_path: Any) -> N
             details = [r["detail"] for r in rows]
             assert any("USING INTEGER PRIMARY KEY" in d for d in details), (query, details)
             assert not any(d.startswith("SCAN hourhand_jobs") for d in details), (query, details)
+    finally:
+        hh.close()
+
+
+def test_claims_read_the_ready_index_in_order_right_after_a_bulk_enqueue(pg_base_url: str) -> None:
+    """Before autovacuum has analyzed a new table, the planner would sort every queued job
+    for each claim; claims are planned with sorting ruled out."""
+    reset_postgres(pg_base_url)
+    hh = Hourhand(pg_base_url)
+
+    @hh.job("noop")
+    async def noop(ctx: JobContext) -> None:
+        return None
+
+    try:
+        hh.enqueue_many("noop", [{} for _ in range(BATCH)])  # never analyzed
+        params = {
+            "worker_id": "w",
+            "lease": 30.0,
+            "names": ["noop"],
+            "limit": 200,
+            "queue": "default",
+        }
+        for query in ("claim_any", "claim_queue"):
+            for mode in ("force_custom_plan", "force_generic_plan"):
+                statement = hh.store.q[query]  # type: ignore[attr-defined]
+                nodes = plan_of(pg_base_url, statement, params, mode, CLAIM_PLANNING)
+                assert not any(kind == "Sort" for kind, _, _ in nodes), (query, mode, nodes)
+                ready = {index for _, _, index in nodes} & {
+                    "hourhand_jobs_ready",
+                    "hourhand_jobs_ready_any",
+                }
+                assert ready, (query, mode, nodes)
     finally:
         hh.close()

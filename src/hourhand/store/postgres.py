@@ -67,6 +67,12 @@ LISTEN_BACKOFF = (0.1, 5.0)  # seconds: first and longest wait before reconnecti
 # and sort them: per claim, a sort of every queued job (2M rows: a stall). Claims are
 # planned with sorting ruled out, so the ordered index scan is the only plan left.
 CLAIM_PLANNING = "SET LOCAL enable_sort = off"
+# A statement on a batch of given jobs joins the rows (found by primary key) with the batch's
+# arrays. A plan cached for many executions cannot see how long the arrays are and guesses
+# ten items; it then loops over the whole batch once per row, a cost that grows with the
+# square of the batch (40,000 comparisons for 200 completions, 100 million for 10,000).
+# Batches are joined by hashing instead, which is linear, whatever the estimates.
+BATCH_PLANNING = "SET LOCAL enable_nestloop = off"
 
 
 _BULK_COLUMNS = (
@@ -378,16 +384,13 @@ class PostgresStore(Store):
         result = HeartbeatResult()
         if not jobs:
             return result
-        rows = self._all(
-            "heartbeat",
-            {
-                "worker_id": worker_id,
-                "lease": lease,
-                "ids": [j[0] for j in jobs],
-                "attempts": [j[1] for j in jobs],
-            },
-        )
-        for row in rows:
+        params = {
+            "worker_id": worker_id,
+            "lease": lease,
+            "ids": [j[0] for j in jobs],
+            "attempts": [j[1] for j in jobs],
+        }
+        for row in self._batch("heartbeat", params):
             result.alive.add(row["id"])
             if row["cancel_requested"]:
                 result.cancel_requested.add(row["id"])
@@ -404,7 +407,14 @@ class PostgresStore(Store):
             "durations": [i.duration for i in items],
             "hold": HOLD_UNTIL,
         }
-        return [r["job_id"] for r in self._all("complete", params)]
+        return [r["job_id"] for r in self._batch("complete", params)]
+
+    def _batch(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run a statement on a batch of given jobs, planned so that its cost is linear in
+        the batch (see BATCH_PLANNING)."""
+        with self._connection() as conn, conn.pipeline(), conn.transaction():
+            conn.execute(BATCH_PLANNING)
+            return conn.execute(self.q[query], params).fetchall()
 
     def end_attempt(self, end: AttemptEnd) -> JobState | None:
         params = {
