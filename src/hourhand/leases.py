@@ -118,9 +118,9 @@ class Leases:
             result = store.heartbeat(self.worker_id, chunk, self.lease)
             self.beats += 1
             for pair in chunk:
-                if pair[0] not in result.alive:
+                if pair not in result.alive:
                     lost.append(pair)
-                elif pair[0] in result.cancel_requested:
+                elif pair in result.cancel_requested:
                     cancel.append(pair)
         lost = [pair for pair in lost if self.holds(pair)]  # not just recorded meanwhile
         if lost:

@@ -216,7 +216,7 @@ def test_one_job_whose_rescue_raises_does_not_stop_the_others(
 
 
 def test_a_finished_earlier_attempt_does_not_drop_the_later_attempt_of_the_same_job(
-    hh: Hourhand, run_worker
+    hh: Hourhand, run_worker, caplog: pytest.LogCaptureFixture
 ) -> None:
     first_may_end = threading.Event()
     second_may_end = threading.Event()
@@ -251,6 +251,9 @@ def test_a_finished_earlier_attempt_does_not_drop_the_later_attempt_of_the_same_
             (job_id,),
         )
     wait_until(lambda: attempts == [1, 2] and hh.get_job(job_id).state == JobState.RUNNING)
+    lost = f"job {job_id} attempt 1: lease lost to another worker"
+    wait_until(lambda: lost in caplog.text, what="attempt 1 to be found lost")
+    assert f"job {job_id} attempt 2: lease lost" not in caplog.text
     first_may_end.set()  # attempt 1 ends; attempt 2 must keep its heartbeat
     lease = hh.get_job(job_id).lease_expires_at
     assert lease is not None

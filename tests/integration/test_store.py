@@ -48,7 +48,7 @@ def test_a_worker_that_lost_its_claim_changes_nothing(app: Hourhand) -> None:
     assert [a.outcome for a in store.list_attempts(job_id)] == [Outcome.LOST]
 
     # while the holder's own writes apply
-    assert store.heartbeat("worker-b", [(job_id, 2)], 30).alive == {job_id}
+    assert store.heartbeat("worker-b", [(job_id, 2)], 30).alive == {(job_id, 2)}
     assert store.complete("worker-b", [Completion(job_id, 2, '"fresh"', 0.1)]) == [job_id]
     assert app.get_job(job_id).result == "fresh"
 

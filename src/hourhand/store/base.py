@@ -101,8 +101,9 @@ class JobFilter:
 
 @dataclass
 class HeartbeatResult:
-    alive: set[int] = field(default_factory=set)  # still ours, lease extended
-    cancel_requested: set[int] = field(default_factory=set)
+    # (job id, attempt) pairs: two attempts of one job can be held by one worker at once
+    alive: set[tuple[int, int]] = field(default_factory=set)  # still ours, lease extended
+    cancel_requested: set[tuple[int, int]] = field(default_factory=set)
 
 
 class Watcher(ABC):

@@ -391,9 +391,10 @@ class PostgresStore(Store):
             "attempts": [j[1] for j in jobs],
         }
         for row in self._batch("heartbeat", params):
-            result.alive.add(row["id"])
+            pair = (row["id"], row["attempt"])
+            result.alive.add(pair)
             if row["cancel_requested"]:
-                result.cancel_requested.add(row["id"])
+                result.cancel_requested.add(pair)
         return result
 
     def complete(self, worker_id: str, items: Sequence[Completion]) -> list[int]:

@@ -375,9 +375,9 @@ class SQLiteStore(Store):
                     )
                 )
                 if row is not None:
-                    result.alive.add(job_id)
+                    result.alive.add((job_id, attempt))
                     if row["cancel_requested"]:
-                        result.cancel_requested.add(job_id)
+                        result.cancel_requested.add((job_id, attempt))
         return result
 
     def complete(self, worker_id: str, items: Sequence[Completion]) -> list[int]:

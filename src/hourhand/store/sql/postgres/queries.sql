@@ -135,7 +135,7 @@ FROM unnest(%(ids)s::bigint[], %(attempts)s::int[]) AS h(id, attempt)
 WHERE j.id = ANY(ARRAY(SELECT unnest(%(ids)s::bigint[])))
   AND j.id = h.id AND j.attempt = h.attempt AND j.worker_id = %(worker_id)s
   AND j.lease_expires_at IS NOT NULL
-RETURNING j.id, j.cancel_requested
+RETURNING j.id, j.attempt, j.cancel_requested
 
 -- name: complete
 -- Complete the jobs this worker still holds and record their attempts; for jobs made by a
