@@ -96,8 +96,8 @@ class Leases:
                 if not held:
                     continue
                 try:
-                    if store is None:
-                        store = self._store.private()
+                    if store is None:  # a heartbeat never waits longer than its interval
+                        store = self._store.private(statement_timeout=self.interval)
                     self._beat(store, held)
                 except Exception as exc:
                     self._outage.failed(exc)
@@ -111,11 +111,19 @@ class Leases:
                 store.close()
 
     def _beat(self, store: Store, held: list[Pair]) -> None:
+        """Heartbeat every chunk (one failing does not skip the others), then report; the
+        first error, if any, is raised at the end."""
         lost: list[Pair] = []
         cancel: list[Pair] = []
+        error: Exception | None = None
+        held.sort()
         for start in range(0, len(held), HEARTBEAT_BATCH):
             chunk = held[start : start + HEARTBEAT_BATCH]
-            result = store.heartbeat(self.worker_id, chunk, self.lease)
+            try:
+                result = store.heartbeat(self.worker_id, chunk, self.lease)
+            except Exception as exc:
+                error = error or exc
+                continue
             self.beats += 1
             for pair in chunk:
                 if pair not in result.alive:
@@ -127,6 +135,8 @@ class Leases:
             self._on_lost(lost)
         if cancel:
             self._on_cancel(cancel)
+        if error is not None:
+            raise error
 
 
 class LoopWatchdog:

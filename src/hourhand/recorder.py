@@ -113,7 +113,13 @@ class Recorder:
                 await self._wake.wait()
                 self._wake.clear()
                 continue
-            if await self._flush():
+            try:
+                healthy = await self._flush()
+            except Exception as exc:  # a bug: keep recording the rest, never stop silently
+                logger.exception("recording job outcomes failed unexpectedly")
+                self._outage.failed(exc)
+                healthy = False
+            if healthy:
                 self._outage.ok()
                 self._backoff.reset()
                 self._on_recorded()
@@ -206,7 +212,7 @@ class Recorder:
         if uncertain:  # committed by a try whose reply was lost?
             try:
                 done |= await self._call(
-                    functools.partial(self.store.recorded, self.worker_id, uncertain)
+                    functools.partial(self.store.recorded, self.worker_id, uncertain, "completed")
                 )
             except Exception as exc:
                 logger.debug("could not check earlier completions: %s", first_line(exc))
@@ -233,10 +239,17 @@ class Recorder:
             return False
         except Exception as exc:
             return self._retry_later(self._ends, item, exc)
-        if state is None and item.uncertain:
-            recorded = await self._call(
-                functools.partial(self.store.recorded, self.worker_id, [item.pair])
-            )
+        if state is None and item.uncertain:  # committed by a try whose reply was lost?
+            try:
+                recorded = await self._call(
+                    functools.partial(
+                        self.store.recorded, self.worker_id, [item.pair], str(end.outcome)
+                    )
+                )
+            except Exception as exc:  # ask again later; the end itself is in the database
+                self._ends.appendleft(item)
+                self._outage.failed(exc)
+                return False
             if end.job_id in recorded:
                 state = "recorded"
         self.stats.failed += end.outcome != Outcome.COMPLETED

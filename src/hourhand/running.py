@@ -86,8 +86,13 @@ class Run:
 
     def raised(self, exc: BaseException) -> AttemptEnd:
         """The record of a handler that raised ``exc``."""
-        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        tb = "".join(traceback.format_exception(exc))
+        message = describe(exc)
+        try:
+            tb = "".join(traceback.format_exception(exc))
+        except Exception:
+            tb = None
+        if self.interrupt == "shutdown":  # it stopped because the worker asked it to
+            return self.handback()
         if self.interrupt == "cancelled":
             return self.ended_as(Outcome.CANCELLED, JobState.CANCELLED, message, tb=tb)
         if isinstance(exc, DoNotRetry):
@@ -125,6 +130,15 @@ class Run:
             traceback=tb,
             duration=self.elapsed,
         )
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message``, even for an exception whose ``__str__`` raises."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = "(its message could not be read)"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def retry_end(

@@ -253,16 +253,16 @@ class Schedules:
         if unknown or "source" in changes or "org_id" in changes:
             bad = sorted(unknown | ({"source", "org_id"} & set(changes)))
             raise InvalidInput(f"cannot change {', '.join(bad)} of a schedule")
+        if current.source != "user" and set(changes) - {"enabled"}:
+            raise InvalidInput(
+                f"schedule {current.name!r} is defined in {current.source}: change it there "
+                "(an operator can enable or disable it)"
+            )
         if "enabled" in changes:
             self._set_enabled(current, bool(changes.pop("enabled")))
             if not changes:
                 return self.get(schedule_id)
             current = self.get(schedule_id)
-        if current.source != "user":
-            raise InvalidInput(
-                f"schedule {current.name!r} is defined in {current.source}: change it there "
-                "(an operator can enable or disable it)"
-            )
         if "name" in changes:
             self._refuse_system_name(changes["name"], current.org_id)
         spec_fields = {k: getattr(current, k) for k in ScheduleSpec.__dataclass_fields__}

@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from hourhand import checks
 from hourhand.errors import DatabaseUnavailable, DoNotRetry, InvalidInput
-from hourhand.jobs import Job, JobContext, Outcome
+from hourhand.jobs import Job, JobContext, JobState, Outcome
 from hourhand.leases import Leases, LoopWatchdog, Pair
 from hourhand.outage import Backoff, Outage
 from hourhand.recorder import Recorder, WorkerStats
-from hourhand.running import Run, encode_result, in_thread, retry_end, write_progress
+from hourhand.running import Run, describe, encode_result, in_thread, retry_end, write_progress
 from hourhand.store import AttemptEnd, Completion
 
 if TYPE_CHECKING:
@@ -429,27 +429,46 @@ class Worker:
 
     def _interrupt(self, run: Run, reason: str) -> None:
         """Stop a running job: cancelled, timeout, shutdown or lost. Async handlers are
-        cancelled; sync ones are signalled through ctx.cancel_event, and abandoned unless
-        the reason is a cancellation (which waits for the handler to notice). A shutdown
-        overrides a cancellation the handler has not noticed yet."""
+        cancelled. Sync ones are signalled through ctx.cancel_event; on a timeout or a lost
+        claim they are abandoned at once (their slot freed, their thread left to end), on a
+        cancellation or a shutdown they get time to notice (a shutdown abandons them after
+        STOP_WAIT). A timeout, a lost claim or a shutdown overrides a cancellation the
+        handler has not noticed (the database turns whatever end follows into cancelled)."""
         if run.handler_done or self._runs.get(run.pair) is not run:
             return
-        if run.interrupt is not None and not (
-            reason == "shutdown" and run.interrupt == "cancelled"
-        ):
+        overrides = run.interrupt == "cancelled" and reason in ("shutdown", "timeout", "lost")
+        if run.interrupt is not None and not overrides:
             return
         run.interrupt = reason
         run.ctx.cancel_reason = reason
         run.ctx.cancel_event.set()
         is_sync = run.spec is not None and not run.spec.is_async
-        if run.task is not None and not (is_sync and reason == "cancelled"):
+        if run.task is not None and not (is_sync and reason in ("cancelled", "shutdown")):
             run.task.cancel()
 
     # -- running --------------------------------------------------------------------------
     async def _execute(self, run: Run) -> None:
-        job, spec = run.job, run.spec
         run.started = time.monotonic()
-        outcome: Completion | AttemptEnd | None = None
+        try:
+            outcome = await self._run_handler(run)
+        except Exception as exc:  # the record could not be built (a retry policy that raises)
+            logger.exception("job %d attempt %d: its end could not be worked out", *run.pair)
+            outcome = run.ended_as(
+                Outcome.FAILED, JobState.FAILED, f"its end could not be worked out: {describe(exc)}"
+            )
+        finally:
+            run.handler_done = True
+            if run.timer is not None:
+                run.timer.cancel()
+            if self._runs.get(run.pair) is run:
+                del self._runs[run.pair]
+            assert self._wake is not None
+            self._wake.set()
+        self._record(run, outcome)
+
+    async def _run_handler(self, run: Run) -> Completion | AttemptEnd | None:
+        """Run the handler; what to record of how it ended (None: nothing, it was lost)."""
+        job, spec = run.job, run.spec
         try:
             if spec is None:  # not claimed by this worker's own claims; a safety net
                 raise DoNotRetry(
@@ -463,27 +482,21 @@ class Worker:
             result_json = None if result is None else encode_result(result)
         except asyncio.CancelledError:
             if run.interrupt is None:  # not ours: the handler cancelled itself
-                outcome = run.failure(Outcome.FAILED, "CancelledError: handler was cancelled")
-            else:
-                outcome = run.interrupted()
+                return run.failure(Outcome.FAILED, "CancelledError: handler was cancelled")
+            return run.interrupted()
         except BaseException as exc:  # nothing a handler raises stops the worker
-            outcome = run.raised(exc)
-        else:
-            if run.interrupt == "lost":
-                outcome = None
-            elif run.interrupt in ("timeout", "shutdown"):
-                outcome = run.interrupted()  # finished just as it was stopped
-            elif run.timeout is not None and spec.is_async and elapsed > run.timeout:
-                outcome = run.overran(self._blocked_for(run))
-            else:
-                outcome = Completion(job.id, job.attempt, result_json, elapsed)
-        finally:
-            run.handler_done = True
-            if run.timer is not None:
-                run.timer.cancel()
-        if self._runs.get(run.pair) is run:
-            del self._runs[run.pair]
-        assert self._recorder is not None and self._leases is not None and self._wake is not None
+            return run.raised(exc)
+        if run.interrupt == "lost":
+            return None
+        if run.interrupt == "timeout":
+            return run.interrupted()  # finished just as it timed out
+        if run.timeout is not None and spec.is_async and elapsed > run.timeout:
+            return run.overran(self._blocked_for(run))
+        # done, even if a shutdown asked it to stop: record it, so it does not run again
+        return Completion(job.id, job.attempt, result_json, elapsed)
+
+    def _record(self, run: Run, outcome: Completion | AttemptEnd | None) -> None:
+        assert self._recorder is not None and self._leases is not None
         if run.abandoned:
             pass  # handed back already
         elif isinstance(outcome, Completion):
@@ -492,7 +505,6 @@ class Worker:
             self._recorder.end(outcome)
         else:
             self._leases.release([run.pair])
-        self._wake.set()
 
     def _blocked_for(self, run: Run) -> float | None:
         """How long ``run``'s handler has kept the event loop from turning, if the watchdog

@@ -550,3 +550,76 @@ def test_an_outcome_committed_before_its_reply_was_lost_is_not_reported_lost(
     wait_until(lambda: lost == [1] and "works again" in caplog.text, what="the retry")
     assert len(hh.attempts(job_id)) == 1
     assert "not recorded" not in caplog.text
+
+
+# -- found in review --------------------------------------------------------------------------
+
+
+def test_a_sync_handler_asked_to_stop_at_shutdown_gets_time_and_its_result_is_kept(
+    hh: Hourhand,
+) -> None:
+    """At the end of the grace period a sync handler is asked to stop (its thread cannot be
+    killed) and given time; what it returns meanwhile is recorded, not run again."""
+    started = threading.Event()
+
+    @hh.job("cleanup")
+    def cleanup(ctx: JobContext) -> str:
+        started.set()
+        ctx.cancel_event.wait(30)
+        time.sleep(0.8)  # tidying up after being asked to stop
+        return "tidied"
+
+    job_id = hh.enqueue("cleanup")
+    w = WorkerThread(hh.worker(grace=0.2, poll_interval=0.1)).start()
+    assert started.wait(10)
+    w.stop()
+    job = hh.get_job(job_id)
+    assert (job.state, job.result, job.handbacks) == (JobState.COMPLETED, "tidied", 0)
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no message for you")
+
+
+def test_an_exception_whose_message_cannot_be_read_fails_only_its_attempt(
+    hh: Hourhand, run_worker
+) -> None:
+    @hh.job("odd", max_attempts=1)
+    async def odd(ctx: JobContext) -> None:
+        raise Unprintable()
+
+    @hh.job("fine")
+    async def fine(ctx: JobContext) -> int:
+        return 1
+
+    odd_id = hh.enqueue("odd")
+    run_worker(concurrency=1, poll_interval=0.1)
+    wait_until(lambda: state(hh, odd_id) == JobState.FAILED)
+    assert hh.get_job(odd_id).error == "Unprintable: (its message could not be read)"
+    fine_id = hh.enqueue("fine")  # the worker goes on
+    wait_until(lambda: state(hh, fine_id) == JobState.COMPLETED)
+
+
+def test_a_cancelled_sync_handler_that_ignores_the_cancel_still_times_out(
+    hh: Hourhand, run_worker
+) -> None:
+    release = threading.Event()
+    contexts: list[JobContext] = []
+
+    @hh.job("deaf", timeout=1.5)
+    def deaf(ctx: JobContext) -> None:
+        contexts.append(ctx)
+        release.wait(30)  # never looks at ctx.cancel_event
+
+    job_id = hh.enqueue("deaf")
+    w = run_worker(lease=1.5, concurrency=1, poll_interval=0.1)
+    try:
+        wait_until(lambda: contexts)
+        hh.cancel(job_id)
+        wait_until(lambda: contexts[0].cancelled, what="the worker to hear of the cancel")
+        # the timeout still frees the slot and ends the job, cancelled as asked
+        wait_until(lambda: state(hh, job_id) == JobState.CANCELLED, timeout=10)
+        assert w.worker._runs == {}
+    finally:
+        release.set()

@@ -104,6 +104,8 @@ def test_statements_on_given_jobs_use_the_primary_key(
     assert any(index == "hourhand_jobs_pkey" for _, index in on_jobs), nodes
     if batch:  # joined with the batch by hashing: no loop over the batch per row
         assert not any(kind == "Nested Loop" for kind, _, _ in nodes), nodes
+        # and rows read by primary key in id order, so that batches lock in one order
+        assert not any(kind.startswith("Bitmap") for kind, _, _ in nodes), nodes
 
 
 def test_sqlite_statements_on_given_jobs_use_the_primary_key(tmp_path: Any) -> None:
@@ -165,5 +167,51 @@ def test_claims_read_the_ready_index_in_order_right_after_a_bulk_enqueue(pg_base
                     "hourhand_jobs_ready_any",
                 }
                 assert ready, (query, mode, nodes)
+    finally:
+        hh.close()
+
+
+def test_heartbeats_and_completions_of_overlapping_batches_do_not_deadlock(
+    pg_base_url: str,
+) -> None:
+    """A worker heartbeats the jobs whose completions it is recording, on another connection:
+    both statements lock the same rows, and must lock them in the same order."""
+    import random
+    import threading
+
+    from hourhand.store import Completion
+
+    reset_postgres(pg_base_url)
+    hh = Hourhand(pg_base_url)
+
+    @hh.job("noop")
+    async def noop(ctx: JobContext) -> None:
+        return None
+
+    try:
+        hh.enqueue_many("noop", [{} for _ in range(3000)])
+        jobs = hh.store.claim("w", None, 3000, 600.0)
+        pairs = [(j.id, j.attempt) for j in jobs]
+        errors: list[BaseException] = []
+        beats = hh.store.private()
+
+        def heartbeat() -> None:
+            try:
+                for _ in range(10):
+                    shuffled = random.sample(pairs, len(pairs))
+                    beats.heartbeat("w", shuffled, 600.0)
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=heartbeat)
+        thread.start()
+        shuffled = random.sample(jobs, len(jobs))
+        for start in range(0, len(shuffled), 300):
+            chunk = shuffled[start : start + 300]
+            hh.store.complete("w", [Completion(j.id, j.attempt, None, 0.0) for j in chunk])
+        thread.join()
+        beats.close()
+        assert errors == []
+        assert hh.counts()["completed"] == 3000
     finally:
         hh.close()

@@ -409,3 +409,21 @@ def test_a_user_schedule_cannot_take_a_code_schedules_name(app: Hourhand) -> Non
     assert app.scheduler().sync().added == ["budget-alerts"]
     assert app.schedules.find("budget-alerts").source == "code"
     assert app.schedules.find("budget-alerts", "org_1").id == mine.id
+
+
+def test_a_cancelled_run_given_back_after_a_lost_claim_releases_the_run_held_behind(
+    app: Hourhand,
+) -> None:
+    queue = app.schedules.create("queued", "report", "* * * * *", overlap="queue", queue="q")
+    app.store.update_schedule(queue.id, {"next_fire_at": T0})
+    sched = app.scheduler()
+    sched.tick(T0 + timedelta(seconds=1))
+    [first] = app.store.claim("w", ["q"], 10, lease=30)  # its reply was lost
+    sched.tick(T0 + timedelta(minutes=1, seconds=1))
+    held = app.schedules.runs(queue.id)[0]
+    assert held.run_at == HOLD_UNTIL
+    app.cancel(first.id)
+    assert app.store.release_unheld("w", []) == [first.id]
+    assert app.get_job(first.id).state == JobState.CANCELLED
+    assert app.get_job(held.id).run_at < HOLD_UNTIL
+    assert app.schedules.get(queue.id).last_status == "cancelled"

@@ -111,11 +111,12 @@ def test_lost_claim_replies_are_given_back_and_recorded_ends_are_found(app: Hour
         JobState.CANCELLED,
     ]
     assert app.get_job(ids[1]).attempt == 0  # the lost claim does not count
-    assert store.recorded("w", [(ids[0], 1)]) == set()
+    assert store.recorded("w", [(ids[0], 1)], "completed") == set()
     assert store.complete("w", [Completion(ids[0], 1, None, 0.1)]) == [ids[0]]
     # a retry of that completion finds it done: it is recorded, not lost
     assert store.complete("w", [Completion(ids[0], 1, None, 0.1)]) == []
-    assert store.recorded("w", [(ids[0], 1), (ids[1], 1)]) == {ids[0]}
+    assert store.recorded("w", [(ids[0], 1), (ids[1], 1)], "completed") == {ids[0]}
+    assert store.recorded("w", [(ids[0], 1)], "failed") == set()
 
 
 def test_next_due_is_measured_by_the_database_clock(app: Hourhand) -> None:

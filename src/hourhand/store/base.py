@@ -221,9 +221,10 @@ class Store(ABC):
         Returns their ids."""
 
     @abstractmethod
-    def recorded(self, worker_id: str, pairs: Sequence[tuple[int, int]]) -> set[int]:
-        """Ids of the (job id, attempt) pairs whose end this worker has recorded (an
-        attempts row exists): tells a commit whose reply was lost from one that failed."""
+    def recorded(self, worker_id: str, pairs: Sequence[tuple[int, int]], outcome: str) -> set[int]:
+        """Ids of the (job id, attempt) pairs whose end with ``outcome`` this worker has
+        recorded (an attempts row exists): tells a commit whose reply was lost from one that
+        failed. (A rescue records ``lost`` under the rescued worker's id: not a match.)"""
 
     @abstractmethod
     def set_progress(
@@ -236,9 +237,10 @@ class Store(ABC):
         """A watcher of its own (one per listening thread) that wakes on new work."""
 
     @abstractmethod
-    def private(self) -> Store:
+    def private(self, *, statement_timeout: float | None = None) -> Store:
         """Another store on the same database with connections of its own (one, on
-        PostgreSQL), for a thread that must never queue behind the others: heartbeats."""
+        PostgreSQL), for a thread that must never queue behind the others: heartbeats.
+        ``statement_timeout``: seconds a statement may wait or run (PostgreSQL)."""
 
     # -- operators ------------------------------------------------------------------------
     @abstractmethod

@@ -59,6 +59,15 @@ logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10  # seconds
 POOL_MAX_SIZE = 8  # connections per process
 POOL_TIMEOUT = 10.0  # seconds to wait for a connection before DatabaseUnavailable
+# A connection whose peer vanished without a word (a half-open socket after a network
+# failover) is found dead within about 30 s instead of hanging a call for hours.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,  # milliseconds
+}
 POOL_CHECK_EVERY = 2.0  # seconds: after a lost connection, test the idle ones at most this often
 LISTEN_BACKOFF = (0.1, 5.0)  # seconds: first and longest wait before reconnecting the listener
 # Claims read the ready index in claim order and stop after LIMIT rows. Right after a bulk
@@ -72,7 +81,14 @@ CLAIM_PLANNING = "SET LOCAL enable_sort = off"
 # ten items; it then loops over the whole batch once per row, a cost that grows with the
 # square of the batch (40,000 comparisons for 200 completions, 100 million for 10,000).
 # Batches are joined by hashing instead, which is linear, whatever the estimates.
-BATCH_PLANNING = "SET LOCAL enable_nestloop = off"
+# The rows are also read through the primary key in id order (no bitmap scan, whose order is
+# the table's), and the batch's arrays are sorted by id, so that two statements on
+# overlapping batches (a heartbeat and a completion) lock their rows in the same order and
+# cannot deadlock.
+BATCH_PLANNING = (
+    "SELECT set_config('enable_nestloop', 'off', true), "
+    "set_config('enable_bitmapscan', 'off', true)"
+)
 
 
 _BULK_COLUMNS = (
@@ -126,14 +142,19 @@ class PostgresStore(Store):
         *,
         max_connections: int = POOL_MAX_SIZE,
         pool_timeout: float = POOL_TIMEOUT,
+        statement_timeout: float | None = None,
     ) -> None:
         self.url = url
         self.q = load_queries("postgres")
+        options = "-c timezone=UTC"
+        if statement_timeout is not None:
+            options += f" -c statement_timeout={max(1, int(statement_timeout * 1000))}"
         self._kwargs: dict[str, Any] = {
             "autocommit": True,
             "row_factory": dict_row,
-            "options": "-c timezone=UTC",
+            "options": options,
             "connect_timeout": CONNECT_TIMEOUT,
+            **KEEPALIVES,
         }
         try:  # connect once first, so an unreachable server is a clear error, not a timeout
             psycopg.connect(url, **self._kwargs).close()
@@ -158,8 +179,13 @@ class PostgresStore(Store):
         self._closed = True
         self.pool.close()
 
-    def private(self) -> PostgresStore:
-        return PostgresStore(self.url, max_connections=1, pool_timeout=CONNECT_TIMEOUT)
+    def private(self, *, statement_timeout: float | None = None) -> PostgresStore:
+        return PostgresStore(
+            self.url,
+            max_connections=1,
+            pool_timeout=CONNECT_TIMEOUT,
+            statement_timeout=statement_timeout,
+        )
 
     def watch(self) -> Watcher:
         return _Listener(self)
@@ -384,6 +410,7 @@ class PostgresStore(Store):
         result = HeartbeatResult()
         if not jobs:
             return result
+        jobs = sorted(jobs)  # rows are locked in id order (see BATCH_PLANNING)
         params = {
             "worker_id": worker_id,
             "lease": lease,
@@ -400,6 +427,7 @@ class PostgresStore(Store):
     def complete(self, worker_id: str, items: Sequence[Completion]) -> list[int]:
         if not items:
             return []
+        items = sorted(items, key=lambda i: (i.job_id, i.attempt))  # see BATCH_PLANNING
         params = {
             "worker_id": worker_id,
             "ids": [i.job_id for i in items],
@@ -438,16 +466,18 @@ class PostgresStore(Store):
         return [decode_job(r, _utc, json_native) for r in self._all("expired", {"limit": limit})]
 
     def release_unheld(self, worker_id: str, held: Sequence[int]) -> list[int]:
-        rows = self._all("release_unheld", {"worker_id": worker_id, "held": list(held)})
+        params = {"worker_id": worker_id, "held": list(held), "hold": HOLD_UNTIL}
+        rows = self._all("release_unheld", params)
         return [r["id"] for r in rows]
 
-    def recorded(self, worker_id: str, pairs: Sequence[tuple[int, int]]) -> set[int]:
+    def recorded(self, worker_id: str, pairs: Sequence[tuple[int, int]], outcome: str) -> set[int]:
         if not pairs:
             return set()
         params = {
             "worker_id": worker_id,
             "ids": [p[0] for p in pairs],
             "attempts": [p[1] for p in pairs],
+            "outcome": outcome,
         }
         return {r["job_id"] for r in self._all("recorded", params)}
 

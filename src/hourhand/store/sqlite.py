@@ -218,8 +218,8 @@ class SQLiteStore(Store):
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
 
-    def private(self) -> SQLiteStore:
-        return SQLiteStore(self.path, synchronous=self.synchronous)
+    def private(self, *, statement_timeout: float | None = None) -> SQLiteStore:
+        return SQLiteStore(self.path, synchronous=self.synchronous)  # busy_timeout bounds it
 
     def watch(self) -> Watcher:
         return _ChangeWatcher(self)
@@ -469,13 +469,21 @@ class SQLiteStore(Store):
                 self.q["release_unheld"],
                 {"worker_id": worker_id, "held": json.dumps(list(held))},
             ).fetchall()
+            for row in rows:
+                if row["state"] == "cancelled" and row["schedule_id"] is not None:
+                    self._schedule_ran(conn, row["schedule_id"], "cancelled", None, True)
         return [r["id"] for r in rows]
 
-    def recorded(self, worker_id: str, pairs: Sequence[tuple[int, int]]) -> set[int]:
+    def recorded(self, worker_id: str, pairs: Sequence[tuple[int, int]], outcome: str) -> set[int]:
         found: set[int] = set()
         with self._connection() as conn:
             for job_id, attempt in pairs:
-                params = {"job_id": job_id, "attempt": attempt, "worker_id": worker_id}
+                params = {
+                    "job_id": job_id,
+                    "attempt": attempt,
+                    "worker_id": worker_id,
+                    "outcome": outcome,
+                }
                 if _first(conn.execute(self.q["recorded"], params)) is not None:
                     found.add(job_id)
         return found

@@ -66,9 +66,10 @@ WITH due AS (
     SELECT pg_notify('hourhand_jobs', queue) FROM (SELECT DISTINCT queue FROM moved) AS q
 )
 SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM woken) AS woken,
-       extract(epoch FROM (SELECT min(run_at) FROM hourhand_jobs
-                           WHERE state IN ('scheduled', 'retrying') AND run_at > now())
-                          - now())::float8 AS next_in
+       CASE WHEN (SELECT count(*) FROM moved) >= 10000 THEN 0.0  -- more are due: at once
+            ELSE extract(epoch FROM (SELECT min(run_at) FROM hourhand_jobs
+                                     WHERE state IN ('scheduled', 'retrying') AND run_at > now())
+                                    - now())::float8 END AS next_in
 
 -- name: claim_queue
 -- Claim the next queued jobs of one queue.
@@ -224,7 +225,15 @@ WITH released AS (
         attempt = attempt - 1, lease_expires_at = NULL, cancel_requested = false,
         finished_at = CASE WHEN cancel_requested THEN now() ELSE NULL END
     WHERE state = 'running' AND worker_id = %(worker_id)s AND NOT (id = ANY(%(held)s::bigint[]))
-    RETURNING id, queue, state
+    RETURNING id, queue, state, schedule_id
+), ran AS (
+    UPDATE hourhand_schedules s SET last_status = 'cancelled', last_duration = NULL
+    FROM released r WHERE s.id = r.schedule_id AND r.state = 'cancelled'
+), unheld AS (
+    UPDATE hourhand_jobs h SET run_at = now()
+    WHERE h.schedule_id = ANY(ARRAY(SELECT schedule_id FROM released
+                                    WHERE state = 'cancelled' AND schedule_id IS NOT NULL))
+      AND h.state = 'scheduled' AND h.run_at >= %(hold)s
 ), woken AS (
     SELECT pg_notify('hourhand_jobs', queue)
     FROM (SELECT DISTINCT queue FROM released WHERE state = 'queued') AS q
@@ -238,6 +247,7 @@ FROM hourhand_attempts a
 JOIN unnest(%(ids)s::bigint[], %(attempts)s::int[]) AS p(id, attempt)
   ON a.job_id = p.id AND a.attempt = p.attempt
 WHERE a.job_id = ANY(ARRAY(SELECT unnest(%(ids)s::bigint[]))) AND a.worker_id = %(worker_id)s
+  AND a.outcome = %(outcome)s
 
 -- name: set_progress
 -- Record progress on a job this worker still holds.

@@ -131,12 +131,12 @@ SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
     finished_at = CASE WHEN cancel_requested THEN NOW() ELSE NULL END
 WHERE state = 'running' AND worker_id = :worker_id
   AND id NOT IN (SELECT value FROM json_each(:held))
-RETURNING id
+RETURNING id, state, schedule_id
 
 -- name: recorded
 -- Whether this worker has recorded an end for this attempt.
 SELECT 1 AS found FROM hourhand_attempts
-WHERE job_id = :job_id AND attempt = :attempt AND worker_id = :worker_id
+WHERE job_id = :job_id AND attempt = :attempt AND worker_id = :worker_id AND outcome = :outcome
 LIMIT 1
 
 -- name: set_progress
