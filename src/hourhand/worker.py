@@ -448,9 +448,32 @@ class Worker:
 
     # -- running --------------------------------------------------------------------------
     async def _execute(self, run: Run) -> None:
+        job, spec = run.job, run.spec
         run.started = time.monotonic()
+        outcome: Completion | AttemptEnd | None = None
         try:
-            outcome = await self._run_handler(run)
+            try:  # (in this coroutine: one that catches a handler's GeneratorExit and
+                # returns would hand its caller a GeneratorExit instead of the value)
+                if spec is None:  # not claimed by this worker's own claims; a safety net
+                    raise DoNotRetry(
+                        f"unknown job type {job.name!r}: it is not registered in this worker's app"
+                    )
+                if spec.is_async:
+                    result = await spec.handler(run.ctx, **job.args)
+                else:
+                    result = await in_thread(spec.handler, run.ctx, job.args, self._loop)
+                elapsed = run.elapsed
+                result_json = None if result is None else encode_result(result)
+            except asyncio.CancelledError:
+                if run.interrupt is None:  # not ours: the handler cancelled itself
+                    message = "CancelledError: handler was cancelled"
+                    outcome = run.failure(Outcome.FAILED, message)
+                else:
+                    outcome = run.interrupted()
+            except BaseException as exc:  # nothing a handler raises stops the worker
+                outcome = run.raised(exc)
+            else:
+                outcome = self._finished(run, result_json, elapsed)
         except Exception as exc:  # the record could not be built (a retry policy that raises)
             logger.exception("job %d attempt %d: its end could not be worked out", *run.pair)
             outcome = run.ended_as(
@@ -466,34 +489,19 @@ class Worker:
             self._wake.set()
         self._record(run, outcome)
 
-    async def _run_handler(self, run: Run) -> Completion | AttemptEnd | None:
-        """Run the handler; what to record of how it ended (None: nothing, it was lost)."""
-        job, spec = run.job, run.spec
-        try:
-            if spec is None:  # not claimed by this worker's own claims; a safety net
-                raise DoNotRetry(
-                    f"unknown job type {job.name!r}: it is not registered in this worker's app"
-                )
-            if spec.is_async:
-                result = await spec.handler(run.ctx, **job.args)
-            else:
-                result = await in_thread(spec.handler, run.ctx, job.args, self._loop)
-            elapsed = run.elapsed
-            result_json = None if result is None else encode_result(result)
-        except asyncio.CancelledError:
-            if run.interrupt is None:  # not ours: the handler cancelled itself
-                return run.failure(Outcome.FAILED, "CancelledError: handler was cancelled")
-            return run.interrupted()
-        except BaseException as exc:  # nothing a handler raises stops the worker
-            return run.raised(exc)
+    def _finished(
+        self, run: Run, result_json: str | None, elapsed: float
+    ) -> Completion | AttemptEnd | None:
+        """What to record of a handler that returned (None: nothing, its claim was lost)."""
         if run.interrupt == "lost":
             return None
         if run.interrupt == "timeout":
             return run.interrupted()  # finished just as it timed out
-        if run.timeout is not None and spec.is_async and elapsed > run.timeout:
+        assert run.spec is not None
+        if run.timeout is not None and run.spec.is_async and elapsed > run.timeout:
             return run.overran(self._blocked_for(run))
         # done, even if a shutdown asked it to stop: record it, so it does not run again
-        return Completion(job.id, job.attempt, result_json, elapsed)
+        return Completion(run.job.id, run.job.attempt, result_json, elapsed)
 
     def _record(self, run: Run, outcome: Completion | AttemptEnd | None) -> None:
         assert self._recorder is not None and self._leases is not None
