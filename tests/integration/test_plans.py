@@ -30,13 +30,7 @@ WRONG_INDEXES = {
 
 @pytest.fixture(scope="module")
 def running(pg_base_url: str) -> Iterator[tuple[Hourhand, list[int]]]:
-    reset_postgres(pg_base_url)
-    hh = Hourhand(pg_base_url)
-
-    @hh.job("noop")
-    async def noop(ctx: JobContext) -> None:
-        return None
-
+    hh = noop_app(pg_base_url)
     hh.enqueue_many("noop", [{} for _ in range(3 * BATCH)])
     with psycopg.connect(pg_base_url, autocommit=True) as conn:
         conn.execute("ANALYZE hourhand_jobs")  # statistics: no job is running
@@ -44,6 +38,18 @@ def running(pg_base_url: str) -> Iterator[tuple[Hourhand, list[int]]]:
     assert len(jobs) == BATCH
     yield hh, [j.id for j in jobs]
     hh.close()
+
+
+def noop_app(url: str) -> Hourhand:
+    """An app with one no-op job type, on an emptied PostgreSQL database."""
+    reset_postgres(url)
+    hh = Hourhand(url)
+
+    @hh.job("noop")
+    async def noop(ctx: JobContext) -> None:
+        return None
+
+    return hh
 
 
 def scans(plan: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
@@ -141,13 +147,7 @@ def test_sqlite_statements_on_given_jobs_use_the_primary_key(tmp_path: Any) -> N
 def test_claims_read_the_ready_index_in_order_right_after_a_bulk_enqueue(pg_base_url: str) -> None:
     """Before autovacuum has analyzed a new table, the planner would sort every queued job
     for each claim; claims are planned with sorting ruled out."""
-    reset_postgres(pg_base_url)
-    hh = Hourhand(pg_base_url)
-
-    @hh.job("noop")
-    async def noop(ctx: JobContext) -> None:
-        return None
-
+    hh = noop_app(pg_base_url)
     try:
         hh.enqueue_many("noop", [{} for _ in range(BATCH)])  # never analyzed
         params = {
@@ -181,13 +181,7 @@ def test_heartbeats_and_completions_of_overlapping_batches_do_not_deadlock(
 
     from hourhand.store import Completion
 
-    reset_postgres(pg_base_url)
-    hh = Hourhand(pg_base_url)
-
-    @hh.job("noop")
-    async def noop(ctx: JobContext) -> None:
-        return None
-
+    hh = noop_app(pg_base_url)
     try:
         hh.enqueue_many("noop", [{} for _ in range(3000)])
         jobs = hh.store.claim("w", None, 3000, 600.0)

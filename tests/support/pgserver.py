@@ -84,19 +84,7 @@ class PgServer:
 
     def resume(self) -> None:
         """Start the (initialised, stopped) server; returns once it accepts connections."""
-        self._run(
-            find_bin("pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.dir / "log"),
-            "-o",
-            self._options,
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
+        self._pg_ctl("-o", self._options, "start")
 
     def halt(self) -> None:
         """Stop the server as if it crashed, keeping its data (``resume`` starts it)."""
@@ -117,18 +105,20 @@ class PgServer:
         """Stop the server (``-m immediate``: as if it crashed; it runs crash recovery on
         start) and start it again with the same options; returns once it accepts
         connections."""
+        self._pg_ctl("-m", mode, "restart")
+
+    def _pg_ctl(self, *args: str) -> None:
+        """pg_ctl on this server's data, logging to its log, waiting up to 60 s."""
         self._run(
             find_bin("pg_ctl"),
             "-D",
             str(self.data),
             "-l",
             str(self.dir / "log"),
-            "-m",
-            mode,
             "-w",
             "-t",
             "60",
-            "restart",
+            *args,
         )
 
     def sql(self, query: str, dbname: str = "postgres") -> list[tuple[Any, ...]]:
