@@ -15,7 +15,8 @@ from hourhand.errors import (
     RetryAfter,
     UnknownJobType,
 )
-from hourhand.jobs import Attempt, Job, JobContext, JobState, Outcome
+from hourhand.handles import JobHandle
+from hourhand.jobs import Attempt, EnqueueResult, Job, JobContext, JobState, Outcome
 from hourhand.retry import Retry
 from hourhand.worker import Worker
 
@@ -26,12 +27,14 @@ __all__ = [
     "ConfigurationError",
     "DatabaseUnavailable",
     "DoNotRetry",
+    "EnqueueResult",
     "Hourhand",
     "HourhandError",
     "InvalidArguments",
     "InvalidInput",
     "Job",
     "JobContext",
+    "JobHandle",
     "JobNotFound",
     "JobState",
     "JobStateError",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from hourhand import checks
 from hourhand.checks import MAX_ID
@@ -21,6 +22,7 @@ from hourhand.errors import (
     JobStateError,
     UnknownJobType,
 )
+from hourhand.handles import JobHandle
 from hourhand.jobs import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_PRIORITY,
@@ -28,6 +30,7 @@ from hourhand.jobs import (
     FINAL_STATES,
     MAX_ATTEMPTS,
     Attempt,
+    EnqueueResult,
     Job,
     JobSpec,
     JobState,
@@ -38,7 +41,8 @@ from hourhand.jobs import (
 )
 from hourhand.retry import DEFAULT_RETRY, Retry
 from hourhand.schedules import DEFAULT_MISFIRE, DEFAULT_OVERLAP, Schedules, ScheduleSpec
-from hourhand.store import DEFAULT_DATABASE, JobFilter, Store, open_store
+from hourhand.store import DEFAULT_DATABASE, JobFilter, Store, check_url, open_store
+from hourhand.waiting import Waiters
 
 if TYPE_CHECKING:
     from hourhand.scheduler import Scheduler
@@ -46,7 +50,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+Handler = Callable[Concatenate[Any, P], R]
+DEFAULT_WAIT = 30.0  # seconds hh.wait waits when given no timeout
+MAX_WAIT = 24 * 3600.0
 
 MAX_KEY_LENGTH = 1000  # characters in a unique key
 
@@ -58,12 +66,13 @@ def database_from_env() -> str:
 class Hourhand:
     """The application: job types registered in code, and the jobs database.
 
-    ``Hourhand()`` uses ``HOURHAND_DATABASE`` or ``sqlite:///hourhand.db``. The database is
-    opened (and migrated, unless ``auto_migrate=False``) on first use.
+    ``Hourhand()`` uses ``HOURHAND_DATABASE`` or ``sqlite:///hourhand.db``; a URL that is
+    not one of those kinds is refused here. The database is opened on first use and, unless
+    ``auto_migrate=False``, migrated, with the schedules of code and config synced into it.
     """
 
     def __init__(self, database: str | None = None, *, auto_migrate: bool = True) -> None:
-        self.database_url = database or database_from_env()
+        self.database_url = check_url(database or database_from_env())
         self.auto_migrate = auto_migrate
         self.registry: dict[str, JobSpec] = {}
         self.code_schedules: dict[str, ScheduleSpec] = {}  # from @hh.cron
@@ -71,12 +80,14 @@ class Hourhand:
         self.config_path: Path | None = None  # the config file read, if any
         self.schedules = Schedules(self)
         self._store: Store | None = None
+        self._waiters: Waiters | None = None
         self._lock = threading.Lock()
 
     # -- the database ---------------------------------------------------------------------
     @property
     def store(self) -> Store:
         if self._store is None:
+            opened = False
             with self._lock:
                 if self._store is None:
                     store = open_store(self.database_url)
@@ -87,13 +98,37 @@ class Hourhand:
                             store.close()
                             raise
                     self._store = store
+                    opened = True
+            if opened and self.auto_migrate:
+                self.sync_schedules()
+        assert self._store is not None
         return self._store
+
+    def migrate(self) -> list[int]:
+        """Bring the database's schema up to date and sync the schedules of code (and of
+        the config file, if one was read) into it; returns the migrations applied."""
+        auto, self.auto_migrate = self.auto_migrate, False
+        try:
+            applied = self.store.migrate()
+        finally:
+            self.auto_migrate = auto
+        self.sync_schedules()
+        return applied
+
+    def sync_schedules(self) -> None:
+        """Make the database's code and config schedules match this app's (a scheduler does
+        this when it starts, and an app when it first opens its database)."""
+        if self.code_schedules or self.config_path is not None:
+            self.scheduler().sync()
 
     def close(self) -> None:
         with self._lock:
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+            waiters, self._waiters = self._waiters, None
+            store, self._store = self._store, None
+        if waiters is not None:
+            waiters.close()
+        if store is not None:
+            store.close()
 
     # -- job types ------------------------------------------------------------------------
     def job(
@@ -106,13 +141,17 @@ class Hourhand:
         timeout: float | None = None,
         concurrency: int | None = None,
         priority: int = DEFAULT_PRIORITY,
-    ) -> Callable[[F], F]:
-        """Register the decorated function (sync or async) as a job type.
+    ) -> Callable[[Handler[P, R]], JobHandle[P, R]]:
+        """Register the decorated function (sync or async) as a job type; returns its
+        :class:`~hourhand.handles.JobHandle` (``.enqueue(...)``; calling it calls the function).
 
         Its first parameter is the :class:`JobContext`; the job's args are passed as keyword
-        arguments. ``concurrency`` caps how many run at once across all workers."""
+        arguments, checked at enqueue against the parameters' type hints. ``concurrency``
+        caps how many run at once across all workers."""
 
-        def register(fn: F) -> F:
+        def register(fn: Handler[P, R]) -> JobHandle[P, R]:
+            if isinstance(fn, JobHandle):  # stacked decorators: register the function
+                fn = fn.fn
             spec = JobSpec(
                 name=name or fn.__name__,
                 handler=fn,
@@ -126,7 +165,7 @@ class Hourhand:
             if spec.name in self.registry:
                 raise InvalidInput(f"job type {spec.name!r} is already registered")
             self.registry[spec.name] = spec
-            return fn
+            return JobHandle(self, spec.name, fn)
 
         return register
 
@@ -146,11 +185,12 @@ class Hourhand:
         retry: Retry = DEFAULT_RETRY,
         timeout: float | None = None,
         priority: int = DEFAULT_PRIORITY,
-    ) -> Callable[[F], F]:
+    ) -> Callable[[Handler[P, R]], JobHandle[P, R]]:
         """Register the decorated function as a job type that runs on a cron schedule
-        (``expr`` in zone ``tz``); the job type and the schedule share ``name``."""
+        (``expr`` in zone ``tz``); the job type and the schedule share ``name``. Returns the
+        job type's handle."""
 
-        def register(fn: F) -> F:
+        def register(fn: Handler[P, R]) -> JobHandle[P, R]:
             job_name = name or fn.__name__
             spec = ScheduleSpec(
                 name=job_name,
@@ -166,7 +206,7 @@ class Hourhand:
             ).validated()  # a bad expression or zone fails at import, with its message
             if job_name in self.code_schedules:
                 raise InvalidInput(f"schedule {job_name!r} is already registered")
-            self.job(
+            handle = self.job(
                 job_name,
                 queue=queue,
                 max_attempts=max_attempts,
@@ -176,7 +216,7 @@ class Hourhand:
             )(fn)
             self.registry[job_name].check_args(spec.args)
             self.code_schedules[job_name] = spec
-            return fn
+            return handle
 
         return register
 
@@ -236,11 +276,13 @@ class Hourhand:
         unique_key: str | None = None,
         org_id: str | None = None,
         created_by: str | None = None,
-    ) -> int:
-        """Add a job; returns its id. Durable when it returns.
+    ) -> EnqueueResult:
+        """Add a job; returns its id (an :class:`~hourhand.jobs.EnqueueResult`: an int with
+        ``.created``). Durable when it returns.
 
         With ``unique_key``, while a job of this type (and org) with the same key is
-        waiting or running, its id is returned and nothing is added."""
+        waiting or running, that job's id is returned with ``created=False`` and nothing is
+        added or changed: this call's args, delay, priority and other options are dropped."""
         job = self.new_job(
             name,
             args,
@@ -254,7 +296,10 @@ class Hourhand:
             org_id=org_id,
             created_by=created_by,
         )
-        return self.store.insert_jobs([job])[0]
+        job_id, created = self.store.insert_job(job)
+        if not created:
+            logger.info("job %s: unique key already held by job %d; nothing enqueued", name, job_id)
+        return EnqueueResult(job_id, created)
 
     def enqueue_many(
         self,
@@ -270,27 +315,37 @@ class Hourhand:
         org_id: str | None = None,
         created_by: str | None = None,
     ) -> list[int]:
-        """Add one job of type ``name`` per args mapping, in one statement; ids in order."""
-        jobs = [
-            self.new_job(
-                name,
-                args,
-                delay=delay,
-                run_at=run_at,
-                priority=priority,
-                queue=queue,
-                max_attempts=max_attempts,
-                timeout=timeout,
-                org_id=org_id,
-                created_by=created_by,
-            )
-            for args in args_list
-        ]
-        return self.store.insert_jobs(jobs) if jobs else []
+        """Add one job of type ``name`` per args mapping, in one statement; ids in order.
+        Every item is checked (names and type hints) before any is stored."""
+        items = [{} if args is None else args for args in args_list]
+        if not items:
+            return []
+        spec = self.spec(name)
+        encoded: list[str] = []
+        for index, args in enumerate(items):
+            try:
+                encoded.append(encode_args(name, args))
+            except InvalidInput as exc:
+                raise type(exc)(f"item {index}: {exc}") from None
+        spec.check_args_many(items)
+        first = self.new_job(
+            name,
+            items[0],
+            delay=delay,
+            run_at=run_at,
+            priority=priority,
+            queue=queue,
+            max_attempts=max_attempts,
+            timeout=timeout,
+            org_id=org_id,
+            created_by=created_by,
+        )
+        jobs = [dataclasses.replace(first, args_json=text) for text in encoded]
+        return self.store.insert_jobs(jobs)
 
     async def enqueue_async(
         self, name: str, args: Mapping[str, Any] | None = None, **options: Any
-    ) -> int:
+    ) -> EnqueueResult:
         """:meth:`enqueue` for async callers (the database call runs in a thread)."""
         return await asyncio.to_thread(self.enqueue, name, args, **options)
 
@@ -406,6 +461,28 @@ class Hourhand:
     def counts(self) -> dict[str, int]:
         """Jobs per state."""
         return self.store.count_by_state()
+
+    # -- waiting for results ----------------------------------------------------------------
+    def wait(self, job_id: int, timeout: float = DEFAULT_WAIT) -> Job:
+        """Block until the job has finished (completed, failed or cancelled) or ``timeout``
+        seconds have passed, and return it. On timeout the job is returned as it is then:
+        check ``job.state``. Woken by the database's notifications, not by polling the job.
+        Raises JobNotFound for an unknown id."""
+        seconds = checks.seconds("timeout", timeout, maximum=MAX_WAIT)
+        return self._waiting().wait(self.get_job(job_id), seconds)
+
+    async def wait_async(self, job_id: int, timeout: float = DEFAULT_WAIT) -> Job:
+        """:meth:`wait` for async callers: it holds no thread while it waits."""
+        seconds = checks.seconds("timeout", timeout, maximum=MAX_WAIT)
+        job = await asyncio.to_thread(self.get_job, job_id)
+        return await self._waiting().wait_async(job, seconds)
+
+    def _waiting(self) -> Waiters:
+        store = self.store
+        with self._lock:
+            if self._waiters is None:
+                self._waiters = Waiters(store)
+            return self._waiters
 
     # -- workers --------------------------------------------------------------------------
     def scheduler(self, **options: Any) -> Scheduler:

@@ -7,7 +7,7 @@ import enum
 import inspect
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +16,7 @@ from typing import Any
 from hourhand import checks
 from hourhand.errors import InvalidArguments, InvalidInput
 from hourhand.retry import DEFAULT_RETRY, Retry
+from hourhand.signatures import ArgumentTypes, argument_types, check_handler
 
 DEFAULT_QUEUE = "default"
 DEFAULT_MAX_ATTEMPTS = 5
@@ -136,6 +137,28 @@ class NewJob:
     fire_time: datetime | None = None
 
 
+class EnqueueResult(int):
+    """What an enqueue returns: the job's id (it *is* that int), and whether this call created
+    the job. ``created`` is False when a unique key matched a job already waiting or running:
+    that job's id is returned and this call's args, delay and priority are dropped."""
+
+    created: bool
+
+    def __new__(cls, job_id: int, created: bool = True) -> EnqueueResult:
+        self = super().__new__(cls, job_id)
+        self.created = created
+        return self
+
+    @property
+    def id(self) -> int:
+        return int(self)
+
+    def __repr__(self) -> str:
+        return f"EnqueueResult(id={int(self)}, created={self.created})"
+
+    __str__ = int.__repr__
+
+
 Handler = Callable[..., Any]
 
 
@@ -153,6 +176,7 @@ class JobSpec:
     priority: int = DEFAULT_PRIORITY
     is_async: bool = field(init=False)
     signature: inspect.Signature = field(init=False, repr=False)
+    types: ArgumentTypes | None = field(init=False, repr=False, compare=False)
     _accepted: set[frozenset[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -162,8 +186,10 @@ class JobSpec:
             check_timeout(f"job {self.name!r}: timeout", self.timeout)
         if self.concurrency is not None:
             checks.integer(f"job {self.name!r}: concurrency", self.concurrency, 1, MAX_CONCURRENCY)
+        signature = check_handler(self.name, self.handler, JobContext)
         object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.handler))
-        object.__setattr__(self, "signature", inspect.signature(self.handler))
+        object.__setattr__(self, "signature", signature)
+        object.__setattr__(self, "types", argument_types(self.name, self.handler, signature))
         object.__setattr__(self, "_accepted", set())
 
     def accepts(self, name: str) -> bool:
@@ -176,15 +202,35 @@ class JobSpec:
         )
 
     def check_args(self, args: Mapping[str, Any]) -> None:
-        """Raise InvalidArguments unless ``handler(ctx, **args)`` would bind."""
+        """Raise InvalidArguments unless ``handler(ctx, **args)`` would bind, with values
+        of the types the handler's hints ask for."""
+        self._check_names(args)
+        if self.types is not None:
+            self.types.check(args)
+
+    def check_args_many(self, args_list: Sequence[Mapping[str, Any]]) -> None:
+        """:meth:`check_args` for a batch: names per item, types in one pass."""
+        for args in args_list:
+            self._check_names(args)
+        if self.types is not None:
+            self.types.check_many(args_list)
+
+    def _check_names(self, args: Mapping[str, Any]) -> None:
         keys = frozenset(args)
         if keys in self._accepted:  # binding depends on the names only: checked before
             return
         try:
             self.signature.bind(None, **args)
         except TypeError as exc:
+            message = str(exc)
+            first = next(iter(self.signature.parameters))
+            if first in keys:
+                message = (
+                    f"{first!r} is the handler's first parameter, which receives the job "
+                    "context; rename the argument or the parameter"
+                )
             raise InvalidArguments(
-                f"job {self.name!r} does not accept these arguments: {exc}"
+                f"job {self.name!r} does not accept these arguments: {message}"
             ) from None
         if len(self._accepted) < MAX_CACHED_SIGNATURES:
             self._accepted.add(keys)

@@ -24,7 +24,7 @@ from hourhand.errors import DoNotRetry, InvalidInput, RetryAfter
 from hourhand.jobs import Job, JobContext, JobSpec, JobState, Outcome
 from hourhand.leases import Pair
 from hourhand.retry import DEFAULT_RETRY
-from hourhand.store import AttemptEnd, Store
+from hourhand.store import AttemptEnd, Completion, Store
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +130,46 @@ class Run:
             traceback=tb,
             duration=self.elapsed,
         )
+
+
+def log_end(run: Run, end: Completion | AttemptEnd | None) -> None:
+    """One line per finished attempt: job id and type, attempt n/max, how it ended, how long
+    it took and the error's first line (never the args); the traceback at debug level.
+    Failures that end the job (the dead-letter set) at warning, the rest at info."""
+    if end is None:  # lost: the worker already said so
+        return
+    failed = isinstance(end, AttemptEnd) and end.new_state == JobState.FAILED
+    level = logging.WARNING if failed else logging.INFO
+    if not logger.isEnabledFor(level):
+        return
+    job = run.job
+    took = _seconds(end.duration)
+    if isinstance(end, Completion):
+        logger.info(
+            "job %d %s attempt %d/%d: completed in %s",
+            job.id, job.name, job.attempt, job.max_attempts, took,
+        )  # fmt: skip
+        return
+    how = f"{end.outcome} after {took}"
+    if end.new_state == JobState.RETRYING:
+        how += f", retrying in {_seconds(end.retry_in)}"
+    elif failed:
+        how += ", no attempts left" if job.attempt >= job.max_attempts else ", not retried"
+    elif end.new_state == JobState.QUEUED:
+        how = f"handed back after {took} (the worker is shutting down)"
+    lines = (end.error or "").strip().splitlines()
+    logger.log(
+        level,
+        "job %d %s attempt %d/%d: %s%s",
+        job.id, job.name, job.attempt, job.max_attempts, how,
+        f": {lines[0]}" if lines and end.new_state != JobState.QUEUED else "",
+    )  # fmt: skip
+    if end.traceback and logger.isEnabledFor(logging.DEBUG):
+        logger.debug("job %d attempt %d traceback:\n%s", job.id, job.attempt, end.traceback)
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s" if value >= 1 else f"{value * 1000:.0f} ms"
 
 
 def describe(exc: BaseException) -> str:

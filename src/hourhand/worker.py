@@ -38,7 +38,15 @@ from hourhand.jobs import Job, JobContext, JobState, Outcome
 from hourhand.leases import Leases, LoopWatchdog, Pair
 from hourhand.outage import Backoff, Outage
 from hourhand.recorder import Recorder, WorkerStats
-from hourhand.running import Run, describe, encode_result, in_thread, retry_end, write_progress
+from hourhand.running import (
+    Run,
+    describe,
+    encode_result,
+    in_thread,
+    log_end,
+    retry_end,
+    write_progress,
+)
 from hourhand.store import AttemptEnd, Completion
 
 if TYPE_CHECKING:
@@ -487,6 +495,8 @@ class Worker:
                 del self._runs[run.pair]
             assert self._wake is not None
             self._wake.set()
+        if not run.abandoned:
+            log_end(run, outcome)
         self._record(run, outcome)
 
     def _finished(

@@ -7,15 +7,42 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from hourhand.errors import ConfigurationError
 from hourhand.store.base import AttemptEnd, Completion, HeartbeatResult, JobFilter, Store
 
-__all__ = ["AttemptEnd", "Completion", "HeartbeatResult", "JobFilter", "Store", "open_store"]
+__all__ = [
+    "AttemptEnd",
+    "Completion",
+    "HeartbeatResult",
+    "JobFilter",
+    "Store",
+    "check_url",
+    "open_store",
+]
 
 DEFAULT_DATABASE = "sqlite:///hourhand.db"
 SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA", "OFF")  # SQLite durability; FULL by default
 
 
+def check_url(url: str) -> str:
+    """The URL, if :func:`open_store` can open its kind (nothing is opened); otherwise
+    ConfigurationError saying what is wrong."""
+    _parse(url)
+    return url
+
+
 def open_store(url: str) -> Store:
     """Open ``sqlite:///relative.db``, ``sqlite:////absolute/path.db`` or
     ``postgresql://user:password@host:port/db``."""
+    kind, path, synchronous = _parse(url)
+    if kind == "sqlite":
+        from hourhand.store.sqlite import SQLiteStore
+
+        return SQLiteStore(path, synchronous=synchronous)
+    from hourhand.store.postgres import PostgresStore
+
+    return PostgresStore(url)
+
+
+def _parse(url: str) -> tuple[str, str, str]:
+    """(kind, SQLite path, SQLite synchronous) of a database URL."""
     if not isinstance(url, str) or "://" not in url:
         raise ConfigurationError(
             f"bad database URL {url!r}: expected sqlite:///path/to/file.db or "
@@ -23,8 +50,6 @@ def open_store(url: str) -> Store:
         )
     scheme = urlsplit(url).scheme.lower()
     if scheme == "sqlite":
-        from hourhand.store.sqlite import SQLiteStore
-
         rest, _, query = url.split("://", 1)[1].partition("?")
         path = unquote(rest)
         if not path.startswith("/"):
@@ -37,11 +62,9 @@ def open_store(url: str) -> Store:
             raise ConfigurationError(
                 f"bad SQLite URL {url!r}: the only option is synchronous={'|'.join(SYNCHRONOUS)}"
             )
-        return SQLiteStore(path[1:], synchronous=synchronous)
+        return "sqlite", path[1:], synchronous
     if scheme in ("postgresql", "postgres"):
-        from hourhand.store.postgres import PostgresStore
-
-        return PostgresStore(url)
+        return "postgresql", "", ""
     raise ConfigurationError(
         f"bad database URL: unsupported scheme {scheme!r}; use sqlite:/// or postgresql://"
     )

@@ -23,6 +23,7 @@ from hourhand.schedules import Schedule, ScheduleSpec
 
 LISTEN_CHANNEL = "hourhand_jobs"  # payload: the queue that got ready work
 CANCEL_CHANNEL = "hourhand_cancel"  # payload: the id of a running job to cancel
+DONE_CHANNEL = "hourhand_done"  # jobs ended for good (completed, failed, cancelled); no payload
 MIGRATION_LOCK = 0x686F7572  # advisory lock key ('hour') held while migrating
 HOLD_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)  # run_at of a run held behind a running one
 SCHEDULE_COLUMNS = frozenset(ScheduleSpec.__dataclass_fields__) | {
@@ -160,6 +161,11 @@ class Store(ABC):
         """Insert jobs in one transaction; ids in input order. A job whose unique key is
         held by a waiting or running job gets that job's id instead of a new row."""
 
+    @abstractmethod
+    def insert_job(self, job: NewJob) -> tuple[int, bool]:
+        """Insert one job: its id, and False if a job holding its unique key (or its
+        schedule's fire time) was found instead."""
+
     # -- worker ---------------------------------------------------------------------------
     @abstractmethod
     def promote_due(self) -> tuple[int, float | None]:
@@ -233,8 +239,9 @@ class Store(ABC):
         """Record progress; fenced."""
 
     @abstractmethod
-    def watch(self) -> Watcher:
-        """A watcher of its own (one per listening thread) that wakes on new work."""
+    def watch(self, *, finished: bool = False) -> Watcher:
+        """A watcher of its own (one per listening thread) that wakes on new work, or with
+        ``finished`` when jobs end for good (completed, failed or cancelled)."""
 
     @abstractmethod
     def private(self, *, statement_timeout: float | None = None) -> Store:
@@ -245,6 +252,10 @@ class Store(ABC):
     # -- operators ------------------------------------------------------------------------
     @abstractmethod
     def get_job(self, job_id: int) -> Job | None: ...
+
+    @abstractmethod
+    def get_jobs(self, job_ids: Sequence[int]) -> list[Job]:
+        """The jobs with these ids that exist, in no particular order."""
 
     @abstractmethod
     def list_jobs(self, flt: JobFilter) -> list[Job]:
@@ -359,13 +370,17 @@ def job_params(job: NewJob, when: Callable[[datetime | None], Any]) -> dict[str,
 INSERT_TRIES = 5  # a unique key can be freed between our insert and our look-up
 
 
-def insert_or_find(run: Callable[[str], dict[str, Any] | None], find: str) -> int:
+def insert_or_find(run: Callable[[str], dict[str, Any] | None], find: str) -> tuple[int, bool]:
     """Insert a job that may conflict on its unique key or fire time; on conflict, the id
-    of the job holding it. ``run(query_name)`` runs one named query and returns its row."""
+    of the job holding it. ``run(query_name)`` runs one named query and returns its row.
+    Returns the id and whether the row was inserted."""
     for _ in range(INSERT_TRIES):
-        row = run("insert_job") or run(find)
+        row = run("insert_job")
         if row is not None:
-            return int(row["id"])
+            return int(row["id"]), True
+        row = run(find)
+        if row is not None:
+            return int(row["id"]), False
     raise JobStateError("the job could not be inserted: its unique key kept changing hands")
 
 

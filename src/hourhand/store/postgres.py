@@ -31,6 +31,7 @@ from hourhand.outage import first_line
 from hourhand.schedules import Schedule, ScheduleExists, ScheduleSpec
 from hourhand.store.base import (
     CANCEL_CHANNEL,
+    DONE_CHANNEL,
     HOLD_UNTIL,
     LISTEN_CHANNEL,
     MIGRATION_LOCK,
@@ -187,8 +188,8 @@ class PostgresStore(Store):
             statement_timeout=statement_timeout,
         )
 
-    def watch(self) -> Watcher:
-        return _Listener(self)
+    def watch(self, *, finished: bool = False) -> Watcher:
+        return _Listener(self, (DONE_CHANNEL,) if finished else (LISTEN_CHANNEL, CANCEL_CHANNEL))
 
     # -- connections and errors -----------------------------------------------------------
     @contextlib.contextmanager
@@ -315,7 +316,7 @@ class PostgresStore(Store):
             # one statement is atomic on its own; several need a transaction
             tx = conn.transaction() if keyed and (plain or len(keyed) > 1) else nullcontext()
             with tx:
-                self._insert(conn, jobs, plain, keyed, ids)
+                self._insert(conn, jobs, plain, keyed, ids, [True] * len(jobs))
         return [i for i in ids if i is not None]
 
     def _insert(
@@ -325,6 +326,7 @@ class PostgresStore(Store):
         plain: list[int],
         keyed: list[int],
         ids: list[int | None],
+        created: list[bool],
     ) -> None:
         if plain:
             cols: dict[str, list[Any]] = {k: [] for k in _BULK_COLUMNS}
@@ -341,7 +343,16 @@ class PostgresStore(Store):
                 return conn.execute(self.q[query], params).fetchone()
 
             find = "find_unique" if params["unique_key"] is not None else "find_fire"
-            ids[i] = insert_or_find(run, find)
+            ids[i], created[i] = insert_or_find(run, find)
+
+    def insert_job(self, job: NewJob) -> tuple[int, bool]:
+        ids: list[int | None] = [None]
+        created = [True]
+        plain, keyed = _split([job])
+        with self._connection() as conn:
+            self._insert(conn, [job], plain, keyed, ids, created)
+        assert ids[0] is not None
+        return ids[0], created[0]
 
     # -- worker ---------------------------------------------------------------------------
     def promote_due(self) -> tuple[int, float | None]:
@@ -502,6 +513,10 @@ class PostgresStore(Store):
         row = self._one("get_job", {"id": job_id})
         return None if row is None else decode_job(row, _utc, json_native)
 
+    def get_jobs(self, job_ids: Sequence[int]) -> list[Job]:
+        rows = self._all("get_jobs", {"ids": list(job_ids)})
+        return [decode_job(row, _utc, json_native) for row in rows]
+
     def list_jobs(self, flt: JobFilter) -> list[Job]:
         rows = self._all(
             "list_jobs",
@@ -598,7 +613,7 @@ class PostgresStore(Store):
         ids: list[int | None] = [None] * len(jobs)
         plain, keyed = _split(jobs)
         with self._connection() as conn, conn.transaction():
-            self._insert(conn, jobs, plain, keyed, ids)
+            self._insert(conn, jobs, plain, keyed, ids, [True] * len(jobs))
             params = {
                 "id": schedule_id,
                 "expected": expected,
@@ -629,8 +644,9 @@ class _Listener(Watcher):
     jittered exponential backoff, and says so once when the connection is lost and once
     when it is back."""
 
-    def __init__(self, store: PostgresStore) -> None:
+    def __init__(self, store: PostgresStore, channels: tuple[str, ...]) -> None:
         self._store = store
+        self._channels = channels
         self._conn: psycopg.Connection[dict[str, Any]] | None = None
         self._cancels: list[int] = []
         self._backoff = 0.0
@@ -648,8 +664,8 @@ class _Listener(Watcher):
                 return False
             try:
                 conn = psycopg.connect(self._store.url, **self._store._kwargs)
-                conn.execute(f"LISTEN {LISTEN_CHANNEL}")
-                conn.execute(f"LISTEN {CANCEL_CHANNEL}")
+                for channel in self._channels:
+                    conn.execute(f"LISTEN {channel}")
             except psycopg.Error as exc:
                 self._lost(exc)
                 return False

@@ -51,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for the lock before giving up
 CHANGE_POLL_INTERVAL = 0.01  # seconds between PRAGMA data_version checks while idle
+CANCEL_CHECK_INTERVAL = 0.5  # at most this often, a changed file is read for cancel requests
 MAX_IDLE_CONNECTIONS = 8  # connections kept open for reuse; more are closed after use
 WATCH_ERROR_BACKOFF = 1.0  # seconds a watcher waits after a failed look at the file
 # Errors that mean the file cannot be used right now (not a bug, not a conflict).
@@ -221,8 +222,8 @@ class SQLiteStore(Store):
     def private(self, *, statement_timeout: float | None = None) -> SQLiteStore:
         return SQLiteStore(self.path, synchronous=self.synchronous)  # busy_timeout bounds it
 
-    def watch(self) -> Watcher:
-        return _ChangeWatcher(self)
+    def watch(self, *, finished: bool = False) -> Watcher:
+        return _ChangeWatcher(self)  # any commit wakes it: ends of jobs too
 
     def now(self) -> datetime:
         row = self._read_one(f"SELECT {NOW_SQL} AS now")
@@ -289,19 +290,20 @@ class SQLiteStore(Store):
     # -- enqueue --------------------------------------------------------------------------
     def insert_jobs(self, jobs: Sequence[NewJob]) -> list[int]:
         with self._write() as conn:
-            return self._insert(conn, jobs)
+            return [self._insert(conn, job)[0] for job in jobs]
 
-    def _insert(self, conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[int]:
-        ids: list[int] = []
-        for job in jobs:
-            params = job_params(job, datetime_to_epoch)
+    def insert_job(self, job: NewJob) -> tuple[int, bool]:
+        with self._write() as conn:
+            return self._insert(conn, job)
 
-            def run(query: str, params: dict[str, Any] = params) -> dict[str, Any] | None:
-                return _first(conn.execute(self.q[query], params))
+    def _insert(self, conn: sqlite3.Connection, job: NewJob) -> tuple[int, bool]:
+        params = job_params(job, datetime_to_epoch)
 
-            find = "find_unique" if job.unique_key is not None else "find_fire"
-            ids.append(insert_or_find(run, find))
-        return ids
+        def run(query: str) -> dict[str, Any] | None:
+            return _first(conn.execute(self.q[query], params))
+
+        find = "find_unique" if job.unique_key is not None else "find_fire"
+        return insert_or_find(run, find)
 
     # -- worker ---------------------------------------------------------------------------
     def promote_due(self) -> tuple[int, float | None]:
@@ -509,6 +511,10 @@ class SQLiteStore(Store):
         row = self._read_one(self.q["get_job"], {"id": job_id})
         return None if row is None else decode_job(row, epoch_to_datetime, json_text)
 
+    def get_jobs(self, job_ids: Sequence[int]) -> list[Job]:
+        rows = self._read(self.q["get_jobs"], {"ids": json.dumps(list(job_ids))})
+        return [decode_job(row, epoch_to_datetime, json_text) for row in rows]
+
     def list_jobs(self, flt: JobFilter) -> list[Job]:
         rows = self._read(
             self.q["list_jobs"],
@@ -636,7 +642,7 @@ class SQLiteStore(Store):
         jobs: Sequence[NewJob],
     ) -> list[int]:
         with self._write() as conn:
-            ids = self._insert(conn, jobs)
+            ids = [self._insert(conn, job)[0] for job in jobs]
             params = {
                 "id": schedule_id,
                 "expected": datetime_to_epoch(expected),
@@ -678,6 +684,8 @@ class _ChangeWatcher(Watcher):
         self._conn: sqlite3.Connection | None = None
         self._version: int | None = None
         self._failing = False
+        self._changed_since_check = True  # so the first call looks
+        self._checked_at = 0.0
 
     def _read_version(self) -> int:
         if self._conn is None:
@@ -705,13 +713,28 @@ class _ChangeWatcher(Watcher):
                 self._version = version
             elif version != self._version:
                 self._version = version
+                self._changed_since_check = True
                 return True
             if time.monotonic() >= deadline or self._store._closed:
                 return False
             time.sleep(CHANGE_POLL_INTERVAL)
 
     def cancel_requests(self) -> list[int]:
-        return []  # no notifications: the worker learns of cancellations by heartbeat
+        """Running jobs whose cancellation was requested, read at most every
+        CANCEL_CHECK_INTERVAL and only after the file changed (SQLite has no notifications;
+        without this a cancel would wait for the next heartbeat)."""
+        now = time.monotonic()
+        if not self._changed_since_check or now - self._checked_at < CANCEL_CHECK_INTERVAL:
+            return []
+        self._changed_since_check = False
+        self._checked_at = now
+        if self._conn is None:
+            return []
+        try:
+            return [row["id"] for row in self._conn.execute(self._store.q["cancel_requested"])]
+        except sqlite3.Error:
+            self._changed_since_check = True  # look again next time
+            return []
 
     def close(self) -> None:
         if self._conn is not None:

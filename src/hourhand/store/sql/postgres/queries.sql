@@ -166,7 +166,7 @@ WITH done AS (
     WHERE h.schedule_id = ANY(ARRAY(SELECT schedule_id FROM done WHERE schedule_id IS NOT NULL))
       AND h.state = 'scheduled' AND h.run_at >= %(hold)s
 )
-SELECT id AS job_id FROM done
+SELECT id AS job_id, (SELECT pg_notify('hourhand_done', '')) AS notified FROM done
 
 -- name: end_attempt
 -- End an attempt that did not complete: retrying, failed, cancelled, or handed back (queued,
@@ -208,6 +208,8 @@ WITH ended AS (
       AND h.state = 'scheduled' AND h.run_at >= %(hold)s
 ), woken AS (
     SELECT pg_notify('hourhand_jobs', queue) FROM ended WHERE state = 'queued'
+    UNION ALL
+    SELECT pg_notify('hourhand_done', '') FROM ended WHERE state IN ('failed', 'cancelled')
 )
 SELECT id AS job_id, state, (SELECT count(*) FROM woken) AS woken FROM ended
 
@@ -237,6 +239,8 @@ WITH released AS (
 ), woken AS (
     SELECT pg_notify('hourhand_jobs', queue)
     FROM (SELECT DISTINCT queue FROM released WHERE state = 'queued') AS q
+    UNION ALL
+    SELECT pg_notify('hourhand_done', '') FROM released WHERE state = 'cancelled'
 )
 SELECT id, (SELECT count(*) FROM woken) AS woken FROM released
 
@@ -257,6 +261,9 @@ WHERE id = %(id)s AND attempt = %(attempt)s AND worker_id = %(worker_id)s
 
 -- name: get_job
 SELECT * FROM hourhand_jobs WHERE id = %(id)s
+
+-- name: get_jobs
+SELECT * FROM hourhand_jobs WHERE id = ANY(%(ids)s::bigint[])
 
 -- name: list_jobs
 -- Newest first, filtered.
@@ -286,7 +293,7 @@ WITH cancelled AS (
     WHERE h.schedule_id = (SELECT schedule_id FROM cancelled) AND h.id <> %(id)s
       AND h.state = 'scheduled' AND h.run_at >= %(hold)s
 )
-SELECT * FROM cancelled
+SELECT cancelled.*, pg_notify('hourhand_done', '') AS notified FROM cancelled
 
 -- name: request_cancel
 -- Ask the worker running a job to stop it.

@@ -147,6 +147,13 @@ WHERE id = :id AND attempt = :attempt AND worker_id = :worker_id AND state = 'ru
 -- name: get_job
 SELECT * FROM hourhand_jobs WHERE id = :id
 
+-- name: get_jobs
+SELECT * FROM hourhand_jobs WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: cancel_requested
+-- Running jobs whose cancellation was requested (workers look when the file changed).
+SELECT id FROM hourhand_jobs WHERE state = 'running' AND cancel_requested = 1
+
 -- name: list_jobs
 -- Newest first, filtered.
 SELECT * FROM hourhand_jobs

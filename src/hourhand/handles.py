@@ -1,0 +1,145 @@
+"""Job handles: what ``@hh.job`` and ``@hh.cron`` return.
+
+A handle enqueues its job type through the function's own parameters, checked against the
+function's signature and type hints before anything is stored::
+
+    @hh.job("reports:generate")
+    async def generate(ctx: JobContext, report_id: str) -> dict: ...
+
+    generate.enqueue(report_id="r1")
+    generate.configure(delay=30, unique_key="r1").enqueue(report_id="r1")
+    await generate.enqueue_async(report_id="r2")
+
+Calling the handle calls the function itself (``await generate(ctx, report_id="r1")`` in a
+test), so decorating changes nothing for code that calls it directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
+
+from hourhand.errors import InvalidArguments
+from hourhand.jobs import EnqueueResult, JobSpec
+
+if TYPE_CHECKING:
+    from hourhand.app import Hourhand
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+OPTIONS = (
+    "delay",
+    "run_at",
+    "priority",
+    "queue",
+    "max_attempts",
+    "timeout",
+    "unique_key",
+    "org_id",
+    "created_by",
+)
+
+
+class JobHandle(Generic[P, R]):
+    """A registered job type, bound to its app. ``options`` are enqueue options applied to
+    every enqueue through this handle (see :meth:`configure`)."""
+
+    def __init__(
+        self,
+        app: Hourhand,
+        name: str,
+        fn: Callable[Concatenate[Any, P], R],
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.app = app
+        self.name = name
+        self.fn = fn
+        self.options: dict[str, Any] = dict(options or {})
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, ctx: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run the function directly (no job is made): for tests."""
+        return self.fn(ctx, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        extra = f" {self.options}" if self.options else ""
+        return f"<job {self.name!r}{extra}>"
+
+    @property
+    def spec(self) -> JobSpec:
+        return self.app.spec(self.name)
+
+    def configure(
+        self,
+        *,
+        delay: float | timedelta | None = None,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+        unique_key: str | None = None,
+        org_id: str | None = None,
+        created_by: str | None = None,
+    ) -> JobHandle[P, R]:
+        """A handle that enqueues with these options (and this handle's others)."""
+        given = {
+            "delay": delay,
+            "run_at": run_at,
+            "priority": priority,
+            "queue": queue,
+            "max_attempts": max_attempts,
+            "timeout": timeout,
+            "unique_key": unique_key,
+            "org_id": org_id,
+            "created_by": created_by,
+        }
+        options = {**self.options, **{k: v for k, v in given.items() if v is not None}}
+        if "delay" in options and "run_at" in options:  # the later one wins
+            options.pop("run_at" if delay is not None else "delay")
+        return JobHandle(self.app, self.name, self.fn, options)
+
+    def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> EnqueueResult:
+        """Add a job with these arguments (the function's own, after the context)."""
+        return self.app.enqueue(self.name, self.arguments(args, kwargs), **self.options)
+
+    async def enqueue_async(self, *args: P.args, **kwargs: P.kwargs) -> EnqueueResult:
+        arguments = self.arguments(args, kwargs)
+        return await asyncio.to_thread(self.app.enqueue, self.name, arguments, **self.options)
+
+    def enqueue_many(self, args_list: Iterable[Mapping[str, Any]]) -> list[int]:
+        """One job per mapping of arguments, in one statement (no unique_key)."""
+        return self.app.enqueue_many(self.name, args_list, **self.options)
+
+    def arguments(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """The job's arguments, by name: positional ones are matched to parameters."""
+        if not args:
+            return dict(kwargs)
+        try:
+            bound = self.spec.signature.bind_partial(None, *args, **kwargs)
+        except TypeError as exc:
+            raise InvalidArguments(
+                f"job {self.name!r} does not accept these arguments: {exc}"
+            ) from None
+        params = self.spec.signature.parameters
+        context = next(iter(params))
+        arguments: dict[str, Any] = {}
+        for name, value in bound.arguments.items():
+            kind = params[name].kind
+            if name == context:
+                continue
+            if kind == inspect.Parameter.VAR_POSITIONAL:
+                raise InvalidArguments(
+                    f"job {self.name!r}: pass arguments by name (its handler takes *{name}, "
+                    "which a job cannot carry)"
+                )
+            if kind == inspect.Parameter.VAR_KEYWORD:
+                arguments.update(value)
+            else:
+                arguments[name] = value
+        return arguments
