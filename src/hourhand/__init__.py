@@ -15,6 +15,7 @@ from hourhand.errors import (
     RetryAfter,
     UnknownJobType,
 )
+from hourhand.hooks import AttemptResult
 from hourhand.jobs import Attempt, Job, JobContext, JobState, Outcome
 from hourhand.retry import Retry
 from hourhand.worker import Worker
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Attempt",
+    "AttemptResult",
     "ConfigurationError",
     "DatabaseUnavailable",
     "DoNotRetry",
