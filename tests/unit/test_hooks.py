@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,16 @@ def test_attempt_result_answers_the_usual_questions() -> None:
         assert not result.failed and not result.dead and not result.will_retry
     with pytest.raises(AttributeError):
         retry.state = JobState.FAILED  # type: ignore[misc]
+
+
+def test_the_code_in_docs_hooks_md_is_the_code_of_the_examples() -> None:
+    """Each code block of docs/hooks.md that names an example file is a verbatim part of it."""
+    repo = Path(__file__).resolve().parents[2]
+    text = (repo / "docs" / "hooks.md").read_text()
+    blocks = re.findall(r"```python\n# (examples/hooks/\S+)\n(.*?)```", text, re.DOTALL)
+    assert {path for path, _ in blocks} == {
+        "examples/hooks/hourhand_sentry.py",
+        "examples/hooks/hourhand_otel.py",
+    }
+    for path, code in blocks:
+        assert code in (repo / path).read_text(), f"docs/hooks.md differs from {path}"
