@@ -300,6 +300,7 @@ class HookRunner:
                     task.cancel()
                 await asyncio.wait(late, timeout=1.0)
         self._threads.shutdown()
+        self._threads = _HookThreads(HOOK_THREADS)  # fresh ones, should the worker run again
 
     # -- running hooks --------------------------------------------------------------------
     def _spawn(self, ctx: JobContext, result: AttemptResult) -> None:
