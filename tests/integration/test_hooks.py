@@ -381,7 +381,7 @@ def test_hooks_that_block_do_not_let_leases_lapse(hh: Hourhand, run_worker) -> N
     """A sync hook that sleeps past the lease and an async one that blocks the event loop
     past it: the heartbeat thread keeps every claim, so no job is rescued by the second
     worker and each runs once."""
-    lease = 0.6
+    lease = 1.0  # seconds; the hooks block for more than twice that
     tape = Tape()
     blocking_started = threading.Event()
     long_job_release = threading.Event()
@@ -395,12 +395,12 @@ def test_hooks_that_block_do_not_let_leases_lapse(hh: Hourhand, run_worker) -> N
 
     @hh.before_job(job="short")
     def sleepy(ctx: JobContext) -> None:
-        time.sleep(lease * 2.5)
+        time.sleep(lease * 2.2)
 
     @hh.after_job(job="short")
     async def blocks_the_loop(ctx: JobContext, result: AttemptResult) -> None:
         blocking_started.set()
-        time.sleep(lease * 2.5)  # noqa: ASYNC251 (blocking the loop is the point)
+        time.sleep(lease * 2.2)  # noqa: ASYNC251 (blocking the loop is the point)
 
     tape.install(hh, job="long")
     long_id = hh.enqueue("long")
