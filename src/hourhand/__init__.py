@@ -16,6 +16,7 @@ from hourhand.errors import (
     UnknownJobType,
 )
 from hourhand.handles import JobHandle
+from hourhand.hooks import AttemptResult
 from hourhand.jobs import Attempt, EnqueueResult, Job, JobContext, JobState, Outcome
 from hourhand.retry import Retry
 from hourhand.worker import Worker
@@ -24,6 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Attempt",
+    "AttemptResult",
     "ConfigurationError",
     "DatabaseUnavailable",
     "DoNotRetry",

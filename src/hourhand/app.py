@@ -23,6 +23,7 @@ from hourhand.errors import (
     UnknownJobType,
 )
 from hourhand.handles import JobHandle
+from hourhand.hooks import HookRegistrar, Hooks
 from hourhand.jobs import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_PRIORITY,
@@ -79,6 +80,7 @@ class Hourhand:
         self.config_schedules: dict[str, ScheduleSpec] = {}  # from hourhand.toml
         self.config_path: Path | None = None  # the config file read, if any
         self.schedules = Schedules(self)
+        self.hooks = Hooks()  # see the before_job, after_job, on_failure, on_dead properties
         self._store: Store | None = None
         self._waiters: Waiters | None = None
         self._lock = threading.Lock()
@@ -168,6 +170,31 @@ class Hourhand:
             return JobHandle(self, spec.name, fn)
 
         return register
+
+    # -- hooks (docs/hooks.md) -----------------------------------------------------------
+    @property
+    def before_job(self) -> HookRegistrar:
+        """``@hh.before_job``: ``fn(ctx)`` before every attempt's handler (``job=``: of one
+        job type only). Sync or async; what it raises is logged, never fails the job."""
+        return HookRegistrar(self.hooks, "before_job")
+
+    @property
+    def after_job(self) -> HookRegistrar:
+        """``@hh.after_job``: ``fn(ctx, result)`` after every attempt, once its end is
+        recorded (``result``: an :class:`~hourhand.hooks.AttemptResult`)."""
+        return HookRegistrar(self.hooks, "after_job")
+
+    @property
+    def on_failure(self) -> HookRegistrar:
+        """``@hh.on_failure``: ``fn(ctx, result)`` for an attempt that failed, timed out or
+        was lost, whether or not the job will be retried."""
+        return HookRegistrar(self.hooks, "on_failure")
+
+    @property
+    def on_dead(self) -> HookRegistrar:
+        """``@hh.on_dead``: ``fn(ctx, result)`` when a job enters ``failed``, the
+        dead-letter set."""
+        return HookRegistrar(self.hooks, "on_dead")
 
     def cron(
         self,

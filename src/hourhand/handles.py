@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+H = TypeVar("H", bound=Callable[..., Any])  # a hook
 
 OPTIONS = (
     "delay",
@@ -115,6 +116,23 @@ class JobHandle(Generic[P, R]):
     def enqueue_many(self, args_list: Iterable[Mapping[str, Any]]) -> list[int]:
         """One job per mapping of arguments, in one statement (no unique_key)."""
         return self.app.enqueue_many(self.name, args_list, **self.options)
+
+    # -- hooks of this job type (see docs/hooks.md) ------------------------------------------
+    def before_job(self, fn: H) -> H:
+        """``@generate.before_job``: ``fn(ctx)`` before each attempt of this job type."""
+        return self.app.before_job(fn, job=self.name)
+
+    def after_job(self, fn: H) -> H:
+        """``@generate.after_job``: ``fn(ctx, result)`` after each attempt of this job type."""
+        return self.app.after_job(fn, job=self.name)
+
+    def on_failure(self, fn: H) -> H:
+        """``@generate.on_failure``: ``fn(ctx, result)`` for each failed attempt."""
+        return self.app.on_failure(fn, job=self.name)
+
+    def on_dead(self, fn: H) -> H:
+        """``@generate.on_dead``: ``fn(ctx, result)`` when a job of this type fails for good."""
+        return self.app.on_dead(fn, job=self.name)
 
     def arguments(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """The job's arguments, by name: positional ones are matched to parameters."""

@@ -70,9 +70,13 @@ class Recorder:
         leases: Leases,
         stats: WorkerStats,
         on_recorded: Callable[[], None] = lambda: None,
+        on_settled: Callable[[Completion | AttemptEnd, JobState | None], None] | None = None,
     ) -> None:
         self.store = store
         self._on_recorded = on_recorded  # room for more claims
+        # each record once it is settled, with the job's new state (None: not recorded,
+        # the job is no longer ours or we gave up): the hooks that follow an attempt
+        self._on_settled = on_settled
         self.worker_id = worker_id
         self._call = call
         self._leases = leases
@@ -226,6 +230,10 @@ class Recorder:
                 lost,
             )
         self._leases.release(item.pair for item in batch)
+        if self._on_settled is not None:
+            for item in batch:
+                done_here = item.record.job_id in done
+                self._on_settled(item.record, JobState.COMPLETED if done_here else None)
 
     async def _end(self, item: _Item) -> bool:
         end = item.record
@@ -265,6 +273,8 @@ class Recorder:
         else:
             logger.info("job %d attempt %d: %s -> %s", end.job_id, end.attempt, end.outcome, state)
         self._leases.release([item.pair])
+        if self._on_settled is not None:  # "recorded": committed by a try whose reply was lost
+            self._on_settled(end, end.new_state if state == "recorded" else state)
         return True
 
     # -- giving up ------------------------------------------------------------------------
@@ -277,6 +287,9 @@ class Recorder:
             why,
         )
         self._leases.release(item.pair for item in items)
+        if self._on_settled is not None:
+            for item in items:
+                self._on_settled(item.record, None)
 
     def _give_up_all(self) -> None:
         items = [*self._completions, *self._ends]

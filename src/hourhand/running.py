@@ -46,6 +46,8 @@ class Run:
     handler_done: bool = False  # the handler returned or raised; only its record is left
     abandoned: bool = False  # handed back without waiting for the handler any longer
     timer: asyncio.TimerHandle | None = None
+    result: Any = None  # what the handler returned; for hooks (hourhand.hooks)
+    exception: BaseException | None = None  # what the handler raised; for hooks
 
     @property
     def pair(self) -> Pair:
@@ -86,6 +88,7 @@ class Run:
 
     def raised(self, exc: BaseException) -> AttemptEnd:
         """The record of a handler that raised ``exc``."""
+        self.exception = exc
         message = describe(exc)
         try:
             tb = "".join(traceback.format_exception(exc))

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from hourhand import checks
 from hourhand.errors import DatabaseUnavailable, DoNotRetry, InvalidInput
+from hourhand.hooks import HookRunner
 from hourhand.jobs import Job, JobContext, JobState, Outcome
 from hourhand.leases import Leases, LoopWatchdog, Pair
 from hourhand.outage import Backoff, Outage
@@ -126,6 +127,7 @@ class Worker:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         checks.text("worker id", self.id)
         self.stats = WorkerStats()
+        self._hooks = HookRunner(app.hooks, app.registry)  # checks hooks' job= scopes
         self._runs: dict[Pair, Run] = {}
         self._stopping = False
         self._forced = False
@@ -200,7 +202,13 @@ class Worker:
         )
         self._watchdog = LoopWatchdog(self._loop, self._describe_task)
         self._recorder = Recorder(
-            store, self.id, self._call, self._leases, self.stats, on_recorded=self._wake.set
+            store,
+            self.id,
+            self._call,
+            self._leases,
+            self.stats,
+            on_recorded=self._wake.set,
+            on_settled=self._hooks.settled,
         )
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -231,6 +239,7 @@ class Worker:
             await asyncio.gather(rescuer, return_exceptions=True)
             self._recorder.close(RECORD_AT_STOP)
             await recorder  # records what is left (leases still held meanwhile)
+            await self._hooks.close()  # the hooks of the last ends
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     self._loop.remove_signal_handler(sig)
@@ -462,6 +471,7 @@ class Worker:
         try:
             try:  # (in this coroutine: one that catches a handler's GeneratorExit and
                 # returns would hand its caller a GeneratorExit instead of the value)
+                await self._hooks.before(run)
                 if spec is None:  # not claimed by this worker's own claims; a safety net
                     raise DoNotRetry(
                         f"unknown job type {job.name!r}: it is not registered in this worker's app"
@@ -471,6 +481,7 @@ class Worker:
                 else:
                     result = await in_thread(spec.handler, run.ctx, job.args, self._loop)
                 elapsed = run.elapsed
+                run.result = result
                 result_json = None if result is None else encode_result(result)
             except asyncio.CancelledError:
                 if run.interrupt is None:  # not ours: the handler cancelled itself
@@ -523,6 +534,7 @@ class Worker:
             self._recorder.end(outcome)
         else:
             self._leases.release([run.pair])
+            self._hooks.lost(run)
 
     def _blocked_for(self, run: Run) -> float | None:
         """How long ``run``'s handler has kept the event loop from turning, if the watchdog
@@ -573,6 +585,7 @@ class Worker:
                 continue
             if state is not None:
                 rescued += 1
+                self._hooks.rescued(job, end, state)
                 logger.warning(
                     "job %d rescued from lost worker %s: %s", job.id, job.worker_id, state
                 )

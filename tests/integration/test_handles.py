@@ -17,6 +17,7 @@ import pytest
 from hourhand import Hourhand, JobContext, JobState, Retry
 from hourhand.errors import ConfigurationError, InvalidArguments, InvalidInput
 from hourhand.jobs import EnqueueResult
+from tests.conftest import wait_until
 
 
 def test_a_repeated_unique_key_says_that_nothing_was_created(hh: Hourhand) -> None:
@@ -301,3 +302,29 @@ def test_cancelling_a_running_job_stops_it_within_about_a_second(hh: Hourhand, r
     hh.cancel(job_id)
     assert hh.wait(job_id, timeout=10).state == JobState.CANCELLED
     assert time.monotonic() - asked < 2.0
+
+
+def test_hooks_registered_through_a_handle_are_for_its_job_type_only(
+    hh: Hourhand, run_worker
+) -> None:
+    seen: list[tuple[str, str]] = []
+
+    @hh.job("a")
+    def a(ctx: JobContext) -> None:
+        return None
+
+    @hh.job("b")
+    def b(ctx: JobContext) -> None:
+        return None
+
+    @a.after_job
+    def after_a(ctx: JobContext, result: Any) -> None:
+        seen.append((ctx.name, str(result.outcome)))
+
+    ids = [a.enqueue(), b.enqueue()]
+    run_worker()
+    for job_id in ids:
+        assert hh.wait(job_id, timeout=15).state == JobState.COMPLETED
+    wait_until(lambda: seen, what="the hook")
+    assert seen == [("a", "completed")]
+    assert hh.hooks.for_job("after_job", "a") and not hh.hooks.for_job("after_job", "b")
