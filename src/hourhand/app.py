@@ -102,7 +102,7 @@ class Hourhand:
                     self._store = store
                     opened = True
             if opened and self.auto_migrate:
-                self.sync_schedules()
+                self._add_schedules()
         assert self._store is not None
         return self._store
 
@@ -118,10 +118,21 @@ class Hourhand:
         return applied
 
     def sync_schedules(self) -> None:
-        """Make the database's code and config schedules match this app's (a scheduler does
-        this when it starts, and an app when it first opens its database)."""
+        """Make the database's code and config schedules match this app's: add, change and
+        remove them (a scheduler does this when it starts; ``migrate`` does it too)."""
         if self.code_schedules or self.config_path is not None:
             self.scheduler().sync()
+
+    def _add_schedules(self) -> None:
+        """At the first use of the database: add this app's schedules that are missing, so
+        they exist before any scheduler starts. Nothing is changed or removed (this process
+        may import only some of them, or be older code); a failure is logged, not raised."""
+        if not (self.code_schedules or self.config_schedules):
+            return
+        try:
+            self.scheduler().sync(add_only=True)
+        except Exception as exc:
+            logger.warning("could not add the app's schedules at first use: %s", exc)
 
     def close(self) -> None:
         with self._lock:
@@ -354,7 +365,7 @@ class Hourhand:
                 encoded.append(encode_args(name, args))
             except InvalidInput as exc:
                 raise type(exc)(f"item {index}: {exc}") from None
-        spec.check_args_many(items)
+        spec.check_args_many(items, encoded)
         first = self.new_job(
             name,
             items[0],
@@ -401,7 +412,7 @@ class Hourhand:
         """Validate an enqueue request against the registry; raise a clear error if wrong."""
         spec = self.spec(name)
         args_json = encode_args(name, args)
-        spec.check_args(args or {})
+        spec.check_args(args or {}, args_json)
         if max_attempts is not None:
             checks.integer("max_attempts", max_attempts, 1, MAX_ATTEMPTS)
         if timeout is not None:
@@ -496,13 +507,12 @@ class Hourhand:
         check ``job.state``. Woken by the database's notifications, not by polling the job.
         Raises JobNotFound for an unknown id."""
         seconds = checks.seconds("timeout", timeout, maximum=MAX_WAIT)
-        return self._waiting().wait(self.get_job(job_id), seconds)
+        return self._waiting().wait(job_id, seconds, self.get_job)
 
     async def wait_async(self, job_id: int, timeout: float = DEFAULT_WAIT) -> Job:
         """:meth:`wait` for async callers: it holds no thread while it waits."""
         seconds = checks.seconds("timeout", timeout, maximum=MAX_WAIT)
-        job = await asyncio.to_thread(self.get_job, job_id)
-        return await self._waiting().wait_async(job, seconds)
+        return await self._waiting().wait_async(job_id, seconds, self.get_job)
 
     def _waiting(self) -> Waiters:
         store = self.store

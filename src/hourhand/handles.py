@@ -57,11 +57,11 @@ class JobHandle(Generic[P, R]):
         fn: Callable[Concatenate[Any, P], R],
         options: Mapping[str, Any] | None = None,
     ) -> None:
+        functools.update_wrapper(self, fn, updated=())  # name and doc; not fn's attributes
         self.app = app
         self.name = name
         self.fn = fn
         self.options: dict[str, Any] = dict(options or {})
-        functools.update_wrapper(self, fn)
 
     def __call__(self, ctx: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run the function directly (no job is made): for tests."""
@@ -138,13 +138,18 @@ class JobHandle(Generic[P, R]):
         """The job's arguments, by name: positional ones are matched to parameters."""
         if not args:
             return dict(kwargs)
+        params = self.spec.signature.parameters
+        if next(iter(params.values())).kind == inspect.Parameter.VAR_POSITIONAL:
+            raise InvalidArguments(
+                f"job {self.name!r}: pass arguments by name (its handler takes *args, which "
+                "a job cannot carry)"
+            )
         try:
             bound = self.spec.signature.bind_partial(None, *args, **kwargs)
         except TypeError as exc:
             raise InvalidArguments(
                 f"job {self.name!r} does not accept these arguments: {exc}"
             ) from None
-        params = self.spec.signature.parameters
         context = next(iter(params))
         arguments: dict[str, Any] = {}
         for name, value in bound.arguments.items():

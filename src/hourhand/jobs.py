@@ -16,7 +16,7 @@ from typing import Any
 from hourhand import checks
 from hourhand.errors import InvalidArguments, InvalidInput
 from hourhand.retry import DEFAULT_RETRY, Retry
-from hourhand.signatures import ArgumentTypes, argument_types, check_handler
+from hourhand.signatures import ArgumentTypes, check_handler
 
 DEFAULT_QUEUE = "default"
 DEFAULT_MAX_ATTEMPTS = 5
@@ -176,7 +176,7 @@ class JobSpec:
     priority: int = DEFAULT_PRIORITY
     is_async: bool = field(init=False)
     signature: inspect.Signature = field(init=False, repr=False)
-    types: ArgumentTypes | None = field(init=False, repr=False, compare=False)
+    types: ArgumentTypes = field(init=False, repr=False, compare=False)
     _accepted: set[frozenset[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -189,7 +189,7 @@ class JobSpec:
         signature = check_handler(self.name, self.handler, JobContext)
         object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.handler))
         object.__setattr__(self, "signature", signature)
-        object.__setattr__(self, "types", argument_types(self.name, self.handler, signature))
+        object.__setattr__(self, "types", ArgumentTypes(self.name, self.handler, signature))
         object.__setattr__(self, "_accepted", set())
 
     def accepts(self, name: str) -> bool:
@@ -201,19 +201,18 @@ class JobSpec:
             for p in params
         )
 
-    def check_args(self, args: Mapping[str, Any]) -> None:
+    def check_args(self, args: Mapping[str, Any], args_json: str | None = None) -> None:
         """Raise InvalidArguments unless ``handler(ctx, **args)`` would bind, with values
-        of the types the handler's hints ask for."""
+        that fit the handler's type hints (``args_json``: the args encoded, if at hand)."""
         self._check_names(args)
-        if self.types is not None:
-            self.types.check(args)
+        self.types.check(checks.encode_json(args) if args_json is None else args_json)
 
-    def check_args_many(self, args_list: Sequence[Mapping[str, Any]]) -> None:
-        """:meth:`check_args` for a batch: names per item, types in one pass."""
+    def check_args_many(self, args_list: Sequence[Mapping[str, Any]], encoded: list[str]) -> None:
+        """:meth:`check_args` for a batch (``encoded``: each item's JSON): names per item,
+        types in one pass."""
         for args in args_list:
             self._check_names(args)
-        if self.types is not None:
-            self.types.check_many(args_list)
+        self.types.check_many(encoded)
 
     def _check_names(self, args: Mapping[str, Any]) -> None:
         keys = frozenset(args)

@@ -64,9 +64,11 @@ class Scheduler:
         self.stopped = threading.Event()
 
     # -- code and config schedules -------------------------------------------------------
-    def sync(self) -> SyncReport:
+    def sync(self, *, add_only: bool = False) -> SyncReport:
         """Make the table's code schedules match the app's, and its config schedules match
-        the config file the app read; user schedules are never touched.
+        the config file the app read; user schedules are never touched. ``add_only``: add
+        the missing ones, change and remove nothing (an app's first use of its database: it
+        may be a process that imports only some of the schedules, or older code).
 
         Config schedules are only added, changed or removed by an app that read a config
         file: one started where there is none leaves them as they are. What the code or
@@ -94,6 +96,8 @@ class Scheduler:
                     have = store.find_schedule(name, None)
                     if have is None:
                         raise
+            if add_only:
+                continue
             if have.source not in sources:
                 logger.error(
                     "schedule %r from %s clashes with a %s schedule of that name; not synced",
@@ -107,7 +111,7 @@ class Scheduler:
                 store.update_schedule(have.id, values)
                 report.updated.append(name)
         for name, have in current.items():
-            if name not in wanted:
+            if name not in wanted and not add_only:
                 store.delete_schedule(have.id)
                 report.removed.append(name)
         if report.added or report.updated or report.removed:

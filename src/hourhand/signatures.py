@@ -1,41 +1,48 @@
 """Handler signatures: what a job type's function must look like, and its arguments' types.
 
-A handler takes the job context first, then the job's arguments as keyword arguments. Both are
+A handler takes the job context first, then the job's arguments by name. The signature is
 checked when the job type is registered (a handler without the context parameter is refused
 then, not at its first run), and the arguments of every enqueue are checked against the
 handler's type hints before anything is stored.
 
-Arguments travel as JSON, and the handler receives them exactly as JSON decodes them: an
-``int`` parameter gets an int, never the string ``"5"``. So the check is strict (pydantic's
-strict mode): a value that would reach the handler as the wrong type is refused at enqueue,
-with the argument's name in the message.
+Arguments travel as JSON. The check validates the JSON text the job will carry, in pydantic's
+strict JSON mode: ``"5"`` is not an ``int``, ``"red"`` is a ``Color`` enum member if it is one
+of its values, ``"2026-12-01"`` is a ``date``. Where a hint is richer than JSON (an enum, a
+date, a tuple, a dataclass or pydantic model, ``Annotated`` constraints), the worker converts
+the stored JSON to it before calling the handler, so the handler gets what it annotated.
+Hints are resolved at the first enqueue, so a class defined further down the module is found.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
+import threading
+import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, Union
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
-from typing_extensions import TypedDict
+from typing_extensions import TypedDict, is_typeddict
 
-from hourhand.errors import InvalidArguments, InvalidInput
+from hourhand.errors import DoNotRetry, InvalidArguments, InvalidInput
 
 logger = logging.getLogger(__name__)
 
 _STRICT = ConfigDict(strict=True, arbitrary_types_allowed=True)
+_LAX = ConfigDict(strict=False, arbitrary_types_allowed=True)
 _UNCHECKED = (inspect.Parameter.empty, Any, object)
+_JSON_SCALARS = (int, float, str, bool, type(None), None)
 MAX_ERRORS_SHOWN = 3  # problems named in one message
 
 
 def check_handler(name: str, handler: Callable[..., Any], context: type) -> inspect.Signature:
-    """The handler's signature, if its first parameter can take the job context.
-
-    Raises InvalidInput naming the job type otherwise (no parameters at all, a keyword-only
-    first parameter, or a first parameter annotated with another type than JobContext)."""
+    """The handler's signature, if it can take the job context first and its arguments by
+    name. Raises InvalidInput naming the job type otherwise: no parameters at all, a
+    keyword-only first parameter, a first parameter annotated with another type than
+    JobContext, or a positional-only parameter after it (a job passes arguments by name)."""
     if not callable(handler):
         raise InvalidInput(f"job {name!r}: the handler must be a function, got {handler!r}")
     try:
@@ -52,94 +59,180 @@ def check_handler(name: str, handler: Callable[..., Any], context: type) -> insp
             f"job {name!r}: the handler's first parameter must take the job context "
             f"positionally, but {first.name!r} is keyword-only; {hint}"
         )
-    annotation = _hints(name, handler).get(first.name, inspect.Parameter.empty)
+    annotation = _resolve(handler, [first.name]).get(first.name, inspect.Parameter.empty)
     if first.kind != first.VAR_POSITIONAL and not _is_context(annotation, context):
         raise InvalidInput(
             f"job {name!r}: the handler's first parameter {first.name!r} is annotated "
             f"{_type_name(annotation)}, but it receives the job context; {hint}"
         )
+    for param in params[1:]:
+        if param.kind == param.POSITIONAL_ONLY:
+            raise InvalidInput(
+                f"job {name!r}: parameter {param.name!r} is positional-only, but a job "
+                "passes its arguments by name"
+            )
     return signature
 
 
 class ArgumentTypes:
-    """Strict checks of job arguments against the handler's type hints, built once per job
-    type. ``None`` from :func:`argument_types` when no parameter has a type to check."""
+    """The checks (and conversions) of one job type's arguments, built at first use from
+    the handler's type hints. Parameters without a hint, or hinted ``Any``, are free."""
 
-    def __init__(self, name: str, types: dict[str, Any]) -> None:
+    def __init__(self, name: str, handler: Callable[..., Any], signature: inspect.Signature):
         self.name = name
-        self.types = types
-        shape = _typed_dict(name, types)
-        self._one: TypeAdapter[Any] = TypeAdapter(shape)
-        self._many: TypeAdapter[Any] = TypeAdapter(list[shape])  # type: ignore[valid-type]
+        self._handler = handler
+        self._names = [
+            p.name
+            for p in list(signature.parameters.values())[1:]
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        ]
+        self._lock = threading.Lock()
+        self._built = False
+        self._one: TypeAdapter[Any] | None = None
+        self._many: TypeAdapter[Any] | None = None
+        self._convert: TypeAdapter[Any] | None = None  # only where JSON is not the type
 
-    def check(self, args: Mapping[str, Any]) -> None:
+    def check(self, args_json: str) -> None:
+        """Raise InvalidArguments unless the args (as encoded JSON) fit the hints."""
+        self._build()
+        if self._one is None:
+            return
         try:
-            self._one.validate_python(args)
+            self._one.validate_json(args_json)
         except ValidationError as exc:
             raise InvalidArguments(f"job {self.name!r}: {_describe(exc)}") from None
 
-    def check_many(self, args_list: Sequence[Mapping[str, Any]]) -> None:
+    def check_many(self, encoded: Sequence[str]) -> None:
         """Every item, in one pass; the message names the first bad item's position."""
+        self._build()
+        if self._many is None:
+            return
         try:
-            self._many.validate_python(args_list)
+            self._many.validate_json("[" + ",".join(encoded) + "]")
         except ValidationError as exc:
             raise InvalidArguments(f"job {self.name!r}: {_describe(exc, many=True)}") from None
 
+    def for_handler(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The stored args as the handler's hints want them (the same dict when JSON is
+        already what they ask for). DoNotRetry if they no longer fit (the hints changed
+        since the job was enqueued): another attempt would not fit either."""
+        self._build()
+        if self._convert is None:
+            return args
+        try:
+            converted: dict[str, Any] = self._convert.validate_python(args)
+        except ValidationError as exc:
+            raise DoNotRetry(
+                f"the job's arguments do not fit its handler's type hints: {_describe(exc)}"
+            ) from None
+        return {**args, **converted}
 
-def argument_types(
-    name: str, handler: Callable[..., Any], signature: inspect.Signature
-) -> ArgumentTypes | None:
-    """The argument checks for a handler, or None if none of its parameters is typed."""
-    hints = _hints(name, handler)
-    types: dict[str, Any] = {}
-    for param in list(signature.parameters.values())[1:]:
-        if param.kind not in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+    def _build(self) -> None:
+        if self._built:
+            return
+        with self._lock:
+            if self._built:
+                return
+            hints = _resolve(self._handler, self._names, job=self.name)
+            typed = {
+                name: hint
+                for name, hint in hints.items()
+                if not any(hint is unchecked for unchecked in _UNCHECKED)
+            }
+            if typed:
+                try:
+                    strict = _typed_dict(self.name, typed, _STRICT)
+                    self._one = TypeAdapter(strict)
+                    self._many = TypeAdapter(list[strict])  # type: ignore[valid-type]
+                    if not all(_json_native(hint) for hint in typed.values()):
+                        self._convert = TypeAdapter(_typed_dict(self.name, typed, _LAX))
+                except Exception as exc:  # a hint pydantic cannot check
+                    self._one = self._many = self._convert = None
+                    logger.warning(
+                        "job %r: its type hints cannot be checked (%s); arguments are checked "
+                        "by name only",
+                        self.name,
+                        exc,
+                    )
+            self._built = True
+
+
+def _hint_source(handler: Callable[..., Any]) -> Any:
+    """Where a handler's annotations live: a partial's function, an object's __call__."""
+    while isinstance(handler, functools.partial):
+        handler = handler.func
+    if inspect.isfunction(handler) or inspect.ismethod(handler):
+        return handler
+    call = getattr(type(handler), "__call__", None)  # noqa: B004 (a callable object)
+    return call if inspect.isfunction(call) else handler
+
+
+def _resolve(
+    handler: Callable[..., Any], names: Sequence[str], *, job: str | None = None
+) -> dict[str, Any]:
+    """The type hints of these parameters, each resolved on its own: one that cannot be
+    resolved (a name that does not exist) is left out, and said once if ``job`` is given."""
+    source = _hint_source(handler)
+    raw: dict[str, Any] = getattr(inspect.unwrap(source), "__annotations__", None) or {}
+    namespace = getattr(inspect.unwrap(source), "__globals__", None)
+    hints: dict[str, Any] = {}
+    unresolved: list[str] = []
+    for name in names:
+        if name not in raw:
             continue
-        annotation = hints.get(param.name, inspect.Parameter.empty)
-        if any(annotation is unchecked for unchecked in _UNCHECKED):
-            continue
-        types[param.name] = annotation
-    if not types:
-        return None
-    try:
-        return ArgumentTypes(name, types)
-    except Exception as exc:  # a hint pydantic cannot check: the names are still checked
+        holder = type("_Hint", (), {"__annotations__": {name: raw[name]}})
+        try:
+            hints[name] = typing.get_type_hints(holder, globalns=namespace, include_extras=True)[
+                name
+            ]
+        except Exception as exc:
+            unresolved.append(f"{name} ({exc})")
+    if unresolved and job is not None:
         logger.warning(
-            "job %r: its type hints cannot be checked (%s); arguments are checked by name only",
-            name,
-            exc,
+            "job %r: the type hints of %s cannot be resolved; those arguments are not checked",
+            job,
+            ", ".join(unresolved),
         )
-        return None
-
-
-def _hints(name: str, handler: Callable[..., Any]) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(handler)
-    except Exception as exc:  # a forward reference that does not resolve at registration
-        logger.warning(
-            "job %r: the handler's type hints cannot be resolved (%s); its arguments are "
-            "checked by name only",
-            name,
-            exc,
-        )
-        return {}
+    return hints
 
 
 def _is_context(annotation: Any, context: type) -> bool:
     if any(annotation is unchecked for unchecked in _UNCHECKED):
         return True
-    return isinstance(annotation, type) and issubclass(context, annotation)
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        return any(_is_context(arg, context) for arg in typing.get_args(annotation))
+    return isinstance(annotation, type) and (
+        issubclass(context, annotation) or issubclass(annotation, context)
+    )
+
+
+def _json_native(hint: Any) -> bool:
+    """Whether JSON decoding already gives the handler what ``hint`` asks for."""
+    if hint in _JSON_SCALARS or hint in (list, dict) or hint is Any:
+        return True
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is list:
+        return all(_json_native(arg) for arg in args)
+    if origin is dict:
+        return not args or (args[0] is str and _json_native(args[1]))
+    if origin in (Union, types.UnionType):
+        return all(_json_native(arg) for arg in args)
+    if origin is Literal:
+        return all(type(arg) in (str, int, bool) or arg is None for arg in args)
+    if is_typeddict(hint):
+        return all(_json_native(value) for value in typing.get_type_hints(hint).values())
+    return False
 
 
 def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", None) or repr(annotation)
 
 
-def _typed_dict(name: str, types: dict[str, Any]) -> Any:
+def _typed_dict(name: str, fields: dict[str, Any], config: ConfigDict) -> Any:
     # Every key optional here: which arguments are required is the signature's business,
     # checked by name before this (it says "missing a required argument").
-    shape: Any = TypedDict(f"Args_{abs(hash(name))}", types, total=False)  # type: ignore[misc]
-    setattr(shape, "__pydantic_config__", _STRICT)  # noqa: B010  (no attribute for mypy)
+    shape: Any = TypedDict(f"Args_{abs(hash(name))}", fields, total=False)  # type: ignore[misc]
+    setattr(shape, "__pydantic_config__", config)  # noqa: B010  (no attribute for mypy)
     return shape
 
 

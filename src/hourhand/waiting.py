@@ -15,6 +15,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hourhand.jobs import FINAL_STATES, Job
@@ -33,7 +34,8 @@ class _Waiter:
     event: threading.Event = field(default_factory=threading.Event)
     loop: asyncio.AbstractEventLoop | None = None
     future: asyncio.Future[Job] | None = None
-    job: Job | None = None
+    job: Job | None = None  # the finished job (or the last seen, when the app closed)
+    last: Job | None = None  # the job as it was when waiting began
 
     def finish(self, job: Job) -> None:
         self.job = job
@@ -59,25 +61,31 @@ class Waiters:
         self._thread: threading.Thread | None = None
         self._closed = False
 
-    def wait(self, job: Job, timeout: float) -> Job:
-        """Block until the job has finished or ``timeout`` seconds pass; the job as it is."""
-        if job.state in FINAL_STATES:
-            return job
-        waiter = _Waiter(job.id)
+    def wait(self, job_id: int, timeout: float, get: Callable[[int], Job]) -> Job:
+        """Block until the job has finished or ``timeout`` seconds pass; the job as it is.
+        ``get(job_id)`` looks the job up (and raises if there is none). The waiter is
+        registered before that first look, so an end between the two is not missed."""
+        waiter = _Waiter(job_id)
         self._add(waiter)
         try:
+            job = get(job_id)
+            if job.state in FINAL_STATES:
+                return job
+            waiter.last = job
             waiter.event.wait(timeout)
         finally:
             self._remove(waiter)
         return waiter.job if waiter.job is not None else self._latest(job)
 
-    async def wait_async(self, job: Job, timeout: float) -> Job:
-        if job.state in FINAL_STATES:
-            return job
+    async def wait_async(self, job_id: int, timeout: float, get: Callable[[int], Job]) -> Job:
         loop = asyncio.get_running_loop()
-        waiter = _Waiter(job.id, loop=loop, future=loop.create_future())
+        waiter = _Waiter(job_id, loop=loop, future=loop.create_future())
         self._add(waiter)
         try:
+            job = await asyncio.to_thread(get, job_id)
+            if job.state in FINAL_STATES:
+                return job
+            waiter.last = job
             assert waiter.future is not None
             with contextlib.suppress(TimeoutError):
                 done: Job = await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
@@ -89,10 +97,15 @@ class Waiters:
         return await asyncio.to_thread(self._latest, job)
 
     def close(self) -> None:
+        """Stop watching; whoever still waits gets the job as it was when waiting began."""
         with self._lock:
             self._closed = True
             thread, self._thread = self._thread, None
+            waiting = [w for ws in self._waiters.values() for w in ws]
         self._added.set()
+        for waiter in waiting:
+            if waiter.last is not None:
+                waiter.finish(waiter.last)
         if thread is not None:
             thread.join(timeout=LISTEN_SLICE + 5)
 
@@ -124,6 +137,8 @@ class Waiters:
             idle_since: float | None = None
             last_look = 0.0
             while not self._closed:
+                added = self._added.is_set()
+                self._added.clear()  # before the ids are read: a later waiter sets it again
                 with self._lock:
                     ids = list(self._waiters)
                 if not ids:
@@ -133,12 +148,9 @@ class Waiters:
                             if not self._waiters:
                                 self._thread = None
                                 return
-                    self._added.wait(LISTEN_SLICE)
-                    self._added.clear()
+                    self._added.wait(LISTEN_SLICE)  # left set: the next turn looks
                     continue
                 idle_since = None
-                added = self._added.is_set()
-                self._added.clear()
                 if added or time.monotonic() - last_look >= SAFETY_POLL:
                     woken = True
                 else:

@@ -476,10 +476,11 @@ class Worker:
                     raise DoNotRetry(
                         f"unknown job type {job.name!r}: it is not registered in this worker's app"
                     )
+                args = spec.types.for_handler(job.args)
                 if spec.is_async:
-                    result = await spec.handler(run.ctx, **job.args)
+                    result = await spec.handler(run.ctx, **args)
                 else:
-                    result = await in_thread(spec.handler, run.ctx, job.args, self._loop)
+                    result = await in_thread(spec.handler, run.ctx, args, self._loop)
                 elapsed = run.elapsed
                 run.result = result
                 result_json = None if result is None else encode_result(result)

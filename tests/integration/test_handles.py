@@ -328,3 +328,50 @@ def test_hooks_registered_through_a_handle_are_for_its_job_type_only(
     wait_until(lambda: seen, what="the hook")
     assert seen == [("a", "completed")]
     assert hh.hooks.for_job("after_job", "a") and not hh.hooks.for_job("after_job", "b")
+
+
+def test_first_use_adds_missing_schedules_and_removes_none(store_url: str) -> None:
+    full = Hourhand(store_url)
+
+    @full.cron("0 * * * *", name="hourly")
+    def hourly(ctx: JobContext) -> None:
+        return None
+
+    @full.cron("0 3 * * *", name="nightly")
+    def nightly(ctx: JobContext) -> None:
+        return None
+
+    partial = Hourhand(store_url)  # a process that imports only one of them, or older code
+
+    @partial.cron("30 * * * *", name="hourly")
+    def hourly_old(ctx: JobContext) -> None:
+        return None
+
+    try:
+        full.migrate()
+        assert partial.enqueue("hourly")  # its first use of the database
+        crons = {s.name: s.cron for s in partial.schedules.list()}
+        assert crons == {"hourly": "0 * * * *", "nightly": "0 3 * * *"}  # unchanged
+    finally:
+        full.close()
+        partial.close()
+
+
+def test_a_waiter_returns_when_the_app_closes(hh: Hourhand) -> None:
+    @hh.job("never")
+    def never(ctx: JobContext) -> None:
+        return None
+
+    job_id = hh.enqueue("never", delay=3600)
+    got: list[Any] = []
+    waiter = threading.Thread(target=lambda: got.append(hh.wait(job_id, timeout=60)))
+    waiter.start()
+    def waiting() -> bool:
+        waiters = hh._waiters._waiters if hh._waiters is not None else {}
+        return any(w.last is not None for ws in waiters.values() for w in ws)
+
+    wait_until(waiting, what="the waiter")
+    hh.close()
+    waiter.join(10)
+    assert not waiter.is_alive()
+    assert got[0].id == job_id and got[0].state == JobState.SCHEDULED
