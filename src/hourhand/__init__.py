@@ -5,6 +5,7 @@ from __future__ import annotations
 from hourhand.app import Hourhand
 from hourhand.errors import (
     ConfigurationError,
+    DatabaseNotFound,
     DatabaseUnavailable,
     DoNotRetry,
     HourhandError,
@@ -24,6 +25,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Attempt",
     "ConfigurationError",
+    "DatabaseNotFound",
     "DatabaseUnavailable",
     "DoNotRetry",
     "Hourhand",

@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,6 +17,7 @@ from hourhand.checks import MAX_ID
 from hourhand.config import load_schedules, option_names
 from hourhand.errors import (
     ConfigurationError,
+    DatabaseNotFound,
     InvalidInput,
     JobNotFound,
     JobStateError,
@@ -38,7 +40,15 @@ from hourhand.jobs import (
 )
 from hourhand.retry import DEFAULT_RETRY, Retry
 from hourhand.schedules import DEFAULT_MISFIRE, DEFAULT_OVERLAP, Schedules, ScheduleSpec
-from hourhand.store import DEFAULT_DATABASE, JobFilter, Store, open_store
+from hourhand.store import (
+    DEFAULT_DATABASE,
+    DatabaseInfo,
+    JobFilter,
+    Store,
+    latest_migration,
+    locate,
+    open_store,
+)
 
 if TYPE_CHECKING:
     from hourhand.scheduler import Scheduler
@@ -60,11 +70,18 @@ class Hourhand:
 
     ``Hourhand()`` uses ``HOURHAND_DATABASE`` or ``sqlite:///hourhand.db``. The database is
     opened (and migrated, unless ``auto_migrate=False``) on first use.
+
+    ``create=False`` never creates a database: a missing SQLite file, or a database without
+    hourhand's tables, raises DatabaseNotFound on first use instead of being created (an
+    existing hourhand schema is still upgraded, unless ``auto_migrate=False``).
     """
 
-    def __init__(self, database: str | None = None, *, auto_migrate: bool = True) -> None:
+    def __init__(
+        self, database: str | None = None, *, auto_migrate: bool = True, create: bool = True
+    ) -> None:
         self.database_url = database or database_from_env()
         self.auto_migrate = auto_migrate
+        self.create = create
         self.registry: dict[str, JobSpec] = {}
         self.code_schedules: dict[str, ScheduleSpec] = {}  # from @hh.cron
         self.config_schedules: dict[str, ScheduleSpec] = {}  # from hourhand.toml
@@ -79,15 +96,58 @@ class Hourhand:
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    store = open_store(self.database_url)
-                    if self.auto_migrate:
-                        try:
+                    store = open_store(self.database_url, create=self.create)
+                    try:
+                        if not self.create and store.schema_version() is None:
+                            where = locate(self.database_url)
+                            raise DatabaseNotFound(
+                                f"the database {where.path or where.masked} has no hourhand tables"
+                            )
+                        if self.auto_migrate:
                             store.migrate()
-                        except BaseException:
-                            store.close()
-                            raise
+                    except BaseException:
+                        store.close()
+                        raise
                     self._store = store
         return self._store
+
+    def migrate(self) -> list[int]:
+        """Create or upgrade hourhand's tables now (whatever ``create`` says); returns the
+        migration versions applied. Safe to run from several processes at once."""
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.database_url)
+        return self._store.migrate()
+
+    def schema_version(self) -> int | None:
+        """The newest migration applied to the database (None: no hourhand tables)."""
+        return self.store.schema_version()
+
+    def database_info(self) -> DatabaseInfo:
+        """Which database this app uses and what it holds. Creates, migrates and changes
+        nothing: a missing SQLite file is reported as missing, not created."""
+        where = locate(self.database_url)
+        info = DatabaseInfo(
+            url=where.masked,
+            dialect=where.dialect,
+            path=where.path,
+            exists=True,
+            schema_version=None,
+            latest_version=latest_migration(where.dialect),
+        )
+        if where.path is not None and not os.path.isfile(where.path):
+            return replace(info, exists=False)
+        store = self._store or open_store(self.database_url, create=False)
+        try:
+            version = store.schema_version()
+            if version is None:
+                return info
+            jobs = store.count_by_state()
+            schedules = len(store.list_schedules())
+        finally:
+            if store is not self._store:
+                store.close()
+        return replace(info, schema_version=version, jobs=jobs, schedules=schedules)
 
     def close(self) -> None:
         with self._lock:
