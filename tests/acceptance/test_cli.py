@@ -290,6 +290,10 @@ def test_reading_commands_refuse_a_database_without_hourhand_tables(
         assert untouched.database_info().schema_version is None  # still no tables
     finally:
         untouched.close()
+    if store_url.startswith("sqlite"):  # not even switched to WAL
+        other = sqlite3.connect(store_url.removeprefix("sqlite:///"))
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        other.close()
 
 
 def test_commands_that_add_jobs_create_the_database(tmp_path: Path) -> None:

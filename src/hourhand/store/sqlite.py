@@ -143,7 +143,10 @@ class SQLiteStore(Store):
                 uri=not self.create,
             )
             conn.row_factory = _dict_row
-            conn.execute("PRAGMA journal_mode=WAL")
+            # The journal mode is kept in the file. One that may not be created is
+            # hourhand's (in WAL since it was made) or not ours to change.
+            if self.create:
+                conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
