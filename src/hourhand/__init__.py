@@ -5,6 +5,7 @@ from __future__ import annotations
 from hourhand.app import Hourhand
 from hourhand.errors import (
     ConfigurationError,
+    DatabaseNotFound,
     DatabaseUnavailable,
     DoNotRetry,
     HourhandError,
@@ -27,6 +28,7 @@ __all__ = [
     "Attempt",
     "AttemptResult",
     "ConfigurationError",
+    "DatabaseNotFound",
     "DatabaseUnavailable",
     "DoNotRetry",
     "EnqueueResult",

@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
@@ -17,6 +18,7 @@ from hourhand.checks import MAX_ID
 from hourhand.config import load_schedules, option_names
 from hourhand.errors import (
     ConfigurationError,
+    DatabaseNotFound,
     InvalidInput,
     JobNotFound,
     JobStateError,
@@ -42,7 +44,16 @@ from hourhand.jobs import (
 )
 from hourhand.retry import DEFAULT_RETRY, Retry
 from hourhand.schedules import DEFAULT_MISFIRE, DEFAULT_OVERLAP, Schedules, ScheduleSpec
-from hourhand.store import DEFAULT_DATABASE, JobFilter, Store, check_url, open_store
+from hourhand.store import (
+    DEFAULT_DATABASE,
+    DatabaseInfo,
+    JobFilter,
+    Store,
+    check_url,
+    latest_migration,
+    locate,
+    open_store,
+)
 from hourhand.waiting import Waiters
 
 if TYPE_CHECKING:
@@ -69,12 +80,19 @@ class Hourhand:
 
     ``Hourhand()`` uses ``HOURHAND_DATABASE`` or ``sqlite:///hourhand.db``; a URL that is
     not one of those kinds is refused here. The database is opened on first use and, unless
-    ``auto_migrate=False``, migrated, with the schedules of code and config synced into it.
+    ``auto_migrate=False``, migrated, with the missing schedules of code and config added.
+
+    ``create=False`` never creates a database: a missing SQLite file, or a database without
+    hourhand's tables, raises DatabaseNotFound on first use instead of being created (an
+    existing hourhand schema is still upgraded, unless ``auto_migrate=False``).
     """
 
-    def __init__(self, database: str | None = None, *, auto_migrate: bool = True) -> None:
+    def __init__(
+        self, database: str | None = None, *, auto_migrate: bool = True, create: bool = True
+    ) -> None:
         self.database_url = check_url(database or database_from_env())
         self.auto_migrate = auto_migrate
+        self.create = create
         self.registry: dict[str, JobSpec] = {}
         self.code_schedules: dict[str, ScheduleSpec] = {}  # from @hh.cron
         self.config_schedules: dict[str, ScheduleSpec] = {}  # from hourhand.toml
@@ -92,13 +110,18 @@ class Hourhand:
             opened = False
             with self._lock:
                 if self._store is None:
-                    store = open_store(self.database_url)
-                    if self.auto_migrate:
-                        try:
+                    store = open_store(self.database_url, create=self.create)
+                    try:
+                        if not self.create and store.schema_version() is None:
+                            where = locate(self.database_url)
+                            raise DatabaseNotFound(
+                                f"the database {where.path or where.masked} has no hourhand tables"
+                            )
+                        if self.auto_migrate:
                             store.migrate()
-                        except BaseException:
-                            store.close()
-                            raise
+                    except BaseException:
+                        store.close()
+                        raise
                     self._store = store
                     opened = True
             if opened and self.auto_migrate:
@@ -108,12 +131,14 @@ class Hourhand:
 
     def migrate(self) -> list[int]:
         """Bring the database's schema up to date and sync the schedules of code (and of
-        the config file, if one was read) into it; returns the migrations applied."""
-        auto, self.auto_migrate = self.auto_migrate, False
-        try:
-            applied = self.store.migrate()
-        finally:
-            self.auto_migrate = auto
+        the config file, if one was read) into it; returns the migrations applied.
+        Safe to run from several processes at once; creates the database whatever
+        ``create`` says."""
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.database_url)
+            store = self._store
+        applied = store.migrate()
         self.sync_schedules()
         return applied
 
@@ -133,6 +158,36 @@ class Hourhand:
             self.scheduler().sync(add_only=True)
         except Exception as exc:
             logger.warning("could not add the app's schedules at first use: %s", exc)
+
+    def schema_version(self) -> int | None:
+        """The newest migration applied to the database (None: no hourhand tables)."""
+        return self.store.schema_version()
+
+    def database_info(self) -> DatabaseInfo:
+        """Which database this app uses and what it holds. Creates, migrates and changes
+        nothing: a missing SQLite file is reported as missing, not created."""
+        where = locate(self.database_url)
+        info = DatabaseInfo(
+            url=where.masked,
+            dialect=where.dialect,
+            path=where.path,
+            exists=True,
+            schema_version=None,
+            latest_version=latest_migration(where.dialect),
+        )
+        if where.path is not None and not os.path.isfile(where.path):
+            return replace(info, exists=False)
+        store = self._store or open_store(self.database_url, create=False)
+        try:
+            version = store.schema_version()
+            if version is None:
+                return info
+            jobs = store.count_by_state()
+            schedules = len(store.list_schedules())
+        finally:
+            if store is not self._store:
+                store.close()
+        return replace(info, schema_version=version, jobs=jobs, schedules=schedules)
 
     def close(self) -> None:
         with self._lock:

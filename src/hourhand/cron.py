@@ -19,6 +19,7 @@ a gap.) Every fire time comes out as an aware UTC datetime, strictly increasing.
 from __future__ import annotations
 
 import heapq
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 
 from hourhand.errors import InvalidCron, InvalidInput, InvalidTimeZone
+from hourhand.humanize import plural
 
 NICKNAMES = {
     "@yearly": "0 0 1 1 *",
@@ -49,6 +51,40 @@ FIELDS = (
 # (Pacific/Apia skipped a day in 2011), keep the order. Candidates are merged in UTC order
 # with this much look-ahead.
 LOOKAHEAD = timedelta(hours=3)
+# Abbreviations people write for a place's time, and a zone that keeps that place's clock,
+# daylight saving time included. EST, MST and HST are zones of their own, but fixed
+# offsets (no DST); the others are not zone names at all.
+PLACES = {
+    "EST": "America/New_York",
+    "EDT": "America/New_York",
+    "CST": "America/Chicago",
+    "CDT": "America/Chicago",
+    "MST": "America/Denver (or America/Phoenix, which keeps MST all year)",
+    "MDT": "America/Denver",
+    "PST": "America/Los_Angeles",
+    "PDT": "America/Los_Angeles",
+    "HST": "Pacific/Honolulu",
+    "AKST": "America/Anchorage",
+    "BST": "Europe/London",
+    "CEST": "Europe/Berlin",
+    "EEST": "Europe/Helsinki",
+    "AEST": "Australia/Sydney",
+}
+FIXED_OFFSET_NAMES = ("EST", "MST", "HST")  # zones that are fixed offsets named like places
+_OFFSET_NAME_RE = re.compile(r"^(?:Etc/)?GMT([+-])(\d{1,2})$")  # Etc/GMT+5 is UTC-05:00
+# For a fixed offset in hours: a zone of a place that keeps it part of the year.
+OFFSET_PLACES = {
+    -10: "Pacific/Honolulu",
+    -8: "America/Los_Angeles",
+    -7: "America/Denver",
+    -6: "America/Chicago",
+    -5: "America/New_York",
+    -3: "America/Sao_Paulo",
+    1: "Europe/Berlin",
+    2: "Europe/Helsinki",
+    3: "Europe/Moscow",
+    10: "Australia/Sydney",
+}
 GAP_STEP = timedelta(minutes=1)
 MAX_GAP = timedelta(hours=25)
 
@@ -62,9 +98,37 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
+        example = PLACES.get(name.upper(), "Europe/Stockholm or UTC")
         raise InvalidTimeZone(
-            f"unknown time zone {name!r}: use an IANA name such as Europe/Stockholm or UTC"
+            f"unknown time zone {name!r}: use an IANA name such as {example}"
         ) from None
+
+
+def zone_warning(name: str) -> str | None:
+    """A warning for a zone that is a fixed offset named like a place's time (EST, MST,
+    HST, Etc/GMT+5): its times never move for daylight saving time, which is rarely what
+    is meant. None for any other zone (UTC included). InvalidTimeZone if it is no zone."""
+    tz = zone(name)
+    offset_name = _OFFSET_NAME_RE.match(name)
+    if name not in FIXED_OFFSET_NAMES and offset_name is None:
+        return None
+    offset = datetime.now(UTC).astimezone(tz).utcoffset()
+    if not offset:
+        return None
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    utc = f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    place = PLACES.get(name) or OFFSET_PLACES.get(minutes // 60)
+    note = ""
+    if offset_name is not None:
+        ahead = "behind" if offset_name[1] == "+" else "ahead of"
+        hours = plural(int(offset_name[2]), "hour")
+        note = f" (mind the sign: {name} is {hours} {ahead} UTC)"
+    example = f"e.g. {place}" if place else "Area/City, e.g. Europe/Stockholm"
+    return (
+        f"time zone {name!r} is a fixed offset, {utc}, with no daylight saving time{note}: "
+        f"for a place's local time use its IANA name, {example}"
+    )
 
 
 def normalize(expr: str) -> str:

@@ -5,6 +5,8 @@
     HourhandError                    base class; never raised itself
     ├── ConfigurationError           bad database URL, bad option, bad settings
     ├── DatabaseUnavailable          the database cannot be reached or opened, or refuses writes
+    ├── DatabaseNotFound             no database there (or none with hourhand's tables), and
+    │                                it may not be created (``Hourhand(url, create=False)``)
     ├── DatabaseRejected             the database refused a value it cannot store
     ├── InvalidInput                 a caller passed something hourhand cannot accept
     │   ├── UnknownJobType           no job type of that name is registered
@@ -35,6 +37,11 @@ class ConfigurationError(HourhandError):
 
 class DatabaseUnavailable(HourhandError):
     """The database cannot be reached."""
+
+
+class DatabaseNotFound(HourhandError):
+    """There is no database there, or one without hourhand's tables, and it may not be
+    created. (Not a DatabaseUnavailable: waiting does not make a database appear.)"""
 
 
 class DatabaseRejected(HourhandError):

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from hourhand import checks
 from hourhand.errors import DoNotRetry, InvalidInput, RetryAfter
+from hourhand.humanize import duration
 from hourhand.jobs import Job, JobContext, JobSpec, JobState, Outcome
 from hourhand.leases import Pair
 from hourhand.retry import DEFAULT_RETRY
@@ -146,7 +147,7 @@ def log_end(run: Run, end: Completion | AttemptEnd | None) -> None:
     if not logger.isEnabledFor(level):
         return
     job = run.job
-    took = _seconds(end.duration)
+    took = duration(end.duration)
     if isinstance(end, Completion):
         logger.info(
             "job %d %s attempt %d/%d: completed in %s",
@@ -155,7 +156,7 @@ def log_end(run: Run, end: Completion | AttemptEnd | None) -> None:
         return
     how = f"{end.outcome} after {took}"
     if end.new_state == JobState.RETRYING:
-        how += f", retrying in {_seconds(end.retry_in)}"
+        how += f", retrying in {duration(end.retry_in)}"
     elif failed:
         how += ", no attempts left" if job.attempt >= job.max_attempts else ", not retried"
     elif end.new_state == JobState.QUEUED:
@@ -169,10 +170,6 @@ def log_end(run: Run, end: Completion | AttemptEnd | None) -> None:
     )  # fmt: skip
     if end.traceback and logger.isEnabledFor(logging.DEBUG):
         logger.debug("job %d attempt %d traceback:\n%s", job.id, job.attempt, end.traceback)
-
-
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f} s" if value >= 1 else f"{value * 1000:.0f} ms"
 
 
 def describe(exc: BaseException) -> str:

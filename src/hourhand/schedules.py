@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from hourhand import checks
 from hourhand.cron import Cron
 from hourhand.errors import HourhandError, InvalidInput
+from hourhand.humanize import plural
 from hourhand.jobs import MAX_ATTEMPTS, MAX_PRIORITY, Job, check_timeout, encode_args
 
 if TYPE_CHECKING:
@@ -35,12 +36,19 @@ DEFAULT_MISFIRE_CAP = 100  # 'all': at most this many catch-up runs
 DEFAULT_CATCHUP_WINDOW = 86400.0  # seconds: 'all' catches up fire times this recent
 MAX_JITTER = 86400.0  # seconds
 MAX_MISFIRE_CAP = 100_000  # catch-up runs at most
+MAX_LISTED = 10  # organisations named in a not-found message
 DAYS = {"SUN": 0, "MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6}
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
 class ScheduleNotFound(HourhandError, LookupError):
     """No schedule with that id or name."""
+
+    def __init__(self, message: str, elsewhere: list[str | None] | None = None) -> None:
+        super().__init__(message)
+        # a name looked up in one organisation (or outside any) and found in others: their
+        # org ids (None: outside any organisation)
+        self.elsewhere = elsewhere or []
 
 
 class ScheduleExists(InvalidInput):
@@ -237,12 +245,24 @@ class Schedules:
         return found
 
     def find(self, name: str, org_id: str | None = None) -> Schedule:
-        """The schedule called ``name`` (in ``org_id``; None: code/config/system ones)."""
+        """The schedule called ``name`` (in ``org_id``; None: code/config/system ones).
+
+        When there is none there but there are schedules of that name elsewhere, the
+        ScheduleNotFound says where (``.elsewhere``: their org ids, None for outside any)."""
         found = self.app.store.find_schedule(name, org_id)
         if found is None:
             where = f" in organisation {org_id!r}" if org_id else ""
-            raise ScheduleNotFound(f"no schedule named {name!r}{where}")
+            elsewhere = [s.org_id for s in self.app.store.list_schedules() if s.name == name]
+            raise ScheduleNotFound(
+                f"no schedule named {name!r}{where}{_elsewhere(elsewhere)}", elsewhere
+            )
         return found
+
+    def of_job(self, job: Job) -> Schedule | None:
+        """The schedule that made ``job`` (None if no schedule did, or it was deleted)."""
+        if job.schedule_id is None:
+            return None
+        return self.app.store.get_schedule(job.schedule_id)
 
     def update(self, schedule_id: int, **changes: Any) -> Schedule:
         """Change a user schedule (any ScheduleSpec field; names stay unique). A new cron
@@ -342,10 +362,12 @@ class Schedules:
         )
         return self.app.store.insert_jobs([job])[0]
 
-    def next_fires(self, schedule_id: int, count: int = 5) -> list[datetime]:
-        """The coming fire times (UTC)."""
+    def next_fires(
+        self, schedule_id: int, count: int = 5, *, after: datetime | None = None
+    ) -> list[datetime]:
+        """The coming fire times (UTC), after ``after`` (default: now, by the database)."""
         schedule = self.get(schedule_id)
-        return schedule.parsed.next_n(self.app.store.now(), count)
+        return schedule.parsed.next_n(after or self.app.store.now(), count)
 
     def runs(self, schedule_id: int, limit: int = 50) -> list[Job]:
         """The schedule's jobs, newest first."""
@@ -356,6 +378,23 @@ class Schedules:
     def list(self, *, org_id: str | None = None, source: str | None = None) -> list[Schedule]:
         """Schedules, by name; ``org_id`` limits to one organisation's."""
         return self.app.store.list_schedules(org_id=org_id, source=source)
+
+
+def _elsewhere(org_ids: list[str | None]) -> str:
+    """Where else schedules of a name are, for a not-found message."""
+    if not org_ids:
+        return ""
+    orgs = sorted(o for o in org_ids if o is not None)
+    parts = []
+    if orgs:
+        listed = ", ".join(repr(o) for o in orgs[:MAX_LISTED])
+        if len(orgs) > MAX_LISTED:
+            listed += f" and {len(orgs) - MAX_LISTED} more"
+        have = "has" if len(orgs) == 1 else "have"
+        parts.append(f"{plural(len(orgs), 'organisation')} {have} one: {listed}")
+    if len(orgs) < len(org_ids):
+        parts.append("there is one outside any organisation")
+    return "; " + "; ".join(parts)
 
 
 def spec_next(spec: ScheduleSpec, now: datetime) -> datetime | None:

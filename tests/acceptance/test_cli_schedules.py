@@ -9,6 +9,7 @@ import pytest
 from tests.acceptance.test_cli import hourhand
 
 APP = "tests.apps.cli_app:hh"
+ARGS = ("--args", '{"name": "team"}')
 
 
 def test_cron_preview_json_gives_utc_fire_times() -> None:
@@ -56,6 +57,10 @@ def test_cron_preview_table_shows_local_and_utc() -> None:
         (["cron", "0 8 * *"], "expected 5 fields"),
         (["cron", "@daily", "--tz", "Nowhere/Town"], "unknown time zone 'Nowhere/Town'"),
         (["cron", "@daily", "--after", "yesterday"], "not an ISO-8601 time"),
+        (
+            ["cron", "@daily", "--tz", "PST"],
+            "unknown time zone 'PST': use an IANA name such as America/Los_Angeles",
+        ),
     ],
 )
 def test_cron_bad_input(args: list[str], message: str) -> None:
@@ -119,8 +124,8 @@ def test_schedules_add_list_next_disable_enable_trigger_delete(store_url: str) -
         (["enable", "missing", "--org", "o"], "no schedule named 'missing' in organisation 'o'"),
     ],
 )
-def test_schedules_bad_input(store_url: str, args: list[str], message: str) -> None:
-    out = hourhand("--app", APP, "--database", store_url, "schedules", *args)
+def test_schedules_bad_input(db: str, args: list[str], message: str) -> None:
+    out = hourhand("--app", APP, "--database", db, "schedules", *args)
     assert out.returncode == 2, (out.stdout, out.stderr)
     assert message in out.stderr and "Traceback" not in out.stderr
 
@@ -183,3 +188,75 @@ def test_scheduler_says_which_config_file_it_read_and_refuses_a_bad_one(
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
+
+
+def test_a_name_used_in_several_organisations_is_listed_with_a_hint_to_pass_org(db: str) -> None:
+    base = ["--app", APP, "--database", db, "schedules"]
+    for name, org in (("weekly", "org_b"), ("weekly", "org_a"), ("solo", "org_a")):
+        added = hourhand(
+            *base, "add", name, "--job", "greet", "--cron", "0 8 * * MON", "--org", org, *ARGS
+        )
+        assert added.returncode == 0, added.stderr
+    out = hourhand(*base, "next", "weekly")
+    assert out.returncode == 2
+    assert out.stderr == (
+        "error: no schedule named 'weekly'; 2 organisations have one: 'org_a', 'org_b': "
+        "pass --org ORG, e.g. --org org_a\n"
+    )
+    one = hourhand(*base, "disable", "solo")
+    assert one.stderr == (
+        "error: no schedule named 'solo'; 1 organisation has one: 'org_a': pass --org org_a\n"
+    )
+    elsewhere = hourhand(*base, "next", "solo", "--org", "org_b")
+    assert "no schedule named 'solo' in organisation 'org_b'; 1 organisation has one" in (
+        elsewhere.stderr
+    )
+    picked = hourhand(*base, "next", "weekly", "--org", "org_b", "--json", "--count", "1")
+    assert picked.returncode == 0 and len(json.loads(picked.stdout)["fires"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("tz", "fire", "suggestion"),
+    [
+        ("EST", "2026-07-01T13:00:00Z", "America/New_York"),
+        ("MST", "2026-07-01T15:00:00Z", "America/Denver"),
+        ("HST", "2026-07-01T18:00:00Z", "Pacific/Honolulu"),
+        ("Etc/GMT+5", "2026-07-01T13:00:00Z", "America/New_York"),
+    ],
+)
+def test_cron_preview_takes_a_fixed_offset_zone_but_warns_it_has_no_dst(
+    tz: str, fire: str, suggestion: str
+) -> None:
+    out = hourhand(
+        "cron", "0 8 * * *", "--tz", tz, "--after", "2026-07-01T00:00:00Z", "--count", "1", "--json"
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["fires"] == [fire]  # summer, and no daylight saving time
+    [warning] = out.stderr.splitlines()
+    assert warning.startswith(f"warning: time zone {tz!r} is a fixed offset, UTC-")
+    assert "with no daylight saving time" in warning and f"e.g. {suggestion}" in warning
+
+
+def test_a_zone_with_dst_gets_no_warning() -> None:
+    out = hourhand("cron", "0 8 * * *", "--tz", "America/New_York", "--count", "1")
+    assert out.returncode == 0 and out.stderr == ""
+
+
+def test_schedules_add_takes_a_fixed_offset_zone_but_warns_it_has_no_dst(db: str) -> None:
+    out = hourhand(
+        *("--app", APP, "--database", db, "schedules", "add", "early", "--job", "greet"),
+        *("--cron", "0 6 * * *", "--tz", "Etc/GMT-2", "--json", *ARGS),
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["tz"] == "Etc/GMT-2"
+    assert out.stderr.startswith("warning: time zone 'Etc/GMT-2' is a fixed offset, UTC+02:00")
+    assert "(mind the sign: Etc/GMT-2 is 2 hours ahead of UTC)" in out.stderr
+
+
+def test_schedules_list_is_plain_when_piped(db: str) -> None:
+    base = ["--app", APP, "--database", db, "schedules"]
+    hourhand(*base, "add", "weekly", "--job", "greet", "--cron", "0 8 * * MON", "--org", "o", *ARGS)
+    lines = hourhand(*base, "list").stdout.splitlines()
+    assert lines[0] == "1 schedule"
+    assert lines[1].split()[:4] == ["id", "name", "org", "source"]
+    assert lines[2].split()[:7] == ["1", "weekly", "o", "user", "greet", "0", "8"]

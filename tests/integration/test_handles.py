@@ -366,6 +366,7 @@ def test_a_waiter_returns_when_the_app_closes(hh: Hourhand) -> None:
     got: list[Any] = []
     waiter = threading.Thread(target=lambda: got.append(hh.wait(job_id, timeout=60)))
     waiter.start()
+
     def waiting() -> bool:
         waiters = hh._waiters._waiters if hh._waiters is not None else {}
         return any(w.last is not None for ws in waiters.values() for w in ws)

@@ -7,7 +7,7 @@ import pytest
 
 import hourhand
 from hourhand import InvalidInput
-from hourhand.store import open_store
+from hourhand.store import locate, mask_password, open_store
 from hourhand.worker import parse_queues
 
 
@@ -39,3 +39,26 @@ def test_sqlite_url_forms(tmp_path) -> None:  # type: ignore[no-untyped-def]
         store.close()
     with pytest.raises(Exception, match="in-memory"):
         open_store("sqlite:///:memory:")
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("postgresql://u:s3cret@h:5432/db", "postgresql://u:***@h:5432/db"),
+        (
+            "postgresql://u@h/db?password=s3cret&sslmode=require",
+            "postgresql://u@h/db?password=***&sslmode=require",
+        ),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
+def test_mask_password(url: str, masked: str) -> None:
+    assert mask_password(url) == masked
+
+
+def test_locate_gives_sqlite_files_an_absolute_path(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    where = locate("sqlite:///jobs.db")
+    assert (where.dialect, where.path) == ("sqlite", str(tmp_path / "jobs.db"))
+    assert locate("postgresql://u:pw@h/db").masked == "postgresql://u:***@h/db"

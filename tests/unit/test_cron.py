@@ -10,7 +10,7 @@ from cronsim import CronSim
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hourhand.cron import Cron
+from hourhand.cron import Cron, zone_warning
 from hourhand.errors import InvalidCron, InvalidInput, InvalidTimeZone
 from tests.support.cronref import Ref
 
@@ -143,3 +143,23 @@ def test_fire_times_strictly_increase_and_match_cronsim_in_utc(
     else:  # every fire shows a local time the expression matches
         for fire in fires:
             assert ref.matches(fire.astimezone(ref.zone).replace(tzinfo=None))
+
+
+@pytest.mark.parametrize(
+    ("tz", "offset"),
+    [("EST", "UTC-05:00"), ("MST", "UTC-07:00"), ("HST", "UTC-10:00"), ("Etc/GMT+5", "UTC-05:00")],
+)
+def test_zone_warning_names_fixed_offsets_without_dst(tz: str, offset: str) -> None:
+    warning = zone_warning(tz)
+    assert warning is not None
+    assert warning.startswith(f"time zone {tz!r} is a fixed offset, {offset}, with no daylight")
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Etc/UTC", "GMT", "Etc/GMT+0", "Europe/Stockholm"])
+def test_zone_warning_is_none_for_utc_and_places(tz: str) -> None:
+    assert zone_warning(tz) is None
+
+
+def test_zone_warning_of_no_zone_is_an_error() -> None:
+    with pytest.raises(InvalidTimeZone, match="America/Los_Angeles"):
+        zone_warning("PST")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import click
-from rich.table import Table
+from rich.text import Text
 
 from hourhand.cli.main import cli
-from hourhand.cli.output import console, echo_json
-from hourhand.cron import Cron
+from hourhand.cli.output import Column, echo_json, line, print_table
+from hourhand.cron import Cron, zone_warning
 from hourhand.errors import InvalidInput
 
 
@@ -26,9 +26,15 @@ def parse_after(value: str | None) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
-def preview(cron: Cron, after: datetime, count: int, as_json: bool, title: str = "") -> None:
-    """Print the next ``count`` fire times (the same preview serves ``schedules next``)."""
-    fires = cron.next_n(after, count)
+def warn_about_zone(tz: str) -> None:
+    """On stderr: a zone that is a fixed offset (EST, Etc/GMT+5) has no DST."""
+    warning = zone_warning(tz)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+
+
+def preview(cron: Cron, fires: list[datetime], as_json: bool, title: Text | None = None) -> None:
+    """Print fire times (the same preview serves ``schedules next``)."""
     if as_json:
         echo_json(
             {
@@ -39,19 +45,18 @@ def preview(cron: Cron, after: datetime, count: int, as_json: bool, title: str =
             }
         )
         return
-    console.print(title or f"[bold]{cron.expr}[/]  {cron.describe()}")
-    table = Table()
-    table.add_column("#", justify="right")
-    table.add_column(f"local ({cron.tz})")
-    table.add_column("UTC")
-    for n, fire in enumerate(fires, 1):
-        local = fire.astimezone(cron.zone)
-        table.add_row(
+    if title is None:
+        title = Text.assemble((cron.expr, "bold"), "  ", cron.describe())
+    line(title)
+    rows = [
+        [
             str(n),
-            local.strftime("%a %Y-%m-%d %H:%M %Z"),
+            fire.astimezone(cron.zone).strftime("%a %Y-%m-%d %H:%M %Z"),
             fire.strftime("%Y-%m-%d %H:%M"),
-        )
-    console.print(table)
+        ]
+        for n, fire in enumerate(fires, 1)
+    ]
+    print_table((Column("#", "right"), Column(f"local ({cron.tz})"), Column("UTC")), rows)
 
 
 @cli.command("cron")
@@ -62,4 +67,6 @@ def preview(cron: Cron, after: datetime, count: int, as_json: bool, title: str =
 @click.option("--json", "as_json", is_flag=True, help='Print {"fires": [UTC ISO-8601, ...]}.')
 def cron_command(expression: str, tz: str, after: str | None, count: int, as_json: bool) -> None:
     """Show a cron EXPRESSION in words and its next fire times."""
-    preview(Cron.parse(expression, tz), parse_after(after), count, as_json)
+    cron = Cron.parse(expression, tz)
+    warn_about_zone(tz)
+    preview(cron, cron.next_n(parse_after(after), count), as_json)

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from hourhand.cli.main import Settings, cli
 from hourhand.cli.output import STATE_STYLES, console, jobs_table
-from hourhand.cli.schedules import schedules_table
+from hourhand.cli.schedules import print_schedules
 from hourhand.demo import DEMO_DATABASE, build_app, enqueue_demo_jobs, ensure_demo_schedules
 from hourhand.jobs import WAITING_STATES, JobState
 
@@ -69,9 +69,9 @@ def demo(settings: Settings, rounds: int) -> None:
         finally:
             worker.stop()
             thread.join()
-        console.print(schedules_table(hh.schedules.list()))
+        print_schedules(hh.schedules.list())
         command = "hourhand" if shutil.which("hourhand") else ".venv/bin/hourhand"
-        console.print(
+        click.echo(
             f"Done. Look closer:\n  {command} --database {hh.database_url} jobs list\n"
             f"  {command} --database {hh.database_url} jobs list --state failed\n"
             f"  {command} --database {hh.database_url} jobs show 10\n"

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import shlex
+from datetime import datetime
 
 import click
 
 from hourhand.cli.main import Settings, cli
-from hourhand.cli.output import console, echo_json, jobs_table, show_job
-from hourhand.errors import InvalidArguments
-from hourhand.jobs import JobState
+from hourhand.cli.output import echo_json, line, print_jobs, show_job
+from hourhand.errors import InvalidArguments, InvalidInput
+from hourhand.humanize import duration
+from hourhand.jobs import FINAL_STATES, Job, JobState
+from hourhand.store import locate
+
+DEFAULT_LIMIT = 50  # jobs in one page
+MAX_LIMIT = 10_000
 
 pass_settings = click.make_pass_decorator(Settings)
 
@@ -18,39 +25,59 @@ pass_settings = click.make_pass_decorator(Settings)
 @click.argument("name")
 @click.option("--args", "args_json", default="{}", show_default=True, help="A JSON object.")
 @click.option("--delay", type=float, help="Seconds to wait before it may run.")
+@click.option(
+    "--run-at", help="When it may run: ISO-8601 with an offset or Z, e.g. 2026-05-01T08:00:00Z."
+)
+@click.option("--timeout", type=float, help="Seconds an attempt may run (default: the job type's).")
 @click.option("--queue", help="Queue (default: the job type's).")
 @click.option("--priority", type=int, help="Higher runs first.")
 @click.option("--org", "org_id", help="Organisation, for user jobs.")
 @click.option("--created-by", help="User, for user jobs.")
 @click.option("--unique-key", help="At most one waiting or running job with this key.")
 @click.option("--max-attempts", type=int)
-@click.option("--json", "as_json", is_flag=True, help='Print {"id": N}.')
+@click.option(
+    "--wait",
+    "wait_for",
+    type=click.FloatRange(0, 24 * 3600),
+    help="Seconds to wait for the job to finish, then print it with its result (a worker "
+    "must be running). Exit code 0 if it completed, 1 if it failed or was cancelled, 124 if "
+    "it was still unfinished.",
+)
+@click.option("--json", "as_json", is_flag=True, help='Print {"id": N, "created": true}.')
 @pass_settings
 def enqueue(
     settings: Settings,
     name: str,
     args_json: str,
     delay: float | None,
+    run_at: str | None,
+    timeout: float | None,
     queue: str | None,
     priority: int | None,
     org_id: str | None,
     created_by: str | None,
     unique_key: str | None,
     max_attempts: int | None,
+    wait_for: float | None,
     as_json: bool,
 ) -> None:
-    """Add a job of type NAME (your app, from --app, must define it)."""
+    """Add a job of type NAME (your app, from --app, must define it).
+
+    With --unique-key, a job of this type already waiting or running with that key is not
+    duplicated: "already enqueued as job N", and this call's args and options are dropped."""
     try:
         args = json.loads(args_json)
     except json.JSONDecodeError as exc:
         raise InvalidArguments(f"--args is not valid JSON: {exc}") from None
     if not isinstance(args, dict):
         raise InvalidArguments(f"--args must be a JSON object, got {type(args).__name__}")
-    app = settings.app(required=True)
+    app = settings.app(required=True, create=True)
     job_id = app.enqueue(
         name,
         args,
         delay=delay,
+        run_at=parse_instant("--run-at", run_at),
+        timeout=timeout,
         queue=queue,
         priority=priority,
         org_id=org_id,
@@ -58,10 +85,56 @@ def enqueue(
         unique_key=unique_key,
         max_attempts=max_attempts,
     )
+    if wait_for is None:
+        if as_json:
+            echo_json({"id": int(job_id), "created": job_id.created})
+        elif job_id.created:
+            click.echo(f"enqueued job {job_id}")
+        else:
+            click.echo(f"already enqueued as job {job_id} (unique key {unique_key!r})")
+        return
+    if not as_json:
+        said = "enqueued job" if job_id.created else "already enqueued as job"
+        click.echo(f"{said} {job_id}; waiting up to {duration(wait_for)} for it to finish")
+    job = app.wait(job_id, timeout=wait_for)
     if as_json:
-        echo_json({"id": job_id})
+        echo_json({**job.to_dict(), "created": job_id.created})
     else:
-        click.echo(f"enqueued job {job_id}")
+        click.echo(finished_text(job))
+    if job.state != JobState.COMPLETED:
+        raise SystemExit(1 if job.state in FINAL_STATES else UNFINISHED_EXIT)
+
+
+UNFINISHED_EXIT = 124  # like timeout(1): the job had not finished when the wait ended
+
+
+def finished_text(job: Job) -> str:
+    """How a waited-for job ended: its result, its error, or that it has not finished."""
+    if job.state == JobState.COMPLETED:
+        took = ""
+        if job.started_at is not None and job.finished_at is not None:
+            took = f" in {duration((job.finished_at - job.started_at).total_seconds())}"
+        return f"job {job.id} completed{took}; result: {json.dumps(job.result)}"
+    if job.state in FINAL_STATES:
+        return f"job {job.id} {job.state}: {job.error or 'no error recorded'}"
+    return f"job {job.id} has not finished: it is {job.state}"
+
+
+def parse_instant(option: str, value: str | None) -> datetime | None:
+    """An ISO-8601 time with an offset (or Z); a time without one is refused, not guessed."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"{option} {value!r} is not an ISO-8601 time, e.g. 2026-05-01T08:00:00Z"
+        ) from None
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise InvalidInput(
+            f"{option} {value!r} has no offset: add one, e.g. {value}Z for UTC or {value}+02:00"
+        )
+    return when
 
 
 @cli.group()
@@ -74,7 +147,10 @@ def jobs() -> None:
 @click.option("--queue")
 @click.option("--name", help="Job type.")
 @click.option("--org", "org_id")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(1, MAX_LIMIT), default=DEFAULT_LIMIT, show_default=True
+)
+@click.option("--after", "after_id", type=click.IntRange(1), help="Jobs older than job ID.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_settings
 def list_jobs(
@@ -84,16 +160,44 @@ def list_jobs(
     name: str | None,
     org_id: str | None,
     limit: int,
+    after_id: int | None,
     as_json: bool,
 ) -> None:
-    """Jobs, newest first."""
+    """Jobs, newest first, a page at a time (--after ID: the page after job ID)."""
     found = settings.app().list_jobs(
-        state=state, queue=queue, name=name, org_id=org_id, limit=limit
+        state=state,
+        queue=queue,
+        name=name,
+        org_id=org_id,
+        limit=min(limit + 1, MAX_LIMIT),  # one more: is there a next page?
+        before_id=after_id,
     )
+    page = found[:limit]
     if as_json:
-        echo_json([j.to_dict() for j in found])
-    else:
-        console.print(jobs_table(found))
+        echo_json([j.to_dict() for j in page])
+        return
+    print_jobs(page)
+    more = len(found) > limit or (limit == MAX_LIMIT and len(found) == limit)
+    if more:
+        filters = {"--state": state, "--queue": queue, "--name": name, "--org": org_id}
+        line(f"next page: {next_page(settings, filters, limit, page[-1])}")
+    elif after_id is not None:
+        line("no more jobs")
+
+
+def next_page(settings: Settings, filters: dict[str, str | None], limit: int, last: Job) -> str:
+    """The command that lists the page after ``last``, with the same filters."""
+    words = ["hourhand"]
+    if settings.database and settings.database_source == "--database":
+        words += ["--database", locate(settings.database).masked]
+    words += ["jobs", "list"]
+    for option, value in filters.items():
+        if value is not None:
+            words += [option, value]
+    if limit != DEFAULT_LIMIT:
+        words += ["--limit", str(limit)]
+    words += ["--after", str(last.id)]
+    return shlex.join(words)
 
 
 @jobs.command("show")
@@ -101,21 +205,29 @@ def list_jobs(
 @click.option("--json", "as_json", is_flag=True)
 @pass_settings
 def show(settings: Settings, job_id: int, as_json: bool) -> None:
-    """One job and its attempts."""
+    """One job, its attempts, the last failure's traceback and the schedule that made it."""
     app = settings.app()
     job = app.get_job(job_id)
     attempts = app.attempts(job_id)
+    schedule = app.schedules.of_job(job)
     if as_json:
-        echo_json({**job.to_dict(), "attempts": [a.to_dict() for a in attempts]})
+        made_by = None
+        if schedule is not None:
+            made_by = {"id": schedule.id, "name": schedule.name, "org_id": schedule.org_id}
+        echo_json(
+            {**job.to_dict(), "schedule": made_by, "attempts": [a.to_dict() for a in attempts]}
+        )
     else:
-        show_job(job, attempts)
+        show_job(job, attempts, schedule)
 
 
 @jobs.command("retry")
 @click.argument("job_id", type=int)
 @pass_settings
 def retry(settings: Settings, job_id: int) -> None:
-    """Run a failed or cancelled job again, now."""
+    """Run a failed, cancelled or retrying job again now (one more attempt if it had none
+    left), or a scheduled job now instead of later. Queued, running and completed jobs are
+    refused."""
     job = settings.app().retry(job_id)
     click.echo(f"job {job.id} is {job.state}")
 

@@ -21,14 +21,13 @@ pass_settings = click.make_pass_decorator(Settings)
 @pass_settings
 def migrate(settings: Settings) -> None:
     """Create or upgrade the database schema (safe to run from several processes)."""
-    app = settings.app()
-    app.auto_migrate = False
-    applied = app.store.migrate()
-    current = app.store.applied_migrations()
+    app = settings.app(create=True)
+    applied = app.migrate()
+    current = app.schema_version()
     if applied:
-        click.echo(f"applied migrations {', '.join(map(str, applied))}; now at {current[-1]}")
+        click.echo(f"applied migrations {', '.join(map(str, applied))}; now at {current}")
     else:
-        click.echo(f"schema up to date at migration {current[-1] if current else 0}")
+        click.echo(f"schema up to date at migration {current}")
 
 
 @cli.command()
@@ -49,7 +48,7 @@ def worker(
     worker_id: str | None,
 ) -> None:
     """Run jobs until SIGTERM or Ctrl-C (a second one skips the grace period)."""
-    app = settings.app(required=True)
+    app = settings.app(required=True, create=True)
     if not app.registry:
         raise InvalidInput("the app defines no job types: nothing to run")
     names, limits = parse_queues(queues)

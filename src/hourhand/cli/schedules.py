@@ -8,14 +8,14 @@ import threading
 from types import FrameType
 
 import click
-from rich.table import Table
 from rich.text import Text
 
-from hourhand.cli.cron import parse_after, preview
+from hourhand.cli.cron import parse_after, preview, warn_about_zone
 from hourhand.cli.main import Settings, cli
-from hourhand.cli.output import console, echo_json, when
+from hourhand.cli.output import Cell, Column, echo_json, print_table, when
 from hourhand.errors import InvalidArguments, InvalidInput
-from hourhand.schedules import MISFIRE_POLICIES, OVERLAP_POLICIES, Schedule
+from hourhand.humanize import plural
+from hourhand.schedules import MISFIRE_POLICIES, OVERLAP_POLICIES, Schedule, ScheduleNotFound
 from hourhand.worker import (
     DEFAULT_CONCURRENCY,
     DEFAULT_GRACE,
@@ -29,44 +29,57 @@ org_option = click.option("--org", "org_id", help="The organisation (user schedu
 
 
 def find(settings: Settings, name: str, org_id: str | None) -> Schedule:
-    """A schedule by name (in --org), or by id."""
+    """A schedule by name (in --org), or by id. A name found only in other organisations
+    (or only outside any) is an error that says where, and how to pick one."""
     app = settings.app()
-    if name.isdigit() and app.store.find_schedule(name, org_id) is None:
-        return app.schedules.get(int(name))
-    return app.schedules.find(name, org_id)
+    try:
+        return app.schedules.find(name, org_id)
+    except ScheduleNotFound as exc:
+        if name.isdigit():
+            return app.schedules.get(int(name))
+        orgs = [o for o in exc.elsewhere if o is not None]
+        if len(orgs) == 1:
+            raise ScheduleNotFound(f"{exc}: pass --org {orgs[0]}") from None
+        if orgs:
+            raise ScheduleNotFound(f"{exc}: pass --org ORG, e.g. --org {orgs[0]}") from None
+        if exc.elsewhere:
+            raise ScheduleNotFound(f"{exc}: leave out --org") from None
+        raise
 
 
-def schedules_table(found: list[Schedule]) -> Table:
-    table = Table(title=f"{len(found)} schedules", title_justify="left")
-    for column in (
-        "id",
-        "name",
-        "org",
-        "source",
-        "job",
-        "cron",
-        "zone",
-        "on",
-        "next (UTC)",
-        "last (UTC)",
-        "last status",
-    ):
-        table.add_column(column, overflow="fold")
-    for s in found:
-        table.add_row(
-            str(s.id),
-            Text(s.name),
-            Text(s.org_id or "-"),
-            s.source,
-            Text(s.job),
-            s.cron,
-            s.tz,
-            enabled_text(s),
-            when(s.next_fire_at),
-            when(s.last_fire_at),
-            Text(s.last_status or "-"),
-        )
-    return table
+SCHEDULE_COLUMNS = (
+    Column("id", "right"),
+    Column("name", wrap=True),
+    Column("org"),
+    Column("source"),
+    Column("job", wrap=True),
+    Column("cron"),
+    Column("zone"),
+    Column("on", wrap=True),
+    Column("next (UTC)"),
+    Column("last (UTC)"),
+    Column("last status"),
+)
+
+
+def schedule_row(s: Schedule) -> list[Cell]:
+    return [
+        str(s.id),
+        s.name,
+        s.org_id or "-",
+        s.source,
+        s.job,
+        s.cron,
+        s.tz,
+        enabled_text(s),
+        when(s.next_fire_at),
+        when(s.last_fire_at),
+        s.last_status or "-",
+    ]
+
+
+def print_schedules(found: list[Schedule]) -> None:
+    print_table(SCHEDULE_COLUMNS, [schedule_row(s) for s in found], plural(len(found), "schedule"))
 
 
 def enabled_text(s: Schedule) -> str:
@@ -95,7 +108,7 @@ def list_schedules(
     if as_json:
         echo_json([s.to_dict() for s in found])
     else:
-        console.print(schedules_table(found))
+        print_schedules(found)
 
 
 @schedules.command("add")
@@ -136,7 +149,7 @@ def add(
         raise InvalidArguments(f"--args is not valid JSON: {exc}") from None
     if not isinstance(args, dict):
         raise InvalidArguments(f"--args must be a JSON object, got {type(args).__name__}")
-    app = settings.app(required=True)
+    app = settings.app(required=True, create=True)
     schedule = app.schedules.create(
         name,
         job,
@@ -151,6 +164,7 @@ def add(
         jitter=jitter,
         queue=queue,
     )
+    warn_about_zone(schedule.tz)
     if as_json:
         echo_json(schedule.to_dict())
     else:
@@ -245,9 +259,12 @@ def next_fires(
 ) -> None:
     """The coming fire times of a schedule, in its zone and in UTC."""
     schedule = find(settings, name, org_id)
-    start = parse_after(after) if after else settings.app().store.now()
-    title = f"[bold]{schedule.name}[/]: {schedule.cron}  {schedule.parsed.describe()}"
-    preview(schedule.parsed, start, count, as_json, title=title)
+    start = parse_after(after) if after else None
+    fires = settings.app().schedules.next_fires(schedule.id, count, after=start)
+    title = Text.assemble(
+        (schedule.name, "bold"), f": {schedule.cron}  {schedule.parsed.describe()}"
+    )
+    preview(schedule.parsed, fires, as_json, title=title)
 
 
 def _load_config(settings: Settings, config: str | None) -> None:
@@ -264,7 +281,7 @@ def _load_config(settings: Settings, config: str | None) -> None:
 @pass_settings
 def scheduler(settings: Settings, config: str | None, poll_interval: float) -> None:
     """Enqueue the jobs of due schedules until SIGTERM or Ctrl-C (run as many as you like)."""
-    app = settings.app(required=True)
+    app = settings.app(required=True, create=True)
     _load_config(settings, config)
     sched = app.scheduler(poll_interval=poll_interval)
 
@@ -294,7 +311,7 @@ def serve(
     poll_interval: float,
 ) -> None:
     """Worker and scheduler in one process, until SIGTERM or Ctrl-C."""
-    app = settings.app(required=True)
+    app = settings.app(required=True, create=True)
     _load_config(settings, config)
     names, limits = parse_queues(queues)
     worker = app.worker(

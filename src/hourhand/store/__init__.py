@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, unquote, urlsplit
+import os
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from hourhand.errors import ConfigurationError
-from hourhand.store.base import AttemptEnd, Completion, HeartbeatResult, JobFilter, Store
+from hourhand.store.base import (
+    AttemptEnd,
+    Completion,
+    HeartbeatResult,
+    JobFilter,
+    Store,
+    latest_migration,
+)
 
 __all__ = [
     "AttemptEnd",
     "Completion",
+    "DatabaseInfo",
     "HeartbeatResult",
     "JobFilter",
+    "Location",
     "Store",
     "check_url",
+    "latest_migration",
+    "locate",
+    "mask_password",
     "open_store",
 ]
 
@@ -21,28 +35,65 @@ DEFAULT_DATABASE = "sqlite:///hourhand.db"
 SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA", "OFF")  # SQLite durability; FULL by default
 
 
+@dataclass(frozen=True)
+class Location:
+    """Where a database URL points, worked out without connecting."""
+
+    url: str  # as given, password included: for connecting, never for messages
+    masked: str  # the URL with any password replaced by ***: for messages
+    dialect: str  # "sqlite" or "postgres"
+    path: str | None = None  # SQLite: the file, absolute
+    raw_path: str | None = None  # SQLite: the file as written in the URL (maybe relative)
+    options: dict[str, str] = field(default_factory=dict)  # SQLite: synchronous
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    """What ``hh.database_info()`` found; nothing is created or changed to find it."""
+
+    url: str  # password masked
+    dialect: str
+    path: str | None  # SQLite: the absolute file path
+    exists: bool  # SQLite: whether the file exists (a reachable PostgreSQL database: True)
+    schema_version: int | None  # the latest migration applied; None: no hourhand tables
+    latest_version: int  # the latest migration this version of hourhand has
+    jobs: dict[str, int] = field(default_factory=dict)  # jobs per state
+    schedules: int = 0
+
+    @property
+    def empty(self) -> bool:
+        """No jobs and no schedules (or no hourhand tables at all)."""
+        return not any(self.jobs.values()) and not self.schedules
+
+
+def mask_password(url: str) -> str:
+    """``url`` with any password (in the authority or a ``password=`` parameter) as ***."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.split("://", 1)[0] + "://***" if "://" in url else url
+    netloc = parts.netloc
+    userinfo, at, host = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if netloc == parts.netloc and not any(key.lower() == "password" for key, _ in pairs):
+        return url
+    query = "&".join(
+        f"{key}=***" if key.lower() == "password" else f"{key}={value}" for key, value in pairs
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 def check_url(url: str) -> str:
     """The URL, if :func:`open_store` can open its kind (nothing is opened); otherwise
     ConfigurationError saying what is wrong."""
-    _parse(url)
+    locate(url)
     return url
 
 
-def open_store(url: str) -> Store:
-    """Open ``sqlite:///relative.db``, ``sqlite:////absolute/path.db`` or
-    ``postgresql://user:password@host:port/db``."""
-    kind, path, synchronous = _parse(url)
-    if kind == "sqlite":
-        from hourhand.store.sqlite import SQLiteStore
-
-        return SQLiteStore(path, synchronous=synchronous)
-    from hourhand.store.postgres import PostgresStore
-
-    return PostgresStore(url)
-
-
-def _parse(url: str) -> tuple[str, str, str]:
-    """(kind, SQLite path, SQLite synchronous) of a database URL."""
+def locate(url: str) -> Location:
+    """Check a database URL and say where it points (ConfigurationError if it is wrong)."""
     if not isinstance(url, str) or "://" not in url:
         raise ConfigurationError(
             f"bad database URL {url!r}: expected sqlite:///path/to/file.db or "
@@ -62,9 +113,30 @@ def _parse(url: str) -> tuple[str, str, str]:
             raise ConfigurationError(
                 f"bad SQLite URL {url!r}: the only option is synchronous={'|'.join(SYNCHRONOUS)}"
             )
-        return "sqlite", path[1:], synchronous
+        raw = path[1:]
+        absolute = os.path.abspath(raw) if raw not in ("", ":memory:") else raw
+        return Location(
+            url, url, "sqlite", absolute, raw_path=raw, options={"synchronous": synchronous}
+        )
     if scheme in ("postgresql", "postgres"):
-        return "postgresql", "", ""
+        return Location(url, mask_password(url), "postgres")
     raise ConfigurationError(
         f"bad database URL: unsupported scheme {scheme!r}; use sqlite:/// or postgresql://"
     )
+
+
+def open_store(url: str, *, create: bool = True) -> Store:
+    """Open ``sqlite:///relative.db``, ``sqlite:////absolute/path.db`` or
+    ``postgresql://user:password@host:port/db``.
+
+    With ``create=False`` an SQLite file that does not exist is not created: the store
+    raises DatabaseNotFound (and opens the file read-write only, never creating it)."""
+    where = locate(url)
+    if where.dialect == "sqlite":
+        from hourhand.store.sqlite import SQLiteStore
+
+        assert where.raw_path is not None
+        return SQLiteStore(where.raw_path, synchronous=where.options["synchronous"], create=create)
+    from hourhand.store.postgres import PostgresStore
+
+    return PostgresStore(url)

@@ -53,6 +53,11 @@ def load_migrations(dialect: str) -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def latest_migration(dialect: str) -> int:
+    """The version of the newest migration this version of hourhand has for ``dialect``."""
+    return load_migrations(dialect)[-1][0]
+
+
 def load_schema(dialect: str) -> str:
     """The fresh schema: equal to applying every migration in order (a test checks)."""
     return resources.files("hourhand.store").joinpath(f"sql/{dialect}/schema.sql").read_text()
@@ -142,6 +147,11 @@ class Store(ABC):
     @abstractmethod
     def applied_migrations(self) -> list[int]:
         """Versions recorded as applied."""
+
+    @abstractmethod
+    def schema_version(self) -> int | None:
+        """The newest migration applied; None if the database has no hourhand tables.
+        Reads only: creates nothing."""
 
     @abstractmethod
     def describe_schema(self) -> list[str]:

@@ -278,6 +278,14 @@ class PostgresStore(Store):
             rows = conn.execute("SELECT version FROM hourhand_migrations ORDER BY version")
             return [r["version"] for r in rows]
 
+    def schema_version(self) -> int | None:
+        with self._connection() as conn:
+            found = conn.execute("SELECT to_regclass('hourhand_migrations') AS t").fetchone()
+            if found is None or found["t"] is None:
+                return None
+            row = conn.execute("SELECT max(version) AS version FROM hourhand_migrations").fetchone()
+        return int(row["version"] or 0) if row is not None else 0
+
     def describe_schema(self) -> list[str]:
         out: list[str] = []
         with self._connection() as conn:

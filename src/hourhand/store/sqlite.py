@@ -18,9 +18,10 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from hourhand.checks import safe_text
-from hourhand.errors import DatabaseUnavailable, HourhandError, JobStateError
+from hourhand.errors import DatabaseNotFound, DatabaseUnavailable, HourhandError, JobStateError
 from hourhand.jobs import Attempt, Job, JobState, NewJob
 from hourhand.schedules import Schedule, ScheduleExists, ScheduleSpec
 from hourhand.store.base import (
@@ -102,7 +103,9 @@ def _statements(script: str) -> Iterator[str]:
 class SQLiteStore(Store):
     dialect = "sqlite"
 
-    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+    def __init__(self, path: str, *, synchronous: str = "FULL", create: bool = True) -> None:
+        """``create=False``: the file must exist (DatabaseNotFound otherwise), and it is
+        opened read-write with ``mode=rw``, so that it is never created."""
         if path in ("", ":memory:"):
             raise DatabaseUnavailable(
                 "SQLite needs a file (sqlite:///path/to/file.db): an in-memory database "
@@ -110,6 +113,12 @@ class SQLiteStore(Store):
             )
         self.path = path
         self.synchronous = synchronous
+        self.create = create
+        # The file as sqlite3.connect is given it: without creating, a URI in mode=rw
+        # (a file deleted after the check below is then an error, not a new empty file).
+        self._target = path if create else f"file:{quote(os.path.abspath(path))}?mode=rw"
+        if not create and not os.path.isfile(path):
+            raise DatabaseNotFound(f"no database at {os.path.abspath(path)}")
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise DatabaseUnavailable(f"cannot open SQLite database {path!r}: no folder {folder}")
@@ -128,10 +137,17 @@ class SQLiteStore(Store):
             raise DatabaseUnavailable("the store is closed")
         try:
             conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+                self._target,
+                timeout=BUSY_TIMEOUT,
+                isolation_level=None,
+                check_same_thread=False,
+                uri=not self.create,
             )
             conn.row_factory = _dict_row
-            conn.execute("PRAGMA journal_mode=WAL")
+            # The journal mode is kept in the file. One that may not be created is
+            # hourhand's (in WAL since it was made) or not ours to change.
+            if self.create:
+                conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
@@ -220,7 +236,8 @@ class SQLiteStore(Store):
                 conn.close()
 
     def private(self, *, statement_timeout: float | None = None) -> SQLiteStore:
-        return SQLiteStore(self.path, synchronous=self.synchronous)  # busy_timeout bounds it
+        # busy_timeout bounds it
+        return SQLiteStore(self.path, synchronous=self.synchronous, create=self.create)
 
     def watch(self, *, finished: bool = False) -> Watcher:
         return _ChangeWatcher(self)  # any commit wakes it: ends of jobs too
@@ -266,6 +283,19 @@ class SQLiteStore(Store):
     def applied_migrations(self) -> list[int]:
         rows = self._read("SELECT version FROM hourhand_migrations ORDER BY version")
         return [r["version"] for r in rows]
+
+    def schema_version(self) -> int | None:
+        with self._connection() as conn:
+            found = _first(
+                conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                    "AND name = 'hourhand_migrations'"
+                )
+            )
+            if found is None:
+                return None
+            row = _one(conn.execute("SELECT max(version) AS version FROM hourhand_migrations"))
+        return int(row["version"] or 0)
 
     def describe_schema(self) -> list[str]:
         out: list[str] = []
