@@ -239,6 +239,9 @@ def cancel(settings: Settings, job_id: int) -> None:
     """Cancel a waiting job, or ask the worker running it to stop."""
     job = settings.app().cancel(job_id)
     if job.state == JobState.RUNNING:
-        click.echo(f"job {job.id} is running: its worker has been asked to stop it")
+        click.echo(
+            f"job {job.id} is running: its worker has been asked to stop it; that takes about "
+            "a second (a sync handler stops when it next checks ctx.cancelled)"
+        )
     else:
         click.echo(f"job {job.id} is {job.state}")
