@@ -16,7 +16,9 @@ from hourhand.errors import (
     UnknownJobType,
 )
 from hourhand.jobs import Attempt, Job, JobContext, JobState, Outcome
+from hourhand.ratelimits import RateLimit
 from hourhand.retry import Retry
+from hourhand.store import QueueInfo
 from hourhand.worker import Worker
 
 __version__ = "0.1.0"
@@ -36,6 +38,8 @@ __all__ = [
     "JobState",
     "JobStateError",
     "Outcome",
+    "QueueInfo",
+    "RateLimit",
     "Retry",
     "RetryAfter",
     "UnknownJobType",

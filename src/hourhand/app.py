@@ -36,9 +36,10 @@ from hourhand.jobs import (
     check_timeout,
     encode_args,
 )
+from hourhand.ratelimits import RateLimit, RateUse
 from hourhand.retry import DEFAULT_RETRY, Retry
 from hourhand.schedules import DEFAULT_MISFIRE, DEFAULT_OVERLAP, Schedules, ScheduleSpec
-from hourhand.store import DEFAULT_DATABASE, JobFilter, Store, open_store
+from hourhand.store import DEFAULT_DATABASE, JobFilter, QueueInfo, Store, open_store
 
 if TYPE_CHECKING:
     from hourhand.scheduler import Scheduler
@@ -106,15 +107,21 @@ class Hourhand:
         timeout: float | None = None,
         concurrency: int | None = None,
         priority: int = DEFAULT_PRIORITY,
+        rate_limit: RateLimit | tuple[int, float] | str | None = None,
     ) -> Callable[[F], F]:
         """Register the decorated function (sync or async) as a job type.
 
         Its first parameter is the :class:`JobContext`; the job's args are passed as keyword
-        arguments. ``concurrency`` caps how many run at once across all workers."""
+        arguments. ``concurrency`` caps how many run at once across all workers;
+        ``rate_limit`` how many start in any period across all workers: ``(100, 60)``,
+        ``RateLimit(100, per=60)`` or ``"100/m"``."""
 
         def register(fn: F) -> F:
+            job_name = name or fn.__name__
+            what = f"job {job_name!r}: rate_limit"
+            rate = None if rate_limit is None else RateLimit.parse(rate_limit, what)
             spec = JobSpec(
-                name=name or fn.__name__,
+                name=job_name,
                 handler=fn,
                 queue=_check_name("queue", queue),
                 max_attempts=1 if retry.kind == "none" else max_attempts,
@@ -122,6 +129,7 @@ class Hourhand:
                 timeout=timeout,
                 concurrency=concurrency,
                 priority=check_priority(priority),
+                rate_limit=rate,
             )
             if spec.name in self.registry:
                 raise InvalidInput(f"job type {spec.name!r} is already registered")
@@ -406,6 +414,38 @@ class Hourhand:
     def counts(self) -> dict[str, int]:
         """Jobs per state."""
         return self.store.count_by_state()
+
+    def rate_use(self, name: str) -> RateUse | None:
+        """How much of job type ``name``'s rate limit is used now (its starts in the last
+        period, and when a start is allowed again if the limit is reached), from the limit
+        logged with its latest start; None if none is logged."""
+        return self.store.rate_use(checks.text("job type", name))
+
+    # -- queues ---------------------------------------------------------------------------
+    def pause_queue(self, name: str) -> QueueInfo:
+        """Pause queue ``name``: every worker stops claiming its jobs (within a second;
+        jobs already running finish). It stays paused, across restarts, until resumed. A
+        queue without jobs can be paused too: jobs that arrive later wait."""
+        self.store.set_paused(_check_name("queue", name), True)
+        return self.queue(name)
+
+    def resume_queue(self, name: str) -> QueueInfo:
+        """Resume queue ``name``: workers claim its jobs again at once."""
+        self.store.set_paused(_check_name("queue", name), False)
+        return self.queue(name)
+
+    def queue(self, name: str) -> QueueInfo:
+        """One queue: paused or not, its ready and running jobs (zeros for an unknown one)."""
+        found = self.store.list_queues(_check_name("queue", name))
+        return found[0] if found else QueueInfo(name, False, 0, 0, None)
+
+    def queues(self) -> list[QueueInfo]:
+        """Every queue, by name: those with ready or running jobs, those ever paused and
+        those this app's job types use; each with its paused flag and job counts."""
+        found = {q.name: q for q in self.store.list_queues()}
+        for spec in self.registry.values():
+            found.setdefault(spec.queue, QueueInfo(spec.queue, False, 0, 0, None))
+        return [found[name] for name in sorted(found)]
 
     # -- workers --------------------------------------------------------------------------
     def scheduler(self, **options: Any) -> Scheduler:

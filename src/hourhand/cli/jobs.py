@@ -105,10 +105,11 @@ def show(settings: Settings, job_id: int, as_json: bool) -> None:
     app = settings.app()
     job = app.get_job(job_id)
     attempts = app.attempts(job_id)
+    rate = app.rate_use(job.name)
     if as_json:
         echo_json({**job.to_dict(), "attempts": [a.to_dict() for a in attempts]})
     else:
-        show_job(job, attempts)
+        show_job(job, attempts, rate)
 
 
 @jobs.command("retry")

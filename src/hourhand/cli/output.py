@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hourhand.jobs import Attempt, Job
+from hourhand.jobs import Attempt, Job, JobState
+from hourhand.ratelimits import RateUse
 
 STATE_STYLES = {
     "scheduled": "cyan",
@@ -72,7 +73,7 @@ def progress_text(job: Job) -> Text:
     return Text(f"{job.progress:g}% {job.progress_message or ''}".strip())
 
 
-def show_job(job: Job, attempts: list[Attempt]) -> None:
+def show_job(job: Job, attempts: list[Attempt], rate: RateUse | None = None) -> None:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
@@ -98,6 +99,8 @@ def show_job(job: Job, attempts: list[Attempt]) -> None:
     ]
     if job.cancel_requested:
         rows.append(("cancel", "requested"))
+    if rate is not None:
+        rows.append(("rate limit", Text(rate.describe(waiting=job.state == JobState.QUEUED))))
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)

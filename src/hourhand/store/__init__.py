@@ -5,9 +5,26 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from hourhand.errors import ConfigurationError
-from hourhand.store.base import AttemptEnd, Completion, HeartbeatResult, JobFilter, Store
+from hourhand.store.base import (
+    AttemptEnd,
+    Completion,
+    HeartbeatResult,
+    JobFilter,
+    QueueInfo,
+    Store,
+    TypeClaim,
+)
 
-__all__ = ["AttemptEnd", "Completion", "HeartbeatResult", "JobFilter", "Store", "open_store"]
+__all__ = [
+    "AttemptEnd",
+    "Completion",
+    "HeartbeatResult",
+    "JobFilter",
+    "QueueInfo",
+    "Store",
+    "TypeClaim",
+    "open_store",
+]
 
 DEFAULT_DATABASE = "sqlite:///hourhand.db"
 SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA", "OFF")  # SQLite durability; FULL by default
