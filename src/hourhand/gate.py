@@ -11,7 +11,12 @@ counter on SQLite) and, in case one went unnoticed, reads them again every PAUSE
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hourhand.store import Store
 
 PAUSED_REFRESH = 2.0  # seconds between reads of the paused queues without a notice
 
@@ -38,6 +43,26 @@ class ClaimGate:
 
     def read(self, paused: frozenset[str]) -> None:
         self.paused = paused
+
+    async def claimable(
+        self,
+        call: Callable[[Callable[[], Any]], Awaitable[Any]],
+        store: Store,
+        served: Sequence[str] | None,
+    ) -> list[str | None]:
+        """The queues to claim from now (None: any queue): ``served`` less the paused ones,
+        reading the paused queues first if they may have changed. ``call`` runs a blocking
+        store call off the event loop."""
+        now = time.monotonic()
+        if self.must_read(now):
+            self.reading(now)
+            try:
+                self.read(await call(store.paused_queues))
+            except Exception:
+                self.queues_changed()  # read them at the next try
+                raise
+        ready = await call(store.ready_queues) if served is None and self.paused else None
+        return self.queues(served, ready)
 
     def queues(self, served: Sequence[str] | None, ready: Sequence[str] | None) -> list[str | None]:
         """The queues to claim from: ``served`` (None: every queue) less the paused ones.

@@ -337,7 +337,7 @@ class Worker:
                 )
         free_names = sorted(n for n, s in self.app.registry.items() if not s.limited)
         limited = {n: s for n, s in self.app.registry.items() if s.limited}
-        served = await self._claimable_queues()
+        served = await self._gate.claimable(self._call, self.app.store, self.queues)
         while self._free() > 0 and not self._stopping:
             claimed = asked = 0
             for queue in self._queue_order(served):
@@ -384,22 +384,6 @@ class Worker:
             raise
         self._start(got.jobs)
         return got
-
-    async def _claimable_queues(self) -> list[str | None]:
-        """The queues to claim from now (None: any queue), less the paused ones."""
-        now = time.monotonic()
-        store = self.app.store
-        if self._gate.must_read(now):
-            self._gate.reading(now)
-            try:
-                self._gate.read(await self._call(store.paused_queues))
-            except Exception:
-                self._gate.queues_changed()  # read them at the next try
-                raise
-        ready = None
-        if self.queues is None and self._gate.paused:
-            ready = await self._call(store.ready_queues)
-        return self._gate.queues(self.queues, ready)
 
     def _queue_order(self, queues: list[str | None]) -> list[str | None]:
         """The queues to claim from, starting one further each time so none is always last."""
