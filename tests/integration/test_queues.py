@@ -3,6 +3,7 @@ in the database (it survives restarts), running jobs finish."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -185,3 +186,47 @@ def test_a_worker_of_a_paused_queue_does_not_ask_for_it(
     wait_until(lambda: len(turns) >= 20, what="twenty turns of the worker's loop")
     assert asked == []
     assert app.counts()["queued"] == 5
+
+
+def test_the_watcher_reports_pauses_and_resumes_not_other_changes(
+    apps: Callable[..., Hourhand],
+) -> None:
+    app, other = apps(), apps()
+    app.enqueue("probe", {"i": 0})  # the schema exists before the watcher's first look
+    watcher = app.store.watch()
+    try:
+        watcher.wait(0.05)
+        watcher.queues_changed()  # the first call says "read them": nothing is known yet
+
+        def sees_change() -> bool:
+            watcher.wait(0.05)
+            return watcher.queues_changed()
+
+        other.pause_queue("a")
+        wait_until(sees_change, timeout=5, what="the pause to be reported")
+        other.enqueue("probe", {"i": 1})  # new work wakes the watcher, but is no pause
+        wait_until(lambda: watcher.wait(0.05), timeout=5, what="the enqueue to wake it")
+        assert not watcher.queues_changed()
+        other.resume_queue("a")
+        wait_until(sees_change, timeout=5, what="the resume to be reported")
+    finally:
+        watcher.close()
+
+
+def test_ready_queues_probe_the_ready_index_once_per_queue(apps: Callable[..., Hourhand]) -> None:
+    app = apps()
+    for queue in ("a", "b", "c"):
+        app.enqueue_many("probe", [{"i": i} for i in range(2000)], queue=queue)
+    app.store.claim("w", ["b"], 2000, 30)
+    assert app.store.ready_queues() == ["a", "c"]
+    store: Any = app.store
+    with store._connection() as conn:
+        if store.dialect == "sqlite":
+            rows = conn.execute("EXPLAIN QUERY PLAN " + store.q["ready_queues"]).fetchall()
+            plan = " | ".join(r["detail"] for r in rows)
+        else:
+            rows = conn.execute("EXPLAIN " + store.q["ready_queues"]).fetchall()
+            plan = " | ".join(next(iter(r.values())) for r in rows)
+    assert "hourhand_jobs_ready" in plan, plan
+    # never a read of the whole table: the index, from the start or from the last queue
+    assert not re.search(r"SCAN hourhand_jobs(?! USING INDEX)|Seq Scan on hourhand_jobs", plan)
