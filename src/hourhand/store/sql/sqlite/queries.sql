@@ -33,6 +33,8 @@ SELECT min(run_at) - NOW() AS next_in FROM hourhand_jobs WHERE state IN ('schedu
 
 -- Claims never take jobs of a paused queue. (Workers also skip paused queues themselves:
 -- when a queue with many jobs is paused, a claim of any queue would read past them all.)
+-- "No queue is paused" is checked once per statement, so that claims cost nothing more
+-- while none is.
 
 -- name: claim_queue
 -- Claim the next queued jobs of one queue.
@@ -59,7 +61,8 @@ WHERE id IN (
     SELECT id FROM hourhand_jobs
     WHERE state = 'queued'
       AND (:names IS NULL OR name IN (SELECT value FROM json_each(:names)))
-      AND queue NOT IN (SELECT name FROM hourhand_queues WHERE paused)
+      AND (NOT EXISTS (SELECT 1 FROM hourhand_queues WHERE paused)
+           OR queue NOT IN (SELECT name FROM hourhand_queues WHERE paused))
     ORDER BY priority DESC, run_at, id
     LIMIT :limit)
 RETURNING *
@@ -78,7 +81,8 @@ WHERE id IN (
     SELECT id FROM hourhand_jobs
     WHERE state = 'queued' AND name = :name
       AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
-      AND queue NOT IN (SELECT name FROM hourhand_queues WHERE paused)
+      AND (NOT EXISTS (SELECT 1 FROM hourhand_queues WHERE paused)
+           OR queue NOT IN (SELECT name FROM hourhand_queues WHERE paused))
     ORDER BY priority DESC, run_at, id
     LIMIT :limit)
 RETURNING *
