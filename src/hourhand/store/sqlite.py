@@ -56,6 +56,9 @@ logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for the lock before giving up
 CHANGE_POLL_INTERVAL = 0.01  # seconds between PRAGMA data_version checks while idle
+# Seconds between looks at the paused queues after commits: a look at every commit costs a
+# busy worker several percent (a read transaction on the file each time).
+QUEUES_LOOK_INTERVAL = 0.2
 MAX_IDLE_CONNECTIONS = 8  # connections kept open for reuse; more are closed after use
 WATCH_ERROR_BACKOFF = 1.0  # seconds a watcher waits after a failed look at the file
 # Errors that mean the file cannot be used right now (not a bug, not a conflict).
@@ -715,6 +718,8 @@ class _ChangeWatcher(Watcher):
         self._failing = False
         self._paused: list[str] | None = None  # the paused queues last seen
         self._queues_changed = True
+        self._unlooked = False  # a commit happened since the last look at the queues
+        self._looked_at = 0.0  # monotonic
 
     def _read_version(self) -> int:
         if self._conn is None:
@@ -743,15 +748,21 @@ class _ChangeWatcher(Watcher):
                 self._version = version
             elif version != self._version:
                 self._version = version
+                self._unlooked = True
                 self._look_at_queues()
                 return True
+            self._look_at_queues()  # one put off
             if time.monotonic() >= deadline or self._store._closed:
                 return False
             time.sleep(CHANGE_POLL_INTERVAL)
 
     def _look_at_queues(self) -> None:
-        """After a commit: whether it paused or resumed a queue (a small read; the paused
-        queues are few)."""
+        """After commits: whether they paused or resumed a queue (a small read: the paused
+        queues are few), at most every QUEUES_LOOK_INTERVAL."""
+        now = time.monotonic()
+        if not self._unlooked or now - self._looked_at < QUEUES_LOOK_INTERVAL:
+            return
+        self._unlooked, self._looked_at = False, now
         assert self._conn is not None
         try:
             rows = self._conn.execute(self._store.q["paused_queues"]).fetchall()
