@@ -19,7 +19,9 @@ from hourhand.errors import (
 from hourhand.handles import JobHandle
 from hourhand.hooks import AttemptResult
 from hourhand.jobs import Attempt, EnqueueResult, Job, JobContext, JobState, Outcome
+from hourhand.ratelimits import RateLimit
 from hourhand.retry import Retry
+from hourhand.store import QueueInfo
 from hourhand.worker import Worker
 
 __version__ = "0.1.0"
@@ -43,6 +45,8 @@ __all__ = [
     "JobState",
     "JobStateError",
     "Outcome",
+    "QueueInfo",
+    "RateLimit",
     "Retry",
     "RetryAfter",
     "UnknownJobType",

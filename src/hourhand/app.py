@@ -42,12 +42,14 @@ from hourhand.jobs import (
     check_timeout,
     encode_args,
 )
+from hourhand.ratelimits import RateLimit, RateUse
 from hourhand.retry import DEFAULT_RETRY, Retry
 from hourhand.schedules import DEFAULT_MISFIRE, DEFAULT_OVERLAP, Schedules, ScheduleSpec
 from hourhand.store import (
     DEFAULT_DATABASE,
     DatabaseInfo,
     JobFilter,
+    QueueInfo,
     Store,
     check_url,
     latest_migration,
@@ -209,19 +211,24 @@ class Hourhand:
         timeout: float | None = None,
         concurrency: int | None = None,
         priority: int = DEFAULT_PRIORITY,
+        rate_limit: RateLimit | tuple[int, float] | str | None = None,
     ) -> Callable[[Handler[P, R]], JobHandle[P, R]]:
         """Register the decorated function (sync or async) as a job type; returns its
         :class:`~hourhand.handles.JobHandle` (``.enqueue(...)``; calling it calls the function).
 
         Its first parameter is the :class:`JobContext`; the job's args are passed as keyword
         arguments, checked at enqueue against the parameters' type hints. ``concurrency``
-        caps how many run at once across all workers."""
+        caps how many run at once across all workers; ``rate_limit`` how many start in any
+        period across all workers: ``(100, 60)``, ``RateLimit(100, per=60)`` or ``"100/m"``."""
 
         def register(fn: Handler[P, R]) -> JobHandle[P, R]:
             if isinstance(fn, JobHandle):  # stacked decorators: register the function
                 fn = fn.fn
+            job_name = name or fn.__name__
+            what = f"job {job_name!r}: rate_limit"
+            rate = None if rate_limit is None else RateLimit.parse(rate_limit, what)
             spec = JobSpec(
-                name=name or fn.__name__,
+                name=job_name,
                 handler=fn,
                 queue=_check_name("queue", queue),
                 max_attempts=1 if retry.kind == "none" else max_attempts,
@@ -229,6 +236,7 @@ class Hourhand:
                 timeout=timeout,
                 concurrency=concurrency,
                 priority=check_priority(priority),
+                rate_limit=rate,
             )
             if spec.name in self.registry:
                 raise InvalidInput(f"job type {spec.name!r} is already registered")
@@ -575,6 +583,38 @@ class Hourhand:
             if self._waiters is None:
                 self._waiters = Waiters(store)
             return self._waiters
+
+    def rate_use(self, name: str) -> RateUse | None:
+        """How much of job type ``name``'s rate limit is used now (its starts in the last
+        period, and when a start is allowed again if the limit is reached), from the limit
+        logged with its latest start; None if none is logged."""
+        return self.store.rate_use(checks.text("job type", name))
+
+    # -- queues ---------------------------------------------------------------------------
+    def pause_queue(self, name: str) -> QueueInfo:
+        """Pause queue ``name``: every worker stops claiming its jobs (within a second;
+        jobs already running finish). It stays paused, across restarts, until resumed. A
+        queue without jobs can be paused too: jobs that arrive later wait."""
+        self.store.set_paused(_check_name("queue", name), True)
+        return self.queue(name)
+
+    def resume_queue(self, name: str) -> QueueInfo:
+        """Resume queue ``name``: workers claim its jobs again at once."""
+        self.store.set_paused(_check_name("queue", name), False)
+        return self.queue(name)
+
+    def queue(self, name: str) -> QueueInfo:
+        """One queue: paused or not, its ready and running jobs (zeros for an unknown one)."""
+        found = self.store.list_queues(_check_name("queue", name))
+        return found[0] if found else QueueInfo(name, False, 0, 0, None)
+
+    def queues(self) -> list[QueueInfo]:
+        """Every queue, by name: those with ready or running jobs, those ever paused and
+        those this app's job types use; each with its paused flag and job counts."""
+        found = {q.name: q for q in self.store.list_queues()}
+        for spec in self.registry.values():
+            found.setdefault(spec.queue, QueueInfo(spec.queue, False, 0, 0, None))
+        return [found[name] for name in sorted(found)]
 
     # -- workers --------------------------------------------------------------------------
     def scheduler(self, **options: Any) -> Scheduler:

@@ -15,6 +15,7 @@ from typing import Any
 
 from hourhand import checks
 from hourhand.errors import InvalidArguments, InvalidInput
+from hourhand.ratelimits import RateLimit
 from hourhand.retry import DEFAULT_RETRY, Retry
 from hourhand.signatures import ArgumentTypes, check_handler
 
@@ -174,6 +175,9 @@ class JobSpec:
     timeout: float | None = None  # seconds per attempt
     concurrency: int | None = None  # at most this many running at once, across all workers
     priority: int = DEFAULT_PRIORITY
+    # at most this many starts in any period, across all workers: RateLimit, (N, seconds)
+    # or "N/unit" text (normalized to a RateLimit)
+    rate_limit: RateLimit | None = None
     is_async: bool = field(init=False)
     signature: inspect.Signature = field(init=False, repr=False)
     types: ArgumentTypes = field(init=False, repr=False, compare=False)
@@ -186,11 +190,19 @@ class JobSpec:
             check_timeout(f"job {self.name!r}: timeout", self.timeout)
         if self.concurrency is not None:
             checks.integer(f"job {self.name!r}: concurrency", self.concurrency, 1, MAX_CONCURRENCY)
+        if self.rate_limit is not None:
+            rate = RateLimit.parse(self.rate_limit, f"job {self.name!r}: rate_limit")
+            object.__setattr__(self, "rate_limit", rate)
         signature = check_handler(self.name, self.handler, JobContext)
         object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.handler))
         object.__setattr__(self, "signature", signature)
         object.__setattr__(self, "types", ArgumentTypes(self.name, self.handler, signature))
         object.__setattr__(self, "_accepted", set())
+
+    @property
+    def limited(self) -> bool:
+        """Claimed on its own, under a per-type lock: a concurrency or rate limit."""
+        return self.concurrency is not None or self.rate_limit is not None
 
     def accepts(self, name: str) -> bool:
         """Whether the handler takes an argument called ``name`` (after the context)."""

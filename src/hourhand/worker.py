@@ -3,9 +3,10 @@
 One asyncio loop per worker process runs:
 
 - the fetch loop: promotes due jobs, claims batches up to the free capacity (only job types
-  this worker knows, respecting per-queue limits of this worker and per-job-type limits
-  across all workers), starts one task per job, then sleeps until woken (a notification, a
-  freed slot) or the poll interval;
+  this worker knows, respecting per-queue limits of this worker, per-job-type concurrency and
+  rate limits across all workers, and paused queues: see :mod:`hourhand.gate`), starts one
+  task per job, then sleeps until woken (a notification, a freed slot, a rate limit's window
+  freeing) or the poll interval;
 - the recorder (:mod:`hourhand.recorder`): records outcomes, completions in batches;
 - the rescue loop: fails (and retries, by policy) jobs whose lease expired elsewhere.
 
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from hourhand import checks
 from hourhand.errors import DatabaseUnavailable, DoNotRetry, InvalidInput
+from hourhand.gate import ClaimGate
 from hourhand.hooks import HookRunner
 from hourhand.jobs import Job, JobContext, JobState, Outcome
 from hourhand.leases import Leases, LoopWatchdog, Pair
@@ -49,6 +51,7 @@ from hourhand.running import (
     write_progress,
 )
 from hourhand.store import AttemptEnd, Completion
+from hourhand.store.base import TypeClaim
 
 if TYPE_CHECKING:
     from hourhand.app import Hourhand
@@ -140,6 +143,7 @@ class Worker:
         self._watchdog: LoopWatchdog | None = None
         self._recorder: Recorder | None = None
         self._queue_turn = 0
+        self._gate = ClaimGate()  # paused queues, rate-limit waits
         self._fetch_outage = Outage("fetching jobs", logger)
         self.started = threading.Event()  # set once the worker is fetching
 
@@ -283,12 +287,18 @@ class Worker:
                 continue
             if cancels:
                 self._from_thread(self._on_cancel_ids, cancels)
+            if watcher.queues_changed():  # (before the wake-up: queued in this order)
+                self._from_thread(self._on_queues_changed, None)
             if woken and not self._stopping:
                 self._from_thread(self._wake_up, None)
 
     def _wake_up(self, _: object = None) -> None:
         assert self._wake is not None
         self._wake.set()
+
+    def _on_queues_changed(self, _: object = None) -> None:
+        self._gate.queues_changed()
+        self._wake_up()
 
     # -- fetching -------------------------------------------------------------------------
     async def _fetch_loop(self) -> None:
@@ -306,7 +316,11 @@ class Worker:
                         wait = min(wait, max(next_in, MIN_WAIT))
                     next_promote = time.monotonic() + wait
                 await self._fill()
-                timeout = max(0.0, min(timeout, next_promote - time.monotonic()))
+                now = time.monotonic()
+                timeout = max(0.0, min(timeout, next_promote - now))
+                rate_free = self._gate.next_free(now)  # a rate-limited type may start then
+                if rate_free is not None:
+                    timeout = min(timeout, max(rate_free, MIN_WAIT))
                 self._fetch_outage.ok()
                 backoff.reset()
             except Exception as exc:
@@ -338,11 +352,12 @@ class Worker:
                     "lost with the connection",
                     released,
                 )
-        free_names = sorted(n for n, s in self.app.registry.items() if s.concurrency is None)
-        limited = {n: s for n, s in self.app.registry.items() if s.concurrency is not None}
+        free_names = sorted(n for n, s in self.app.registry.items() if not s.limited)
+        limited = {n: s for n, s in self.app.registry.items() if s.limited}
+        served = await self._gate.claimable(self._call, self.app.store, self.queues)
         while self._free() > 0 and not self._stopping:
             claimed = asked = 0
-            for queue in self._queue_order():
+            for queue in self._queue_order(served):
                 queues = None if queue is None else [queue]
                 room = self._room(queue)
                 if room > 0 and free_names:
@@ -354,12 +369,11 @@ class Worker:
                     )
                     claimed += len(got)
                 for name, spec in limited.items():
-                    max_running = spec.concurrency or 0
-                    room = min(self._room(queue), max_running)
-                    if room <= 0:
+                    room = min(self._room(queue), spec.concurrency or MAX_CONCURRENCY)
+                    if room <= 0 or self._gate.waiting(name, time.monotonic()):
                         continue
                     asked += room
-                    got = await self._claim(
+                    took = await self._claim_type(
                         functools.partial(
                             store.claim_limited,
                             self.id,
@@ -367,29 +381,34 @@ class Worker:
                             name,
                             room,
                             self.lease,
-                            max_running,
+                            spec.concurrency,
+                            spec.rate_limit,
                         )
                     )
-                    claimed += len(got)
+                    self._gate.rate_limited(name, took.free_in, time.monotonic())
+                    claimed += len(took.jobs)
             if claimed == 0 or claimed < asked:
                 return
 
     async def _claim(self, claim: Callable[[], list[Job]]) -> list[Job]:
+        return (await self._claim_type(lambda: TypeClaim(claim()))).jobs
+
+    async def _claim_type(self, claim: Callable[[], TypeClaim]) -> TypeClaim:
         try:
-            jobs = await self._call(claim)
+            got = await self._call(claim)
         except DatabaseUnavailable:
             self._claim_uncertain = True  # the reply may have been lost, not the claim
             raise
-        self._start(jobs)
-        return jobs
+        self._start(got.jobs)
+        return got
 
-    def _queue_order(self) -> list[str | None]:
-        """The queues served, starting one further each time so none is always last."""
-        if self.queues is None:
-            return [None]
-        turn = self._queue_turn
-        self._queue_turn = (turn + 1) % len(self.queues)
-        return [*self.queues[turn:], *self.queues[:turn]]
+    def _queue_order(self, queues: list[str | None]) -> list[str | None]:
+        """The queues to claim from, starting one further each time so none is always last."""
+        if len(queues) <= 1:
+            return queues
+        turn = self._queue_turn % len(queues)
+        self._queue_turn = turn + 1
+        return [*queues[turn:], *queues[:turn]]
 
     def _room(self, queue: str | None) -> int:
         room = self._free()

@@ -210,6 +210,7 @@ def show(settings: Settings, job_id: int, as_json: bool) -> None:
     job = app.get_job(job_id)
     attempts = app.attempts(job_id)
     schedule = app.schedules.of_job(job)
+    rate = app.rate_use(job.name)
     if as_json:
         made_by = None
         if schedule is not None:
@@ -218,7 +219,7 @@ def show(settings: Settings, job_id: int, as_json: bool) -> None:
             {**job.to_dict(), "schedule": made_by, "attempts": [a.to_dict() for a in attempts]}
         )
     else:
-        show_job(job, attempts, schedule)
+        show_job(job, attempts, schedule, rate)
 
 
 @jobs.command("retry")

@@ -21,7 +21,8 @@ from rich.table import Table
 from rich.text import Text
 
 from hourhand.humanize import duration, plural
-from hourhand.jobs import Attempt, Job
+from hourhand.jobs import Attempt, Job, JobState
+from hourhand.ratelimits import RateUse
 from hourhand.schedules import Schedule
 
 STATE_STYLES = {
@@ -224,7 +225,12 @@ ATTEMPT_COLUMNS = (
 )
 
 
-def show_job(job: Job, attempts: list[Attempt], schedule: Schedule | None = None) -> None:
+def show_job(
+    job: Job,
+    attempts: list[Attempt],
+    schedule: Schedule | None = None,
+    rate: RateUse | None = None,
+) -> None:
     rows: list[tuple[str, Cell]] = [
         ("id", str(job.id)),
         ("type", job.name),
@@ -248,6 +254,8 @@ def show_job(job: Job, attempts: list[Attempt], schedule: Schedule | None = None
     ]
     if job.cancel_requested:
         rows.append(("cancel", "requested"))
+    if rate is not None:
+        rows.append(("rate limit", rate.describe(waiting=job.state == JobState.QUEUED)))
     print_fields(rows)
     line()
     print_table(

@@ -12,7 +12,9 @@ from hourhand.store.base import (
     Completion,
     HeartbeatResult,
     JobFilter,
+    QueueInfo,
     Store,
+    TypeClaim,
     latest_migration,
 )
 
@@ -23,7 +25,9 @@ __all__ = [
     "HeartbeatResult",
     "JobFilter",
     "Location",
+    "QueueInfo",
     "Store",
+    "TypeClaim",
     "check_url",
     "latest_migration",
     "locate",

@@ -19,11 +19,13 @@ from typing import Any, ClassVar
 
 from hourhand.errors import JobStateError
 from hourhand.jobs import Attempt, Job, JobState, NewJob, Outcome
+from hourhand.ratelimits import RateLimit, RateUse
 from hourhand.schedules import Schedule, ScheduleSpec
 
 LISTEN_CHANNEL = "hourhand_jobs"  # payload: the queue that got ready work
 CANCEL_CHANNEL = "hourhand_cancel"  # payload: the id of a running job to cancel
 DONE_CHANNEL = "hourhand_done"  # jobs ended for good (completed, failed, cancelled); no payload
+QUEUES_CHANNEL = "hourhand_queues"  # payload: a queue that was paused or resumed
 MIGRATION_LOCK = 0x686F7572  # advisory lock key ('hour') held while migrating
 HOLD_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)  # run_at of a run held behind a running one
 SCHEDULE_COLUMNS = frozenset(ScheduleSpec.__dataclass_fields__) | {
@@ -105,6 +107,32 @@ class JobFilter:
     before_id: int | None = None  # keyset pagination: ids below this one
 
 
+@dataclass(frozen=True)
+class TypeClaim:
+    """What a claim of one limited job type got."""
+
+    jobs: list[Job]
+    # the type's rate limit is reached: seconds until it allows a start again (database
+    # clock); None when it is not reached (or the type has none)
+    free_in: float | None = None
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """A queue: paused or not, and how many of its jobs are ready and running."""
+
+    name: str
+    paused: bool
+    ready: int  # queued, waiting for a worker
+    running: int
+    changed_at: datetime | None  # when it was last paused or resumed (None: never)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.__dict__)
+        out["changed_at"] = None if self.changed_at is None else self.changed_at.isoformat()
+        return out
+
+
 @dataclass
 class HeartbeatResult:
     # (job id, attempt) pairs: two attempts of one job can be held by one worker at once
@@ -124,6 +152,11 @@ class Watcher(ABC):
     def cancel_requests(self) -> list[int]:
         """Ids of running jobs whose cancellation was requested since the last call (on
         stores with notifications; empty otherwise: heartbeats bring those)."""
+
+    @abstractmethod
+    def queues_changed(self) -> bool:
+        """True (once) when a queue may have been paused or resumed since the last call:
+        the paused queues are to be read again."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -204,10 +237,33 @@ class Store(ABC):
         name: str,
         limit: int,
         lease: float,
-        max_running: int,
-    ) -> list[Job]:
-        """Like claim, for one job type, never letting more than ``max_running`` of that
-        type run at once across all workers (serialized per type)."""
+        max_running: int | None = None,
+        rate: RateLimit | None = None,
+    ) -> TypeClaim:
+        """Like claim, for one job type, serialized per type across all workers: never
+        more than ``max_running`` of that type running at once, never more than
+        ``rate.starts`` started in any ``rate.per`` seconds (see :func:`claim_of_type`)."""
+
+    @abstractmethod
+    def rate_use(self, name: str) -> RateUse | None:
+        """How much of a job type's rate limit is used now (None: no start is logged)."""
+
+    # -- queues ---------------------------------------------------------------------------
+    @abstractmethod
+    def set_paused(self, queue: str, paused: bool) -> None:
+        """Pause or resume a queue (any name: a queue without jobs yet too), and tell the
+        workers at once. Claims never take jobs of a paused queue."""
+
+    @abstractmethod
+    def paused_queues(self) -> frozenset[str]: ...
+
+    @abstractmethod
+    def ready_queues(self) -> list[str]:
+        """The queues that hold queued jobs (one index probe per queue)."""
+
+    @abstractmethod
+    def list_queues(self, name: str | None = None) -> list[QueueInfo]:
+        """Queues with ready or running jobs and queues ever paused, by name (or just one)."""
 
     @abstractmethod
     def heartbeat(
@@ -357,6 +413,63 @@ def claim_rows(
             break
         rows += run("claim_queue", {**params, "queue": queue, "limit": limit - len(rows)})
     return rows
+
+
+RowRunner = Callable[[str, dict[str, Any]], list[dict[str, Any]]]
+
+
+def claim_of_type(
+    run: RowRunner,
+    name: str,
+    limit: int,
+    max_running: int | None,
+    rate: RateLimit | None,
+    params: dict[str, Any],
+) -> tuple[list[dict[str, Any]], float | None]:
+    """Claim rows of one limited job type, inside a transaction that is the only claimer of
+    this type (PostgreSQL: an advisory lock; SQLite: the write lock): up to ``limit`` rows,
+    fewer if ``max_running`` of the type are running or its rate limit allows fewer starts.
+
+    A rate limit is a sliding window: each claim that starts jobs logs (now, how many) in
+    ``hourhand_rate_starts``, and a claim first counts the starts of the last ``rate.per``
+    seconds. Returns the rows and, when the window is full, in how many seconds enough
+    starts leave it to allow one more (so that the worker need not ask before then).
+    ``run(query_name, params)`` returns a query's rows; ``params`` are claim_name's."""
+    room = limit
+    if max_running is not None:
+        [running] = run("count_running", {"name": name})
+        room = min(room, max_running - running["n"])
+        if room <= 0:
+            return [], None
+    window: dict[str, Any] = {}
+    rate_params: dict[str, Any] = {}
+    if rate is not None:
+        rate_params = {"name": name, "max": rate.starts, "per": rate.per}
+        run("rate_forget", rate_params)
+        [window] = run("rate_window", rate_params)
+        if window["free_in"] is not None:
+            return [], max(0.0, window["free_in"])
+        room = min(room, rate.starts - window["used"])
+    rows = run("claim_name", {**params, "name": name, "limit": room})
+    if rate is None or not rows:
+        return rows, None
+    run("rate_started", {**rate_params, "starts": len(rows)})
+    if window["used"] + len(rows) < rate.starts:
+        return rows, None
+    [after] = run("rate_window", rate_params)
+    return rows, None if after["free_in"] is None else max(0.0, after["free_in"])
+
+
+def read_rate_use(run: RowRunner, name: str, t: TimeDecoder) -> RateUse | None:
+    """A job type's rate-limit use now, from the limit logged with its latest start."""
+    latest = run("rate_latest", {"name": name})
+    if not latest:
+        return None
+    limit = RateLimit(latest[0]["max_starts"], latest[0]["period"])
+    [window] = run("rate_window", {"name": name, "max": limit.starts, "per": limit.per})
+    now = t(window["now"])
+    assert now is not None
+    return RateUse(name, limit, int(window["used"]), now, window["free_in"])
 
 
 def job_params(job: NewJob, when: Callable[[datetime | None], Any]) -> dict[str, Any]:

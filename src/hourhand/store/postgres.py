@@ -9,6 +9,7 @@ delays work. Every time is the server's ``now()``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import random
 import re
@@ -28,6 +29,7 @@ from hourhand.checks import safe_text
 from hourhand.errors import DatabaseRejected, DatabaseUnavailable, HourhandError, JobStateError
 from hourhand.jobs import Attempt, Job, JobState, NewJob
 from hourhand.outage import first_line
+from hourhand.ratelimits import RateLimit, RateUse
 from hourhand.schedules import Schedule, ScheduleExists, ScheduleSpec
 from hourhand.store.base import (
     CANCEL_CHANNEL,
@@ -35,12 +37,16 @@ from hourhand.store.base import (
     HOLD_UNTIL,
     LISTEN_CHANNEL,
     MIGRATION_LOCK,
+    QUEUES_CHANNEL,
     AttemptEnd,
     Completion,
     HeartbeatResult,
     JobFilter,
+    QueueInfo,
     Store,
+    TypeClaim,
     Watcher,
+    claim_of_type,
     claim_rows,
     decode_attempt,
     decode_job,
@@ -51,6 +57,7 @@ from hourhand.store.base import (
     load_migrations,
     load_queries,
     load_schema,
+    read_rate_use,
     schedule_params,
     schedule_update_sql,
 )
@@ -189,7 +196,8 @@ class PostgresStore(Store):
         )
 
     def watch(self, *, finished: bool = False) -> Watcher:
-        return _Listener(self, (DONE_CHANNEL,) if finished else (LISTEN_CHANNEL, CANCEL_CHANNEL))
+        work = (LISTEN_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL)
+        return _Listener(self, (DONE_CHANNEL,) if finished else work)
 
     # -- connections and errors -----------------------------------------------------------
     @contextlib.contextmanager
@@ -395,28 +403,33 @@ class PostgresStore(Store):
         name: str,
         limit: int,
         lease: float,
-        max_running: int,
-    ) -> list[Job]:
+        max_running: int | None = None,
+        rate: RateLimit | None = None,
+    ) -> TypeClaim:
+        params = {
+            "worker_id": worker_id,
+            "lease": lease,
+            "queues": None if queues is None else list(queues),
+        }
         with self._connection() as conn, conn.transaction():
             conn.execute(CLAIM_PLANNING)
             locked = conn.execute(self.q["lock_name"], {"name": name}).fetchone()
             if not locked or not locked["locked"]:
-                return []  # another worker is claiming this type right now
-            running = conn.execute(self.q["count_running"], {"name": name}).fetchone()
-            room = min(limit, max_running - (running["n"] if running else 0))
-            if room <= 0:
-                return []
-            rows = conn.execute(
-                self.q["claim_name"],
-                {
-                    "worker_id": worker_id,
-                    "lease": lease,
-                    "name": name,
-                    "limit": room,
-                    "queues": None if queues is None else list(queues),
-                },
-            ).fetchall()
-        return self._claimed(rows)
+                return TypeClaim([])  # another worker is claiming this type right now
+            rows, free_in = claim_of_type(
+                functools.partial(self._rows, conn), name, limit, max_running, rate, params
+            )
+        return TypeClaim(self._claimed(rows), free_in)
+
+    def _rows(
+        self, conn: psycopg.Connection[dict[str, Any]], query: str, params: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        cur = conn.execute(self.q[query], params)
+        return cur.fetchall() if cur.description is not None else []
+
+    def rate_use(self, name: str) -> RateUse | None:
+        with self._connection() as conn:
+            return read_rate_use(functools.partial(self._rows, conn), name, _utc)
 
     def _claimed(self, rows: list[dict[str, Any]]) -> list[Job]:
         jobs = [decode_job(r, _utc, json_native) for r in rows]
@@ -646,6 +659,22 @@ class PostgresStore(Store):
         counts.update({r["state"]: r["n"] for r in self._all("count_by_state")})
         return counts
 
+    # -- queues ---------------------------------------------------------------------------
+    def set_paused(self, queue: str, paused: bool) -> None:
+        self._all("set_paused", {"name": queue, "paused": paused})
+
+    def paused_queues(self) -> frozenset[str]:
+        return frozenset(r["name"] for r in self._all("paused_queues"))
+
+    def ready_queues(self) -> list[str]:
+        return [r["queue"] for r in self._all("ready_queues")]
+
+    def list_queues(self, name: str | None = None) -> list[QueueInfo]:
+        return [
+            QueueInfo(r["name"], r["paused"], r["ready"], r["running"], r["changed_at"])
+            for r in self._all("list_queues", {"name": name})
+        ]
+
 
 class _Listener(Watcher):
     """LISTENs on a connection of its own. While the database is away it reconnects with
@@ -657,6 +686,7 @@ class _Listener(Watcher):
         self._channels = channels
         self._conn: psycopg.Connection[dict[str, Any]] | None = None
         self._cancels: list[int] = []
+        self._queues_changed = True
         self._backoff = 0.0
         self._retry_at = 0.0
         self._lost_at: float | None = None
@@ -678,6 +708,7 @@ class _Listener(Watcher):
                 self._lost(exc)
                 return False
             self._conn = conn
+            self._queues_changed = True  # a change may have gone unheard meanwhile
             if self._lost_at is not None:
                 logger.warning("notification connection restored after %.1fs", now - self._lost_at)
                 self._lost_at = None
@@ -687,6 +718,8 @@ class _Listener(Watcher):
             for note in self._conn.notifies(timeout=timeout, stop_after=1):
                 if note.channel == CANCEL_CHANNEL:
                     self._cancels.append(int(note.payload))
+                elif note.channel == QUEUES_CHANNEL:
+                    self._queues_changed = True
                 woken = True
             return woken
         except psycopg.Error as exc:
@@ -715,6 +748,10 @@ class _Listener(Watcher):
     def cancel_requests(self) -> list[int]:
         found, self._cancels = self._cancels, []
         return found
+
+    def queues_changed(self) -> bool:
+        changed, self._queues_changed = self._queues_changed, False
+        return changed
 
     def close(self) -> None:
         self._closed = True

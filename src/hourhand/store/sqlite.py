@@ -23,6 +23,7 @@ from urllib.parse import quote
 from hourhand.checks import safe_text
 from hourhand.errors import DatabaseNotFound, DatabaseUnavailable, HourhandError, JobStateError
 from hourhand.jobs import Attempt, Job, JobState, NewJob
+from hourhand.ratelimits import RateLimit, RateUse
 from hourhand.schedules import Schedule, ScheduleExists, ScheduleSpec
 from hourhand.store.base import (
     HOLD_UNTIL,
@@ -30,8 +31,11 @@ from hourhand.store.base import (
     Completion,
     HeartbeatResult,
     JobFilter,
+    QueueInfo,
     Store,
+    TypeClaim,
     Watcher,
+    claim_of_type,
     claim_rows,
     datetime_to_epoch,
     decode_attempt,
@@ -44,6 +48,7 @@ from hourhand.store.base import (
     load_migrations,
     load_queries,
     load_schema,
+    read_rate_use,
     schedule_params,
     schedule_update_sql,
 )
@@ -53,6 +58,9 @@ logger = logging.getLogger(__name__)
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for the lock before giving up
 CHANGE_POLL_INTERVAL = 0.01  # seconds between PRAGMA data_version checks while idle
 CANCEL_CHECK_INTERVAL = 0.5  # at most this often, a changed file is read for cancel requests
+# Seconds between looks at the paused queues after commits: a look at every commit costs a
+# busy worker several percent (a read transaction on the file each time).
+QUEUES_LOOK_INTERVAL = 0.2
 MAX_IDLE_CONNECTIONS = 8  # connections kept open for reuse; more are closed after use
 WATCH_ERROR_BACKOFF = 1.0  # seconds a watcher waits after a failed look at the file
 # Errors that mean the file cannot be used right now (not a bug, not a conflict).
@@ -368,24 +376,30 @@ class SQLiteStore(Store):
         name: str,
         limit: int,
         lease: float,
-        max_running: int,
-    ) -> list[Job]:
-        with self._write() as conn:
-            running = _one(conn.execute(self.q["count_running"], {"name": name}))["n"]
-            room = min(limit, max_running - running)
-            if room <= 0:
-                return []
-            rows = conn.execute(
-                self.q["claim_name"],
-                {
-                    "worker_id": worker_id,
-                    "lease": lease,
-                    "name": name,
-                    "limit": room,
-                    "queues": None if queues is None else json.dumps(list(queues)),
-                },
-            ).fetchall()
-        return self._claimed(rows)
+        max_running: int | None = None,
+        rate: RateLimit | None = None,
+    ) -> TypeClaim:
+        params = {
+            "worker_id": worker_id,
+            "lease": lease,
+            "queues": None if queues is None else json.dumps(list(queues)),
+        }
+        with self._write() as conn:  # the write lock: the only claimer of this type
+            rows, free_in = claim_of_type(
+                lambda query, p: conn.execute(self.q[query], p).fetchall(),
+                name,
+                limit,
+                max_running,
+                rate,
+                params,
+            )
+        return TypeClaim(self._claimed(rows), free_in)
+
+    def rate_use(self, name: str) -> RateUse | None:
+        with self._connection() as conn:
+            return read_rate_use(
+                lambda query, p: conn.execute(self.q[query], p).fetchall(), name, epoch_to_datetime
+            )
 
     def _claimed(self, rows: list[dict[str, Any]]) -> list[Job]:
         jobs = [decode_job(r, epoch_to_datetime, json_text) for r in rows]
@@ -698,6 +712,30 @@ class SQLiteStore(Store):
         counts.update({r["state"]: r["n"] for r in rows})
         return counts
 
+    # -- queues ---------------------------------------------------------------------------
+    def set_paused(self, queue: str, paused: bool) -> None:
+        with self._write() as conn:
+            conn.execute(self.q["set_paused"], {"name": queue, "paused": int(paused)})
+
+    def paused_queues(self) -> frozenset[str]:
+        return frozenset(r["name"] for r in self._read(self.q["paused_queues"]))
+
+    def ready_queues(self) -> list[str]:
+        return [r["queue"] for r in self._read(self.q["ready_queues"])]
+
+    def list_queues(self, name: str | None = None) -> list[QueueInfo]:
+        rows = self._read(self.q["list_queues"], {"name": name})
+        return [
+            QueueInfo(
+                r["name"],
+                bool(r["paused"]),
+                r["ready"],
+                r["running"],
+                epoch_to_datetime(r["changed_at"]),
+            )
+            for r in rows
+        ]
+
 
 def _exists_message(spec: ScheduleSpec) -> str:
     where = f" in organisation {spec.org_id!r}" if spec.org_id else ""
@@ -716,6 +754,10 @@ class _ChangeWatcher(Watcher):
         self._failing = False
         self._changed_since_check = True  # so the first call looks
         self._checked_at = 0.0
+        self._paused: list[str] | None = None  # the paused queues last seen
+        self._queues_changed = True
+        self._unlooked = False  # a commit happened since the last look at the queues
+        self._looked_at = 0.0  # monotonic
 
     def _read_version(self) -> int:
         if self._conn is None:
@@ -738,16 +780,38 @@ class _ChangeWatcher(Watcher):
                 logger.warning("watching %s for changes again", self._store.path)
                 self._failing = False
                 self._version = version
+                self._queues_changed = True
                 return True  # changes may have been missed meanwhile
             if self._version is None:
                 self._version = version
             elif version != self._version:
                 self._version = version
                 self._changed_since_check = True
+                self._unlooked = True
+                self._look_at_queues()
                 return True
+            self._look_at_queues()  # one put off
             if time.monotonic() >= deadline or self._store._closed:
                 return False
             time.sleep(CHANGE_POLL_INTERVAL)
+
+    def _look_at_queues(self) -> None:
+        """After commits: whether they paused or resumed a queue (a small read: the paused
+        queues are few), at most every QUEUES_LOOK_INTERVAL."""
+        now = time.monotonic()
+        if not self._unlooked or now - self._looked_at < QUEUES_LOOK_INTERVAL:
+            return
+        self._unlooked, self._looked_at = False, now
+        assert self._conn is not None
+        try:
+            rows = self._conn.execute(self._store.q["paused_queues"]).fetchall()
+        except sqlite3.Error:
+            self._queues_changed = True  # cannot tell: have them read again
+            return
+        paused = sorted(r["name"] for r in rows)
+        if paused != self._paused:
+            self._queues_changed = True
+            self._paused = paused
 
     def cancel_requests(self) -> list[int]:
         """Running jobs whose cancellation was requested, read at most every
@@ -765,6 +829,10 @@ class _ChangeWatcher(Watcher):
         except sqlite3.Error:
             self._changed_since_check = True  # look again next time
             return []
+
+    def queues_changed(self) -> bool:
+        changed, self._queues_changed = self._queues_changed, False
+        return changed
 
     def close(self) -> None:
         if self._conn is not None:

@@ -71,6 +71,9 @@ SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM woken) AS wo
                                      WHERE state IN ('scheduled', 'retrying') AND run_at > now())
                                     - now())::float8 END AS next_in
 
+-- Claims never take jobs of a paused queue. (Workers also skip paused queues themselves:
+-- when a queue with many jobs is paused, a claim of any queue would read past them all.)
+
 -- name: claim_queue
 -- Claim the next queued jobs of one queue.
 UPDATE hourhand_jobs j
@@ -81,6 +84,7 @@ WHERE j.id = ANY(ARRAY(
         SELECT id FROM hourhand_jobs
         WHERE state = 'queued' AND queue = %(queue)s
           AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s::text[]))
+          AND NOT EXISTS (SELECT 1 FROM hourhand_queues WHERE name = %(queue)s AND paused)
         ORDER BY priority DESC, run_at, id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED))
@@ -95,6 +99,7 @@ SET state = 'running', attempt = j.attempt + 1, worker_id = %(worker_id)s, start
 WHERE j.id = ANY(ARRAY(
         SELECT id FROM hourhand_jobs
         WHERE state = 'queued' AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s::text[]))
+          AND queue <> ALL(ARRAY(SELECT name FROM hourhand_queues WHERE paused))
         ORDER BY priority DESC, run_at, id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED))
@@ -109,19 +114,101 @@ SELECT pg_try_advisory_xact_lock(hashtextextended('hourhand:' || %(name)s, 0)) A
 SELECT count(*) AS n FROM hourhand_jobs WHERE state = 'running' AND name = %(name)s
 
 -- name: claim_name
--- Claim the next queued jobs of one type (in the given queues, or any when null).
+-- Claim the next queued jobs of one type (in the given queues, or any when null). Starts
+-- are stamped with clock_timestamp(), as rate limits count them (see rate_window).
 UPDATE hourhand_jobs j
-SET state = 'running', attempt = j.attempt + 1, worker_id = %(worker_id)s, started_at = now(),
+SET state = 'running', attempt = j.attempt + 1, worker_id = %(worker_id)s,
+    started_at = clock_timestamp(),
     lease_expires_at = now() + %(lease)s * interval '1 second', cancel_requested = false,
     progress = NULL, progress_message = NULL
 WHERE j.id = ANY(ARRAY(
         SELECT id FROM hourhand_jobs
         WHERE state = 'queued' AND name = %(name)s
           AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
+          AND queue <> ALL(ARRAY(SELECT name FROM hourhand_queues WHERE paused))
         ORDER BY priority DESC, run_at, id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED))
 RETURNING j.*
+
+-- Rate limits: a sliding window of starts per job type (see hourhand.store.base
+-- claim_of_type). Times are clock_timestamp(), not the transaction's start: a claimer that
+-- waited for the type's lock then logs and counts starts after the previous holder's.
+
+-- name: rate_forget
+-- Let go of a type's starts older than its period.
+DELETE FROM hourhand_rate_starts
+WHERE name = %(name)s AND started_at <= clock_timestamp() - %(per)s * interval '1 second'
+
+-- name: rate_window
+-- A type's starts in the last %(per)s seconds and, when they reach %(max)s, in how many
+-- seconds enough of them leave the window to allow one more start.
+WITH c AS MATERIALIZED (SELECT clock_timestamp() AS now), w AS (
+    SELECT r.started_at, r.starts,
+           sum(r.starts) OVER (ORDER BY r.started_at ROWS UNBOUNDED PRECEDING) AS upto
+    FROM hourhand_rate_starts r, c
+    WHERE r.name = %(name)s AND r.started_at > c.now - %(per)s * interval '1 second'
+), t AS (
+    SELECT coalesce(sum(starts), 0)::int AS used FROM w
+)
+SELECT t.used, c.now,
+       CASE WHEN t.used >= %(max)s
+            THEN extract(epoch FROM (SELECT min(started_at) FROM w WHERE upto > t.used - %(max)s)
+                                    + %(per)s * interval '1 second' - c.now)::float8
+       END AS free_in
+FROM t, c
+
+-- name: rate_started
+-- Log the starts of one claim of a rate-limited type, with the limit in force.
+INSERT INTO hourhand_rate_starts (name, started_at, starts, max_starts, period)
+VALUES (%(name)s, clock_timestamp(), %(starts)s, %(max)s, %(per)s)
+
+-- name: rate_latest
+-- The limit in force at a type's latest start.
+SELECT max_starts, period FROM hourhand_rate_starts WHERE name = %(name)s
+ORDER BY started_at DESC LIMIT 1
+
+-- name: set_paused
+-- Pause or resume a queue and tell the workers (they read the paused queues again and
+-- wake up).
+WITH changed AS (
+    INSERT INTO hourhand_queues (name, paused, updated_at) VALUES (%(name)s, %(paused)s, now())
+    ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at
+    RETURNING name
+)
+SELECT name, pg_notify('hourhand_queues', name) AS told FROM changed
+
+-- name: paused_queues
+SELECT name FROM hourhand_queues WHERE paused
+
+-- name: ready_queues
+-- The queues holding queued jobs: one probe of the ready index per queue (a loose index
+-- scan), however many jobs they hold.
+WITH RECURSIVE q(queue) AS (
+    SELECT (SELECT queue FROM hourhand_jobs WHERE state = 'queued' ORDER BY queue LIMIT 1)
+    UNION ALL
+    SELECT (SELECT j.queue FROM hourhand_jobs j
+            WHERE j.state = 'queued' AND j.queue > q.queue ORDER BY j.queue LIMIT 1)
+    FROM q WHERE q.queue IS NOT NULL
+)
+SELECT queue FROM q WHERE queue IS NOT NULL
+
+-- name: list_queues
+-- Queues with ready or running jobs and queues ever paused (all, or one by name).
+SELECT name, bool_or(paused) AS paused, max(changed_at) AS changed_at,
+       sum(ready)::bigint AS ready, sum(running)::bigint AS running
+FROM (
+    SELECT queue AS name, false AS paused, NULL::timestamptz AS changed_at,
+           count(*) FILTER (WHERE state = 'queued') AS ready,
+           count(*) FILTER (WHERE state = 'running') AS running
+    FROM hourhand_jobs
+    WHERE state IN ('queued', 'running') AND (%(name)s::text IS NULL OR queue = %(name)s::text)
+    GROUP BY queue
+    UNION ALL
+    SELECT name, paused, updated_at, 0, 0 FROM hourhand_queues
+    WHERE %(name)s::text IS NULL OR name = %(name)s::text
+) AS q
+GROUP BY name ORDER BY name
 
 -- Statements on one job or a batch of ids find their rows by primary key whatever the
 -- planner's statistics say: a batch's ids come through ARRAY(SELECT ...), which the planner

@@ -106,3 +106,22 @@ CREATE INDEX hourhand_schedules_due ON hourhand_schedules (next_fire_at) WHERE e
 -- A schedule's jobs, for its overlap policy and its runs.
 CREATE INDEX hourhand_jobs_schedule ON hourhand_jobs (schedule_id, id)
     WHERE schedule_id IS NOT NULL;
+
+-- The starts of rate-limited job types: a row per claim that started jobs of such a type,
+-- kept for the type's period (its claims delete older rows). Each row carries the limit in
+-- force, so that `jobs show` can tell a job waiting on it without the app's code.
+CREATE TABLE hourhand_rate_starts (
+    name text NOT NULL,
+    started_at timestamptz NOT NULL,
+    starts integer NOT NULL,
+    max_starts integer NOT NULL,
+    period double precision NOT NULL  -- seconds
+);
+CREATE INDEX hourhand_rate_starts_name ON hourhand_rate_starts (name, started_at);
+
+-- Queues an operator paused (and resumed): no worker claims from a paused queue.
+CREATE TABLE hourhand_queues (
+    name text PRIMARY KEY,
+    paused boolean NOT NULL DEFAULT false,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);

@@ -31,6 +31,11 @@ WHERE state IN ('scheduled', 'retrying') AND run_at <= NOW()
 -- In how many seconds the next scheduled or retrying job becomes due, by this clock.
 SELECT min(run_at) - NOW() AS next_in FROM hourhand_jobs WHERE state IN ('scheduled', 'retrying')
 
+-- Claims never take jobs of a paused queue. (Workers also skip paused queues themselves:
+-- when a queue with many jobs is paused, a claim of any queue would read past them all.)
+-- "No queue is paused" is checked once per statement, so that claims cost nothing more
+-- while none is.
+
 -- name: claim_queue
 -- Claim the next queued jobs of one queue.
 UPDATE hourhand_jobs
@@ -41,6 +46,7 @@ WHERE id IN (
     SELECT id FROM hourhand_jobs
     WHERE state = 'queued' AND queue = :queue
       AND (:names IS NULL OR name IN (SELECT value FROM json_each(:names)))
+      AND NOT EXISTS (SELECT 1 FROM hourhand_queues WHERE name = :queue AND paused)
     ORDER BY priority DESC, run_at, id
     LIMIT :limit)
 RETURNING *
@@ -55,6 +61,8 @@ WHERE id IN (
     SELECT id FROM hourhand_jobs
     WHERE state = 'queued'
       AND (:names IS NULL OR name IN (SELECT value FROM json_each(:names)))
+      AND (NOT EXISTS (SELECT 1 FROM hourhand_queues WHERE paused)
+           OR queue NOT IN (SELECT name FROM hourhand_queues WHERE paused))
     ORDER BY priority DESC, run_at, id
     LIMIT :limit)
 RETURNING *
@@ -73,9 +81,44 @@ WHERE id IN (
     SELECT id FROM hourhand_jobs
     WHERE state = 'queued' AND name = :name
       AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+      AND (NOT EXISTS (SELECT 1 FROM hourhand_queues WHERE paused)
+           OR queue NOT IN (SELECT name FROM hourhand_queues WHERE paused))
     ORDER BY priority DESC, run_at, id
     LIMIT :limit)
 RETURNING *
+
+-- Rate limits: a sliding window of starts per job type (see hourhand.store.base
+-- claim_of_type), counted under the write lock.
+
+-- name: rate_forget
+-- Let go of a type's starts older than its period.
+DELETE FROM hourhand_rate_starts WHERE name = :name AND started_at <= NOW() - :per
+
+-- name: rate_window
+-- A type's starts in the last :per seconds and, when they reach :max, in how many seconds
+-- enough of them leave the window to allow one more start.
+WITH w AS (
+    SELECT started_at, starts,
+           sum(starts) OVER (ORDER BY started_at ROWS UNBOUNDED PRECEDING) AS upto
+    FROM hourhand_rate_starts WHERE name = :name AND started_at > NOW() - :per
+), t AS (
+    SELECT coalesce(sum(starts), 0) AS used FROM w
+)
+SELECT t.used AS used, NOW() AS now,
+       CASE WHEN t.used >= :max
+            THEN (SELECT min(started_at) FROM w WHERE upto > t.used - :max) + :per - NOW()
+       END AS free_in
+FROM t
+
+-- name: rate_started
+-- Log the starts of one claim of a rate-limited type, with the limit in force.
+INSERT INTO hourhand_rate_starts (name, started_at, starts, max_starts, period)
+VALUES (:name, NOW(), :starts, :max, :per)
+
+-- name: rate_latest
+-- The limit in force at a type's latest start.
+SELECT max_starts, period FROM hourhand_rate_starts WHERE name = :name
+ORDER BY started_at DESC LIMIT 1
 
 -- name: heartbeat
 -- Extend the lease of a job this worker still holds.
@@ -248,3 +291,40 @@ WHERE id = :schedule_id
 -- A schedule's run finished: the run held behind it (overlap 'queue') may start.
 UPDATE hourhand_jobs SET run_at = NOW()
 WHERE schedule_id = :schedule_id AND state = 'scheduled' AND run_at >= :hold
+
+-- name: set_paused
+-- Pause or resume a queue (workers see the change through the file's data_version).
+INSERT INTO hourhand_queues (name, paused, updated_at) VALUES (:name, :paused, NOW())
+ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at
+
+-- name: paused_queues
+SELECT name FROM hourhand_queues WHERE paused
+
+-- name: ready_queues
+-- The queues holding queued jobs: one probe of the ready index per queue (a loose index
+-- scan), however many jobs they hold.
+WITH RECURSIVE q(queue) AS (
+    SELECT (SELECT queue FROM hourhand_jobs WHERE state = 'queued' ORDER BY queue LIMIT 1)
+    UNION ALL
+    SELECT (SELECT j.queue FROM hourhand_jobs j
+            WHERE j.state = 'queued' AND j.queue > q.queue ORDER BY j.queue LIMIT 1)
+    FROM q WHERE q.queue IS NOT NULL
+)
+SELECT queue FROM q WHERE queue IS NOT NULL
+
+-- name: list_queues
+-- Queues with ready or running jobs and queues ever paused (all, or one by name).
+SELECT name, max(paused) AS paused, max(changed_at) AS changed_at, sum(ready) AS ready,
+       sum(running) AS running
+FROM (
+    SELECT queue AS name, 0 AS paused, NULL AS changed_at,
+           coalesce(sum(state = 'queued'), 0) AS ready,
+           coalesce(sum(state = 'running'), 0) AS running
+    FROM hourhand_jobs
+    WHERE state IN ('queued', 'running') AND (:name IS NULL OR queue = :name)
+    GROUP BY queue
+    UNION ALL
+    SELECT name, paused, updated_at, 0, 0 FROM hourhand_queues
+    WHERE :name IS NULL OR name = :name
+)
+GROUP BY name ORDER BY name

@@ -1,0 +1,72 @@
+"""``queues list|pause|resume``."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from hourhand.cli.main import Settings, cli
+from hourhand.cli.output import console, echo_json, when
+from hourhand.store import QueueInfo
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+@cli.group()
+def queues() -> None:
+    """List, pause and resume queues."""
+
+
+@queues.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_settings
+def list_queues(settings: Settings, as_json: bool) -> None:
+    """Queues with ready or running jobs, paused ones and your app's (with --app)."""
+    found = settings.app().queues()
+    if as_json:
+        echo_json([q.to_dict() for q in found])
+    else:
+        console.print(queues_table(found))
+
+
+@queues.command("pause")
+@click.argument("name")
+@pass_settings
+def pause(settings: Settings, name: str) -> None:
+    """Stop workers from starting jobs of queue NAME (running ones finish)."""
+    queue = settings.app().pause_queue(name)
+    if queue.ready or queue.running:
+        click.echo(
+            f"queue {name!r} paused: workers start none of its {queue.ready} ready jobs until "
+            f"it is resumed; {queue.running} running jobs finish"
+        )
+    else:
+        click.echo(
+            f"queue {name!r} paused: it has no ready or running jobs now; jobs that arrive "
+            "in it wait until it is resumed"
+        )
+
+
+@queues.command("resume")
+@click.argument("name")
+@pass_settings
+def resume(settings: Settings, name: str) -> None:
+    """Let workers start jobs of queue NAME again, at once."""
+    queue = settings.app().resume_queue(name)
+    click.echo(f"queue {name!r} resumed: {queue.ready} ready jobs")
+
+
+def queues_table(found: list[QueueInfo]) -> Table:
+    table = Table(title=f"{len(found)} queues", title_justify="left")
+    for column in ("queue", "state", "ready", "running", "paused/resumed (UTC)"):
+        table.add_column(column, overflow="fold")
+    for q in found:
+        table.add_row(
+            Text(q.name),
+            Text("paused", style="bold red") if q.paused else Text("active", style="green"),
+            str(q.ready),
+            str(q.running),
+            when(q.changed_at),
+        )
+    return table
