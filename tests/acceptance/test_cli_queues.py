@@ -50,7 +50,8 @@ def test_pause_list_resume(app: Hourhand) -> None:
     with_app = json.loads(
         hourhand("--app", APP, "--database", db, "queues", "list", "--json").stdout
     )
-    assert [q["name"] for q in with_app] == ["mail"]  # the app's queue is the same one
+    # the app's queues: greet's "mail" is the paused one; broken's "default" is listed too
+    assert [(q["name"], q["paused"]) for q in with_app] == [("default", False), ("mail", True)]
 
     resumed = hourhand("--database", db, "queues", "resume", "mail")
     assert (

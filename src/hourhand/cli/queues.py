@@ -35,7 +35,7 @@ def list_queues(settings: Settings, as_json: bool) -> None:
 @pass_settings
 def pause(settings: Settings, name: str) -> None:
     """Stop workers from starting jobs of queue NAME (running ones finish)."""
-    queue = settings.app().pause_queue(name)
+    queue = settings.app(create=True).pause_queue(name)
     if queue.ready or queue.running:
         click.echo(
             f"queue {name!r} paused: workers start none of its {queue.ready} ready jobs until "
@@ -53,7 +53,7 @@ def pause(settings: Settings, name: str) -> None:
 @pass_settings
 def resume(settings: Settings, name: str) -> None:
     """Let workers start jobs of queue NAME again, at once."""
-    queue = settings.app().resume_queue(name)
+    queue = settings.app(create=True).resume_queue(name)
     click.echo(f"queue {name!r} resumed: {queue.ready} ready jobs")
 
 
