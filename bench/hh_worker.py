@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 from pathlib import Path
 
@@ -30,7 +31,12 @@ def main() -> None:
     finally:
         hh.close()
     stats = worker.stats
-    print(json.dumps({"claimed": stats.claimed, "completed": stats.completed}), flush=True)
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # the process's CPU, all its threads
+    cpu = round(usage.ru_utime + usage.ru_stime, 3)
+    print(
+        json.dumps({"claimed": stats.claimed, "completed": stats.completed, "cpu_s": cpu}),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -22,17 +22,17 @@ import threading
 import types
 import typing
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, Union
-
-from pydantic import ConfigDict, TypeAdapter, ValidationError
-from typing_extensions import TypedDict, is_typeddict
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from hourhand.errors import DoNotRetry, InvalidArguments, InvalidInput
 
+if TYPE_CHECKING:  # pydantic is imported at the first check: `import hourhand` stays quick
+    from pydantic import TypeAdapter, ValidationError
+
 logger = logging.getLogger(__name__)
 
-_STRICT = ConfigDict(strict=True, arbitrary_types_allowed=True)
-_LAX = ConfigDict(strict=False, arbitrary_types_allowed=True)
+_STRICT = {"strict": True, "arbitrary_types_allowed": True}  # pydantic ConfigDicts
+_LAX = {"strict": False, "arbitrary_types_allowed": True}
 _UNCHECKED = (inspect.Parameter.empty, Any, object)
 _JSON_SCALARS = (int, float, str, bool, type(None), None)
 MAX_ERRORS_SHOWN = 3  # problems named in one message
@@ -97,6 +97,8 @@ class ArgumentTypes:
         self._build()
         if self._one is None:
             return
+        from pydantic import ValidationError
+
         try:
             self._one.validate_json(args_json)
         except ValidationError as exc:
@@ -107,6 +109,8 @@ class ArgumentTypes:
         self._build()
         if self._many is None:
             return
+        from pydantic import ValidationError
+
         try:
             self._many.validate_json("[" + ",".join(encoded) + "]")
         except ValidationError as exc:
@@ -119,6 +123,8 @@ class ArgumentTypes:
         self._build()
         if self._convert is None:
             return args
+        from pydantic import ValidationError
+
         try:
             converted: dict[str, Any] = self._convert.validate_python(args)
         except ValidationError as exc:
@@ -140,6 +146,8 @@ class ArgumentTypes:
                 if not any(hint is unchecked for unchecked in _UNCHECKED)
             }
             if typed:
+                from pydantic import TypeAdapter
+
                 try:
                     strict = _typed_dict(self.name, typed, _STRICT)
                     self._one = TypeAdapter(strict)
@@ -219,6 +227,8 @@ def _json_native(hint: Any) -> bool:
         return all(_json_native(arg) for arg in args)
     if origin is Literal:
         return all(type(arg) in (str, int, bool) or arg is None for arg in args)
+    from typing_extensions import is_typeddict
+
     if is_typeddict(hint):
         return all(_json_native(value) for value in typing.get_type_hints(hint).values())
     return False
@@ -228,9 +238,12 @@ def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", None) or repr(annotation)
 
 
-def _typed_dict(name: str, fields: dict[str, Any], config: ConfigDict) -> Any:
+def _typed_dict(name: str, fields: dict[str, Any], config: dict[str, Any]) -> Any:
+    from typing_extensions import TypedDict
+
     # Every key optional here: which arguments are required is the signature's business,
     # checked by name before this (it says "missing a required argument").
+
     shape: Any = TypedDict(f"Args_{abs(hash(name))}", fields, total=False)  # type: ignore[misc]
     setattr(shape, "__pydantic_config__", config)  # noqa: B010  (no attribute for mypy)
     return shape
