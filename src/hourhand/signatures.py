@@ -91,6 +91,7 @@ class ArgumentTypes:
         self._one: TypeAdapter[Any] | None = None
         self._many: TypeAdapter[Any] | None = None
         self._convert: TypeAdapter[Any] | None = None  # only where JSON is not the type
+        self.converts: bool | None = None  # whether for_handler changes args (None: unknown yet)
 
     def check(self, args_json: str) -> None:
         """Raise InvalidArguments unless the args (as encoded JSON) fit the hints."""
@@ -162,6 +163,7 @@ class ArgumentTypes:
                         self.name,
                         exc,
                     )
+            self.converts = self._convert is not None
             self._built = True
 
 

@@ -131,6 +131,7 @@ class Worker:
         checks.text("worker id", self.id)
         self.stats = WorkerStats()
         self._hooks = HookRunner(app.hooks, app.registry)  # checks hooks' job= scopes
+        self._with_hooks = len(app.hooks) > 0  # (registered before the worker is made)
         self._runs: dict[Pair, Run] = {}
         self._stopping = False
         self._forced = False
@@ -212,7 +213,7 @@ class Worker:
             self._leases,
             self.stats,
             on_recorded=self._wake.set,
-            on_settled=self._hooks.settled,
+            on_settled=self._hooks.settled if self._with_hooks else None,
         )
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -490,12 +491,14 @@ class Worker:
         try:
             try:  # (in this coroutine: one that catches a handler's GeneratorExit and
                 # returns would hand its caller a GeneratorExit instead of the value)
-                await self._hooks.before(run)
+                if self._with_hooks:
+                    await self._hooks.before(run)
                 if spec is None:  # not claimed by this worker's own claims; a safety net
                     raise DoNotRetry(
                         f"unknown job type {job.name!r}: it is not registered in this worker's app"
                     )
-                args = spec.types.for_handler(job.args)
+                types = spec.types
+                args = job.args if types.converts is False else types.for_handler(job.args)
                 if spec.is_async:
                     result = await spec.handler(run.ctx, **args)
                 else:
