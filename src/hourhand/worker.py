@@ -477,8 +477,7 @@ class Worker:
         if run.interrupt is not None and not overrides:
             return
         run.interrupt = reason
-        run.ctx.cancel_reason = reason
-        run.ctx.cancel_event.set()
+        run.ctx.request_stop(reason)
         is_sync = run.spec is not None and not run.spec.is_async
         if run.task is not None and not (is_sync and reason in ("cancelled", "shutdown")):
             run.task.cancel()

@@ -517,7 +517,7 @@ def decode_job(row: dict[str, Any], t: TimeDecoder, j: JsonDecoder) -> Job:
     run_at = t(row["run_at"])
     created_at = t(row["created_at"])
     assert run_at is not None and created_at is not None
-    return Job(
+    return Job.from_row(
         id=row["id"],
         queue=row["queue"],
         name=row["name"],
