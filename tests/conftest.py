@@ -100,12 +100,12 @@ class WorkerThread:
 
 
 @pytest.fixture
-def run_worker(hh: Hourhand) -> Iterator[Callable[..., WorkerThread]]:
+def app_workers() -> Iterator[Callable[..., WorkerThread]]:
+    """``start(app, **options)``: a worker thread of ``app``, stopped at the end."""
     started: list[WorkerThread] = []
 
-    def start(**options: Any) -> WorkerThread:
-        options.setdefault("poll_interval", 0.2)
-        w = WorkerThread(hh.worker(**options)).start()
+    def start(app: Hourhand, **options: Any) -> WorkerThread:
+        w = WorkerThread(app.worker(**options)).start()
         started.append(w)
         return w
 
@@ -113,6 +113,18 @@ def run_worker(hh: Hourhand) -> Iterator[Callable[..., WorkerThread]]:
     for w in started:
         if w.thread.is_alive():
             w.stop()
+
+
+@pytest.fixture
+def run_worker(
+    hh: Hourhand, app_workers: Callable[..., WorkerThread]
+) -> Callable[..., WorkerThread]:
+    """``start(**options)``: a worker thread of the ``hh`` app (polling every 0.2 s)."""
+
+    def start(**options: Any) -> WorkerThread:
+        return app_workers(hh, **{"poll_interval": 0.2, **options})
+
+    return start
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

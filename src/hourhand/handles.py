@@ -21,29 +21,33 @@ import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypedDict, TypeVar
 
-from hourhand.errors import InvalidArguments
+from hourhand.errors import InvalidArguments, InvalidInput
 from hourhand.jobs import EnqueueResult, JobSpec
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from hourhand.app import Hourhand
 
 P = ParamSpec("P")
 R = TypeVar("R")
 H = TypeVar("H", bound=Callable[..., Any])  # a hook
 
-OPTIONS = (
-    "delay",
-    "run_at",
-    "priority",
-    "queue",
-    "max_attempts",
-    "timeout",
-    "unique_key",
-    "org_id",
-    "created_by",
-)
+
+class EnqueueOptions(TypedDict, total=False):
+    """The options of :meth:`Hourhand.enqueue` that a handle can carry (see configure)."""
+
+    delay: float | timedelta | None
+    run_at: datetime | None
+    priority: int | None
+    queue: str | None
+    max_attempts: int | None
+    timeout: float | None
+    unique_key: str | None
+    org_id: str | None
+    created_by: str | None
 
 
 class JobHandle(Generic[P, R]):
@@ -75,35 +79,17 @@ class JobHandle(Generic[P, R]):
     def spec(self) -> JobSpec:
         return self.app.spec(self.name)
 
-    def configure(
-        self,
-        *,
-        delay: float | timedelta | None = None,
-        run_at: datetime | None = None,
-        priority: int | None = None,
-        queue: str | None = None,
-        max_attempts: int | None = None,
-        timeout: float | None = None,
-        unique_key: str | None = None,
-        org_id: str | None = None,
-        created_by: str | None = None,
-    ) -> JobHandle[P, R]:
-        """A handle that enqueues with these options (and this handle's others)."""
-        given = {
-            "delay": delay,
-            "run_at": run_at,
-            "priority": priority,
-            "queue": queue,
-            "max_attempts": max_attempts,
-            "timeout": timeout,
-            "unique_key": unique_key,
-            "org_id": org_id,
-            "created_by": created_by,
-        }
-        options = {**self.options, **{k: v for k, v in given.items() if v is not None}}
-        if "delay" in options and "run_at" in options:  # the later one wins
-            options.pop("run_at" if delay is not None else "delay")
-        return JobHandle(self.app, self.name, self.fn, options)
+    def configure(self, **options: Unpack[EnqueueOptions]) -> JobHandle[P, R]:
+        """A handle that enqueues with these options (and this handle's others; an option
+        given as None leaves the earlier value)."""
+        given = {k: v for k, v in options.items() if v is not None}
+        unknown = set(given) - set(EnqueueOptions.__annotations__)
+        if unknown:
+            raise InvalidInput(f"configure: unknown option {sorted(unknown)[0]!r}")
+        merged = {**self.options, **given}
+        if "delay" in merged and "run_at" in merged:  # the later one wins
+            merged.pop("run_at" if "delay" in given else "delay")
+        return JobHandle(self.app, self.name, self.fn, merged)
 
     def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> EnqueueResult:
         """Add a job with these arguments (the function's own, after the context)."""

@@ -44,19 +44,13 @@ def apps(store_url: str) -> Iterator[Callable[..., Hourhand]]:
 
 
 @pytest.fixture
-def workers() -> Iterator[Callable[..., WorkerThread]]:
-    started: list[WorkerThread] = []
+def workers(app_workers: Callable[..., WorkerThread]) -> Callable[..., WorkerThread]:
+    """Worker threads that only a notification (or the file's change) wakes promptly."""
 
     def start(app: Hourhand, **options: Any) -> WorkerThread:
-        options.setdefault("poll_interval", SLOW_POLL)
-        worker = WorkerThread(app.worker(**options)).start()
-        started.append(worker)
-        return worker
+        return app_workers(app, **{"poll_interval": SLOW_POLL, **options})
 
-    yield start
-    for w in started:
-        if w.thread.is_alive():
-            w.stop()
+    return start
 
 
 def done(app: Hourhand, job_id: int) -> bool:
