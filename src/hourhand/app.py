@@ -443,21 +443,7 @@ class Hourhand:
             org_id=org_id,
             created_by=created_by,
         )
-        jobs = [  # (built directly: dataclasses.replace costs twice as much per job)
-            NewJob(
-                name=first.name,
-                args_json=text,
-                queue=first.queue,
-                priority=first.priority,
-                max_attempts=first.max_attempts,
-                run_at=first.run_at,
-                timeout=first.timeout,
-                org_id=first.org_id,
-                created_by=first.created_by,
-            )
-            for text in encoded
-        ]
-        return self.store.insert_jobs(jobs)
+        return self.store.insert_alike(first, encoded)
 
     async def enqueue_async(
         self, name: str, args: Mapping[str, Any] | None = None, **options: Any

@@ -124,3 +124,66 @@ def test_next_due_is_measured_by_the_database_clock(app: Hourhand) -> None:
     moved, next_in = app.store.promote_due()
     assert moved == 0
     assert next_in is not None and 55 < next_in <= 60
+
+
+def test_a_claimed_job_equals_its_row_read_back(app: Hourhand) -> None:
+    """Claims send back only what the worker needs and fill in what a claim sets; the job a
+    worker gets must still equal the row, whichever claim statement took it."""
+
+    @app.job("limited", concurrency=2)
+    async def limited(ctx: JobContext) -> None:
+        return None
+
+    @app.job("full")
+    async def full_job(ctx: JobContext, n: int, text: str) -> None:
+        return None
+
+    store = app.store
+    full = app.enqueue(
+        "full",
+        {"n": 1, "text": "é"},
+        queue="q1",
+        priority=3,
+        max_attempts=4,
+        timeout=12.5,
+        unique_key="k",
+        org_id="org-a",
+        created_by="user-1",
+    )
+    [first] = store.claim("worker-a", ["q1"], 10, lease=30)
+    assert first.id == full and first == store.get_job(full)
+    failed = AttemptEnd(
+        full, 1, "worker-a", Outcome.FAILED, JobState.RETRYING, retry_in=0.0, error="boom"
+    )
+    assert store.end_attempt(failed)  # to be retried, with the attempt's error kept
+    wait_until(lambda: store.promote_due()[0] == 1, what="the retry to become due")
+    [again] = store.claim("worker-b", None, 10, lease=30)
+    assert again == store.get_job(full)
+    assert (again.attempt, again.error, again.state) == (2, "boom", JobState.RUNNING)
+
+    other = app.enqueue("limited", {}, queue="q2")
+    took = store.claim_limited("worker-c", None, "limited", 5, 30, max_running=2)
+    assert [j.id for j in took.jobs] == [other]
+    assert took.jobs[0] == store.get_job(other)
+
+
+def test_jobs_inserted_alike_keep_their_order_args_and_options(app: Hourhand) -> None:
+    @app.job("typed")
+    async def typed(ctx: JobContext, value: object) -> None:
+        return None
+
+    big = 12345678901234567890123  # kept exactly (not through a float)
+    values: list[object] = [{"nested": [1, 2.5, None]}, 'é " \\ \u2603', big, [], True]
+    ids = app.enqueue_many(
+        "typed", [{"value": v} for v in values], priority=4, org_id="o", created_by="u"
+    )
+    assert ids == sorted(ids) and len(set(ids)) == len(values)
+    jobs = app.store.get_jobs(ids)
+    by_id = {j.id: j for j in jobs}
+    assert [by_id[i].args for i in ids] == [{"value": v} for v in values]
+    assert {(j.state, j.priority, j.org_id, j.created_by) for j in jobs} == {
+        (JobState.QUEUED, 4, "o", "u")
+    }
+    later = app.enqueue_many("typed", [{"value": 1}, {"value": 2}], delay=3600)
+    assert {j.state for j in app.store.get_jobs(later)} == {JobState.SCHEDULED}
+    assert app.enqueue_many("typed", []) == []

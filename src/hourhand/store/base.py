@@ -205,6 +205,12 @@ class Store(ABC):
         held by a waiting or running job gets that job's id instead of a new row."""
 
     @abstractmethod
+    def insert_alike(self, job: NewJob, args_json: Sequence[str]) -> list[int]:
+        """Insert one job per encoded args, each like ``job`` but for its args (no unique
+        key, no schedule), in one statement; ids in input order. The varying column goes
+        to the database as one JSON array, the others once each."""
+
+    @abstractmethod
     def insert_job(self, job: NewJob) -> tuple[int, bool]:
         """Insert one job: its id, and False if a job holding its unique key (or its
         schedule's fire time) was found instead."""
@@ -398,16 +404,17 @@ class Store(ABC):
 
 
 def claim_rows(
-    run: Callable[[str, dict[str, Any]], list[dict[str, Any]]],
+    run: Callable[[str, dict[str, Any]], list[Any]],
     queues: Sequence[str] | None,
     limit: int,
     params: dict[str, Any],
-) -> list[dict[str, Any]]:
+) -> list[Any]:
     """Claim up to ``limit`` rows: from any queue, or from each queue in turn (each on its
-    own index range, so no claim sorts the whole queue). ``run(query_name, params)``."""
+    own index range, so no claim sorts the whole queue). ``run(query_name, params)``
+    returns the claim's rows (tuples: see decode_claimed)."""
     if queues is None:
         return run("claim_any", {**params, "limit": limit})
-    rows: list[dict[str, Any]] = []
+    rows: list[Any] = []
     for queue in queues:
         if len(rows) >= limit:
             break
@@ -420,12 +427,13 @@ RowRunner = Callable[[str, dict[str, Any]], list[dict[str, Any]]]
 
 def claim_of_type(
     run: RowRunner,
+    claim: Callable[[str, dict[str, Any]], list[Any]],
     name: str,
     limit: int,
     max_running: int | None,
     rate: RateLimit | None,
     params: dict[str, Any],
-) -> tuple[list[dict[str, Any]], float | None]:
+) -> tuple[list[Any], float | None]:
     """Claim rows of one limited job type, inside a transaction that is the only claimer of
     this type (PostgreSQL: an advisory lock; SQLite: the write lock): up to ``limit`` rows,
     fewer if ``max_running`` of the type are running or its rate limit allows fewer starts.
@@ -434,7 +442,8 @@ def claim_of_type(
     ``hourhand_rate_starts``, and a claim first counts the starts of the last ``rate.per``
     seconds. Returns the rows and, when the window is full, in how many seconds enough
     starts leave it to allow one more (so that the worker need not ask before then).
-    ``run(query_name, params)`` returns a query's rows; ``params`` are claim_name's."""
+    ``run(query_name, params)`` returns a query's rows as dicts, ``claim`` the claim's rows
+    as tuples (see decode_claimed); ``params`` are claim_name's."""
     room = limit
     if max_running is not None:
         [running] = run("count_running", {"name": name})
@@ -450,7 +459,7 @@ def claim_of_type(
         if window["free_in"] is not None:
             return [], max(0.0, window["free_in"])
         room = min(room, rate.starts - window["used"])
-    rows = run("claim_name", {**params, "name": name, "limit": room})
+    rows = claim("claim_name", {**params, "name": name, "limit": room})
     if rate is None or not rows:
         return rows, None
     run("rate_started", {**rate_params, "starts": len(rows)})
@@ -544,6 +553,63 @@ def decode_job(row: dict[str, Any], t: TimeDecoder, j: JsonDecoder) -> Job:
         created_at=created_at,
         started_at=t(row["started_at"]),
         finished_at=t(row["finished_at"]),
+    )
+
+
+def decode_claimed(row: Sequence[Any], t: TimeDecoder, j: JsonDecoder) -> Job:
+    """A job just claimed, from the claim statements' columns (a tuple, in the order of
+    their RETURNING lists). What a claim sets to a constant, or finds unset in any queued
+    job (the result and finish time: only finished jobs have them, and a retry clears the
+    finish time), is not sent back; a busy worker decodes one of these per job."""
+    (
+        id_,
+        queue,
+        name,
+        args,
+        priority,
+        attempt,
+        max_attempts,
+        run_at,
+        timeout,
+        unique_key,
+        org_id,
+        created_by,
+        schedule_id,
+        fire_time,
+        error,
+        worker_id,
+        lease_expires_at,
+        handbacks,
+        created_at,
+        started_at,
+    ) = row
+    return Job.from_row(
+        id=id_,
+        queue=queue,
+        name=name,
+        args=j(args) or {},
+        state=JobState.RUNNING,
+        priority=priority,
+        attempt=attempt,
+        max_attempts=max_attempts,
+        run_at=t(run_at),
+        timeout=timeout,
+        unique_key=unique_key,
+        org_id=org_id,
+        created_by=created_by,
+        schedule_id=schedule_id,
+        fire_time=None if fire_time is None else t(fire_time),
+        progress=None,
+        progress_message=None,
+        result=None,
+        error=error,
+        worker_id=worker_id,
+        lease_expires_at=t(lease_expires_at),
+        cancel_requested=False,
+        handbacks=handbacks,
+        created_at=t(created_at),
+        started_at=t(started_at),
+        finished_at=None,
     )
 
 

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -49,6 +49,7 @@ from hourhand.store.base import (
     claim_of_type,
     claim_rows,
     decode_attempt,
+    decode_claimed,
     decode_job,
     decode_schedule,
     insert_or_find,
@@ -83,7 +84,15 @@ LISTEN_BACKOFF = (0.1, 5.0)  # seconds: first and longest wait before reconnecti
 # within a minute), the planner believes few jobs are queued and prefers to fetch them all
 # and sort them: per claim, a sort of every queued job (2M rows: a stall). Claims are
 # planned with sorting ruled out, so the ordered index scan is the only plan left.
-CLAIM_PLANNING = "SET LOCAL enable_sort = off"
+# A claim also commits without waiting for its WAL to reach the disk (about 1.6 ms of an
+# idle worker's pickup on a common disk). It is lease-protected: a claim lost in a crash
+# of the server only returns the job to the queue, and the worker's writes for it (its
+# heartbeats and its end) are fenced on the claim, so they find nothing and change nothing;
+# the job runs again (at least once). Any durable commit after the claim (the
+# completion's) flushes the claim's WAL first. See docs/guarantees.md.
+CLAIM_PLANNING = (
+    "SELECT set_config('enable_sort', 'off', true), set_config('synchronous_commit', 'off', true)"
+)
 # A statement on a batch of given jobs joins the rows (found by primary key) with the batch's
 # arrays. A plan cached for many executions cannot see how long the arrays are and guesses
 # ten items; it then loops over the whole batch once per row, a cost that grows with the
@@ -122,6 +131,26 @@ def _split(jobs: Sequence[NewJob]) -> tuple[list[int], list[int]]:
     plain = [i for i, j in enumerate(jobs) if j.unique_key is None and j.schedule_id is None]
     keyed = [i for i, j in enumerate(jobs) if j.unique_key is not None or j.schedule_id is not None]
     return plain, keyed
+
+
+def _pipelined(
+    conn: psycopg.Connection[Any],
+    settings: str,
+    query: str,
+    params: dict[str, Any],
+    *,
+    tuples: bool = False,
+) -> psycopg.Cursor[Any]:
+    """Run ``settings`` (transaction-local set_config calls), then one statement, in one
+    round trip. In a pipeline without an explicit transaction, the statements up to its
+    end are one implicit transaction, committed at the end: the settings apply to the
+    statement and to nothing after it. Read the statement's rows from the cursor returned
+    (as tuples if asked: see decode_claimed; else as the connection's dicts)."""
+    with conn.pipeline():
+        conn.execute(settings)
+        cur = conn.cursor(row_factory=tuple_row) if tuples else conn.cursor()
+        cur.execute(query, params)
+    return cur
 
 
 def redact(url: str) -> str:
@@ -361,6 +390,16 @@ class PostgresStore(Store):
             find = "find_unique" if params["unique_key"] is not None else "find_fire"
             ids[i], created[i] = insert_or_find(run, find)
 
+    def insert_alike(self, job: NewJob, args_json: Sequence[str]) -> list[int]:
+        assert job.unique_key is None and job.schedule_id is None
+        if not args_json:
+            return []
+        params = job_params(job, lambda t: t)
+        params["args"] = "[" + ",".join(args_json) + "]"
+        with self._connection() as conn:
+            cur = conn.cursor(row_factory=tuple_row).execute(self.q["insert_alike"], params)
+            return [row[0] for row in cur]
+
     def insert_job(self, job: NewJob) -> tuple[int, bool]:
         ids: list[int | None] = [None]
         created = [True]
@@ -389,11 +428,14 @@ class PostgresStore(Store):
             "lease": lease,
             "names": None if names is None else list(names),
         }
-        with self._connection() as conn, conn.pipeline(), conn.transaction():
-            conn.execute(CLAIM_PLANNING)
-            rows = claim_rows(
-                lambda query, p: conn.execute(self.q[query], p).fetchall(), queues, limit, params
-            )
+        with self._connection() as conn:
+            if queues is None:  # one statement: one round trip (see _pipelined)
+                query, all_params = self.q["claim_any"], {**params, "limit": limit}
+                cur = _pipelined(conn, CLAIM_PLANNING, query, all_params, tuples=True)
+                return self._claimed(cur.fetchall())
+            with conn.pipeline(), conn.transaction():
+                conn.execute(CLAIM_PLANNING)
+                rows = claim_rows(functools.partial(self._tuples, conn), queues, limit, params)
         return self._claimed(rows)
 
     def claim_limited(
@@ -417,7 +459,13 @@ class PostgresStore(Store):
             if not locked or not locked["locked"]:
                 return TypeClaim([])  # another worker is claiming this type right now
             rows, free_in = claim_of_type(
-                functools.partial(self._rows, conn), name, limit, max_running, rate, params
+                functools.partial(self._rows, conn),
+                functools.partial(self._tuples, conn),
+                name,
+                limit,
+                max_running,
+                rate,
+                params,
             )
         return TypeClaim(self._claimed(rows), free_in)
 
@@ -427,12 +475,17 @@ class PostgresStore(Store):
         cur = conn.execute(self.q[query], params)
         return cur.fetchall() if cur.description is not None else []
 
+    def _tuples(
+        self, conn: psycopg.Connection[dict[str, Any]], query: str, params: dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        return conn.cursor(row_factory=tuple_row).execute(self.q[query], params).fetchall()
+
     def rate_use(self, name: str) -> RateUse | None:
         with self._connection() as conn:
             return read_rate_use(functools.partial(self._rows, conn), name, _utc)
 
-    def _claimed(self, rows: list[dict[str, Any]]) -> list[Job]:
-        jobs = [decode_job(r, _utc, json_native) for r in rows]
+    def _claimed(self, rows: list[tuple[Any, ...]]) -> list[Job]:
+        jobs = [decode_claimed(r, _utc, json_native) for r in rows]
         jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
         return jobs
 
@@ -473,9 +526,8 @@ class PostgresStore(Store):
     def _batch(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Run a statement on a batch of given jobs, planned so that its cost is linear in
         the batch (see BATCH_PLANNING)."""
-        with self._connection() as conn, conn.pipeline(), conn.transaction():
-            conn.execute(BATCH_PLANNING)
-            return conn.execute(self.q[query], params).fetchall()
+        with self._connection() as conn:
+            return _pipelined(conn, BATCH_PLANNING, self.q[query], params).fetchall()
 
     def end_attempt(self, end: AttemptEnd) -> JobState | None:
         params = {

@@ -9,6 +9,7 @@ when it returns. Times are REAL Unix seconds computed by SQLite itself (the data
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -39,6 +40,7 @@ from hourhand.store.base import (
     claim_rows,
     datetime_to_epoch,
     decode_attempt,
+    decode_claimed,
     decode_job,
     decode_schedule,
     epoch_to_datetime,
@@ -330,6 +332,19 @@ class SQLiteStore(Store):
         with self._write() as conn:
             return [self._insert(conn, job)[0] for job in jobs]
 
+    def insert_alike(self, job: NewJob, args_json: Sequence[str]) -> list[int]:
+        assert job.unique_key is None and job.schedule_id is None
+        if not args_json:
+            return []
+        params = job_params(job, datetime_to_epoch)
+        params["args"] = "[" + ",".join(args_json) + "]"
+        with self._write() as conn:
+            cur = conn.cursor()
+            cur.row_factory = None
+            ids = [row[0] for row in cur.execute(self.q["insert_alike"], params)]
+        ids.sort()  # (RETURNING's order is not promised; the ids follow the array's order)
+        return ids
+
     def insert_job(self, job: NewJob) -> tuple[int, bool]:
         with self._write() as conn:
             return self._insert(conn, job)
@@ -364,9 +379,7 @@ class SQLiteStore(Store):
             "names": None if names is None else json.dumps(list(names)),
         }
         with self._write() as conn:
-            rows = claim_rows(
-                lambda query, p: conn.execute(self.q[query], p).fetchall(), queues, limit, params
-            )
+            rows = claim_rows(functools.partial(self._tuples, conn), queues, limit, params)
         return self._claimed(rows)
 
     def claim_limited(
@@ -387,6 +400,7 @@ class SQLiteStore(Store):
         with self._write() as conn:  # the write lock: the only claimer of this type
             rows, free_in = claim_of_type(
                 lambda query, p: conn.execute(self.q[query], p).fetchall(),
+                functools.partial(self._tuples, conn),
                 name,
                 limit,
                 max_running,
@@ -401,8 +415,15 @@ class SQLiteStore(Store):
                 lambda query, p: conn.execute(self.q[query], p).fetchall(), name, epoch_to_datetime
             )
 
-    def _claimed(self, rows: list[dict[str, Any]]) -> list[Job]:
-        jobs = [decode_job(r, epoch_to_datetime, json_text) for r in rows]
+    def _tuples(
+        self, conn: sqlite3.Connection, query: str, params: dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        cur = conn.cursor()
+        cur.row_factory = None  # plain tuples (see decode_claimed)
+        return cur.execute(self.q[query], params).fetchall()
+
+    def _claimed(self, rows: list[tuple[Any, ...]]) -> list[Job]:
+        jobs = [decode_claimed(r, epoch_to_datetime, json_text) for r in rows]
         jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
         return jobs
 

@@ -20,6 +20,26 @@ WITH ins AS (
 )
 SELECT id, (SELECT count(*) FROM woken) AS woken FROM ins ORDER BY id
 
+-- name: insert_alike
+-- Insert many jobs alike but for their args (keyless: no conflict is possible), the args
+-- sent as one JSON array, the rest once; wake listening workers if they are ready now.
+-- Rows are inserted in the array's order, so their ids follow it.
+WITH ins AS (
+    INSERT INTO hourhand_jobs (queue, name, args, state, priority, max_attempts, run_at,
+                               timeout, org_id, created_by)
+    SELECT %(queue)s, %(name)s, a.value,
+           CASE WHEN coalesce(%(run_at)s::timestamptz, now()) > now()
+                THEN 'scheduled' ELSE 'queued' END,
+           %(priority)s, %(max_attempts)s, coalesce(%(run_at)s::timestamptz, now()),
+           %(timeout)s, %(org_id)s, %(created_by)s
+    FROM jsonb_array_elements(%(args)s::jsonb) WITH ORDINALITY AS a(value, n)
+    ORDER BY a.n
+    RETURNING id, state
+), woken AS (
+    SELECT pg_notify('hourhand_jobs', %(queue)s) WHERE EXISTS (SELECT FROM ins WHERE state = 'queued')
+)
+SELECT id, (SELECT count(*) FROM woken) AS woken FROM ins ORDER BY id
+
 -- name: insert_job
 -- Insert one job that may conflict on its unique key or fire time: nothing then.
 WITH ins AS (
@@ -88,7 +108,10 @@ WHERE j.id = ANY(ARRAY(
         ORDER BY priority DESC, run_at, id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED))
-RETURNING j.*
+-- (the columns of decode_claimed, in its order)
+RETURNING j.id, j.queue, j.name, j.args, j.priority, j.attempt, j.max_attempts, j.run_at,
+       j.timeout, j.unique_key, j.org_id, j.created_by, j.schedule_id, j.fire_time,
+       j.error, j.worker_id, j.lease_expires_at, j.handbacks, j.created_at, j.started_at
 
 -- name: claim_any
 -- Claim the next queued jobs of any queue.
@@ -103,7 +126,10 @@ WHERE j.id = ANY(ARRAY(
         ORDER BY priority DESC, run_at, id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED))
-RETURNING j.*
+-- (the columns of decode_claimed, in its order)
+RETURNING j.id, j.queue, j.name, j.args, j.priority, j.attempt, j.max_attempts, j.run_at,
+       j.timeout, j.unique_key, j.org_id, j.created_by, j.schedule_id, j.fire_time,
+       j.error, j.worker_id, j.lease_expires_at, j.handbacks, j.created_at, j.started_at
 
 -- name: lock_name
 -- Serialize claims of one concurrency-limited job type for this transaction.
@@ -129,7 +155,10 @@ WHERE j.id = ANY(ARRAY(
         ORDER BY priority DESC, run_at, id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED))
-RETURNING j.*
+-- (the columns of decode_claimed, in its order)
+RETURNING j.id, j.queue, j.name, j.args, j.priority, j.attempt, j.max_attempts, j.run_at,
+       j.timeout, j.unique_key, j.org_id, j.created_by, j.schedule_id, j.fire_time,
+       j.error, j.worker_id, j.lease_expires_at, j.handbacks, j.created_at, j.started_at
 
 -- Rate limits: a sliding window of starts per job type (see hourhand.store.base
 -- claim_of_type). Times are clock_timestamp(), not the transaction's start: a claimer that

@@ -30,7 +30,15 @@ CREATE TABLE hourhand_jobs (
     handbacks integer NOT NULL DEFAULT 0,  -- attempts handed back at shutdown (not counted)
     -- A lease is held exactly while the job runs: statements on running jobs fence on it.
     CONSTRAINT hourhand_jobs_lease CHECK ((state = 'running') = (lease_expires_at IS NOT NULL))
-) WITH (autovacuum_vacuum_scale_factor = 0.05, autovacuum_analyze_scale_factor = 0.02);
+) WITH (
+    -- vacuum and analyze after a fixed number of changed rows, whatever the history kept
+    -- (migration 0006 says why)
+    autovacuum_vacuum_scale_factor = 0,
+    autovacuum_vacuum_threshold = 20000,
+    autovacuum_vacuum_cost_delay = 0,
+    autovacuum_analyze_scale_factor = 0,
+    autovacuum_analyze_threshold = 20000
+);
 
 -- Ready work, in claim order, per queue and across queues.
 CREATE INDEX hourhand_jobs_ready ON hourhand_jobs (queue, priority DESC, run_at, id)

@@ -12,6 +12,19 @@ VALUES (:queue, :name, :args,
 ON CONFLICT DO NOTHING
 RETURNING id
 
+-- name: insert_alike
+-- Insert many jobs alike but for their args (keyless: no conflict is possible), the args
+-- sent as one JSON array, the rest once. Rows are inserted in the array's order, so their
+-- ids follow it.
+INSERT INTO hourhand_jobs (queue, name, args, state, priority, max_attempts, run_at, timeout,
+                           org_id, created_by, created_at)
+SELECT :queue, :name, a.value,
+       CASE WHEN coalesce(:run_at, NOW()) > NOW() THEN 'scheduled' ELSE 'queued' END,
+       :priority, :max_attempts, coalesce(:run_at, NOW()), :timeout, :org_id, :created_by, NOW()
+FROM json_each(:args) AS a
+ORDER BY a.key
+RETURNING id
+
 -- name: find_unique
 -- The waiting or running job holding a unique key.
 SELECT id FROM hourhand_jobs
@@ -49,7 +62,10 @@ WHERE id IN (
       AND NOT EXISTS (SELECT 1 FROM hourhand_queues WHERE name = :queue AND paused)
     ORDER BY priority DESC, run_at, id
     LIMIT :limit)
-RETURNING *
+-- (the columns of decode_claimed, in its order)
+RETURNING id, queue, name, args, priority, attempt, max_attempts, run_at, timeout,
+       unique_key, org_id, created_by, schedule_id, fire_time, error, worker_id,
+       lease_expires_at, handbacks, created_at, started_at
 
 -- name: claim_any
 -- Claim the next queued jobs of any queue.
@@ -65,7 +81,10 @@ WHERE id IN (
            OR queue NOT IN (SELECT name FROM hourhand_queues WHERE paused))
     ORDER BY priority DESC, run_at, id
     LIMIT :limit)
-RETURNING *
+-- (the columns of decode_claimed, in its order)
+RETURNING id, queue, name, args, priority, attempt, max_attempts, run_at, timeout,
+       unique_key, org_id, created_by, schedule_id, fire_time, error, worker_id,
+       lease_expires_at, handbacks, created_at, started_at
 
 -- name: count_running
 -- How many jobs of one type are running.
@@ -85,7 +104,10 @@ WHERE id IN (
            OR queue NOT IN (SELECT name FROM hourhand_queues WHERE paused))
     ORDER BY priority DESC, run_at, id
     LIMIT :limit)
-RETURNING *
+-- (the columns of decode_claimed, in its order)
+RETURNING id, queue, name, args, priority, attempt, max_attempts, run_at, timeout,
+       unique_key, org_id, created_by, schedule_id, fire_time, error, worker_id,
+       lease_expires_at, handbacks, created_at, started_at
 
 -- Rate limits: a sliding window of starts per job type (see hourhand.store.base
 -- claim_of_type), counted under the write lock.
