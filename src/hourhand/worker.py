@@ -34,12 +34,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hourhand import checks
+from hourhand.claiming import Claims
 from hourhand.errors import DatabaseUnavailable, DoNotRetry, InvalidInput
 from hourhand.gate import ClaimGate
 from hourhand.hooks import HookRunner
 from hourhand.jobs import Job, JobContext, JobState, Outcome
 from hourhand.leases import Leases, LoopWatchdog, Pair
 from hourhand.outage import Backoff, Outage
+from hourhand.ratelimits import RateLimit
 from hourhand.recorder import Recorder, WorkerStats
 from hourhand.running import (
     Run,
@@ -136,6 +138,8 @@ class Worker:
         self._stopping = False
         self._forced = False
         self._claim_uncertain = False  # a claim failed: it may have claimed jobs we never got
+        self._claims = Claims(self._free, lambda: not self._stopping)
+        self._direct_names: list[str] | None = None  # what the listener may claim by itself
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._force_event: asyncio.Event | None = None
@@ -238,6 +242,8 @@ class Worker:
         try:
             self.started.set()
             await self._fetch_loop()
+            await self._call(self._claims_settled)  # the listener's last claim, if any
+            self._claims.start(self._start)
             await self._drain()
         finally:
             rescuer.cancel()
@@ -291,7 +297,43 @@ class Worker:
             if watcher.queues_changed():  # (before the wake-up: queued in this order)
                 self._from_thread(self._on_queues_changed, None)
             if woken and not self._stopping:
+                self._claim_from_listener()
                 self._from_thread(self._wake_up, None)
+
+    def _claim_from_listener(self) -> None:
+        """Thread: work is ready; claim it here rather than wake the event loop to ask the
+        thread pool to (the shortest pickup). Only in the plain case: any job type without
+        a concurrency or rate limit, no paused queue, no per-queue limit; the event loop is
+        woken anyway and claims whatever else there is."""
+        names = self._direct_names
+        if names is None or self._gate.paused or self.queue_limits:
+            return
+        store = self.app.store
+
+        def take(room: int) -> TypeClaim:
+            return TypeClaim(store.claim(self.id, self.queues, room, self.lease, names))
+
+        try:
+            got = self._claims.claim(take, self.concurrency)
+        except DatabaseUnavailable:
+            self._from_thread(self._claim_failed, None)
+            return
+        except Exception:  # the fetch loop, woken next, tries again and reports
+            logger.debug("claim from the listener failed", exc_info=True)
+            return
+        if got.jobs:
+            self._from_thread(self._start_claimed, None)
+
+    def _claim_failed(self, _: object = None) -> None:
+        self._claim_uncertain = True  # the reply may have been lost, not the claim
+
+    def _start_claimed(self, _: object = None) -> None:
+        self._claims.start(self._start)
+
+    def _claims_settled(self) -> None:
+        """Thread: wait for a claim under way (the listener's) to end."""
+        with self._claims.quiet():
+            pass
 
     def _wake_up(self, _: object = None) -> None:
         assert self._wake is not None
@@ -342,10 +384,8 @@ class Worker:
     async def _fill(self) -> None:
         """Claim until capacity is full or nothing more is ready."""
         assert self._leases is not None
-        store = self.app.store
         if self._claim_uncertain:  # give back what a lost claim reply may have taken
-            held = [job_id for job_id, _ in self._leases.held()]
-            released = await self._call(functools.partial(store.release_unheld, self.id, held))
+            released = await self._call(self._release_unheld)
             self._claim_uncertain = False
             if released:
                 logger.warning(
@@ -354,6 +394,7 @@ class Worker:
                     released,
                 )
         free_names = sorted(n for n, s in self.app.registry.items() if not s.limited)
+        self._direct_names = free_names or None
         limited = {n: s for n, s in self.app.registry.items() if s.limited}
         served = await self._gate.claimable(self._call, self.app.store, self.queues)
         while self._free() > 0 and not self._stopping:
@@ -363,45 +404,61 @@ class Worker:
                 room = self._room(queue)
                 if room > 0 and free_names:
                     asked += room
-                    got = await self._claim(
-                        functools.partial(
-                            store.claim, self.id, queues, room, self.lease, free_names
-                        )
-                    )
+                    got = await self._claim(queues, room, free_names)
                     claimed += len(got)
                 for name, spec in limited.items():
                     room = min(self._room(queue), spec.concurrency or MAX_CONCURRENCY)
                     if room <= 0 or self._gate.waiting(name, time.monotonic()):
                         continue
                     asked += room
-                    took = await self._claim_type(
-                        functools.partial(
-                            store.claim_limited,
-                            self.id,
-                            queues,
-                            name,
-                            room,
-                            self.lease,
-                            spec.concurrency,
-                            spec.rate_limit,
-                        )
+                    take = functools.partial(
+                        self._claim_limited, queues, name, spec.concurrency, spec.rate_limit
                     )
+                    took = await self._claim_type(take, room)
                     self._gate.rate_limited(name, took.free_in, time.monotonic())
                     claimed += len(took.jobs)
             if claimed == 0 or claimed < asked:
                 return
 
-    async def _claim(self, claim: Callable[[], list[Job]]) -> list[Job]:
-        return (await self._claim_type(lambda: TypeClaim(claim()))).jobs
+    async def _claim(self, queues: list[str] | None, room: int, names: list[str]) -> list[Job]:
+        """Claim up to ``room`` jobs of the types ``names`` (without limits)."""
+        store, lease = self.app.store, self.lease
 
-    async def _claim_type(self, claim: Callable[[], TypeClaim]) -> TypeClaim:
+        def take(n: int) -> TypeClaim:
+            return TypeClaim(store.claim(self.id, queues, n, lease, names))
+
+        return (await self._claim_type(take, room)).jobs
+
+    def _claim_limited(
+        self,
+        queues: list[str] | None,
+        name: str,
+        max_running: int | None,
+        rate: RateLimit | None,
+        room: int,
+    ) -> TypeClaim:
+        return self.app.store.claim_limited(
+            self.id, queues, name, room, self.lease, max_running, rate
+        )
+
+    async def _claim_type(self, take: Callable[[int], TypeClaim], room: int) -> TypeClaim:
+        """Claim up to ``room`` jobs with ``take(n)`` (in turn with the listener's claims,
+        see :mod:`hourhand.claiming`) and start them."""
         try:
-            got = await self._call(claim)
+            got = await self._call(functools.partial(self._claims.claim, take, room))
         except DatabaseUnavailable:
             self._claim_uncertain = True  # the reply may have been lost, not the claim
             raise
-        self._start(got.jobs)
+        self._claims.start(self._start)
         return got
+
+    def _release_unheld(self) -> list[int]:
+        """Thread: give back the jobs claimed for this worker that it does not have (a
+        claim whose reply was lost with the connection). No claim runs meanwhile."""
+        assert self._leases is not None
+        with self._claims.quiet() as claimed:
+            held = [job_id for job_id, _ in self._leases.held()] + claimed
+            return self.app.store.release_unheld(self.id, held)
 
     def _queue_order(self, queues: list[str | None]) -> list[str | None]:
         """The queues to claim from, starting one further each time so none is always last."""

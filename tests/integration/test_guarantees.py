@@ -533,6 +533,41 @@ def test_jobs_taken_by_a_claim_whose_reply_was_lost_are_given_back(
     assert "claimed for this worker by a request whose reply was lost" in caplog.text
 
 
+def test_a_claim_from_the_listener_whose_reply_was_lost_gives_its_jobs_back(
+    hh: Hourhand, run_worker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An idle worker claims straight from its listener thread when work is announced;
+    a lost reply there is handled as one on the fetch loop's claims."""
+    runs: Counter[int] = Counter()
+
+    @hh.job("n")
+    async def n(ctx: JobContext) -> None:
+        runs[ctx.job_id] += 1
+
+    worker = run_worker(lease=30, poll_interval=30)  # woken by the announcement, not a poll
+    warm = hh.enqueue("n")
+    wait_until(lambda: state(hh, warm) == JobState.COMPLETED)
+    real = hh.store.claim
+    first: list[str] = []
+
+    def claim(*args: object) -> object:
+        result = real(*args)  # type: ignore[arg-type]
+        if not first:
+            first.append(threading.current_thread().name)
+            raise DatabaseUnavailable("server closed the connection unexpectedly")
+        return result
+
+    hh.store.claim = claim  # type: ignore[method-assign]
+    ids = hh.enqueue_many("n", [{} for _ in range(3)])
+    wait_until(lambda: all(state(hh, i) == JobState.COMPLETED for i in ids), timeout=10)
+    assert first == ["hourhand-listen"]
+    assert runs == dict.fromkeys([warm, *ids], 1)
+    for job_id in ids:  # the lost claim did not count as an attempt
+        assert [(a.attempt, a.outcome) for a in hh.attempts(job_id)] == [(1, Outcome.COMPLETED)]
+    assert "claimed for this worker by a request whose reply was lost" in caplog.text
+    assert worker.worker.stats.claimed == 4
+
+
 @pytest.mark.parametrize("method", ["complete", "end_attempt"])
 def test_an_outcome_committed_before_its_reply_was_lost_is_not_reported_lost(
     hh: Hourhand, run_worker, caplog: pytest.LogCaptureFixture, method: str

@@ -84,15 +84,11 @@ LISTEN_BACKOFF = (0.1, 5.0)  # seconds: first and longest wait before reconnecti
 # within a minute), the planner believes few jobs are queued and prefers to fetch them all
 # and sort them: per claim, a sort of every queued job (2M rows: a stall). Claims are
 # planned with sorting ruled out, so the ordered index scan is the only plan left.
-# A claim also commits without waiting for its WAL to reach the disk (about 1.6 ms of an
-# idle worker's pickup on a common disk). It is lease-protected: a claim lost in a crash
-# of the server only returns the job to the queue, and the worker's writes for it (its
-# heartbeats and its end) are fenced on the claim, so they find nothing and change nothing;
-# the job runs again (at least once). Any durable commit after the claim (the
-# completion's) flushes the claim's WAL first. See docs/guarantees.md.
-CLAIM_PLANNING = (
-    "SELECT set_config('enable_sort', 'off', true), set_config('synchronous_commit', 'off', true)"
-)
+# Claims commit durably, like every other write. Committing them without waiting for the
+# WAL flush would shorten an idle worker's pickup, but a crash of the server could then
+# undo a claim whose job already runs: the job runs twice with one attempt recorded, and
+# the same (job, attempt, worker) fence can be handed out twice (docs/guarantees.md).
+CLAIM_PLANNING = "SELECT set_config('enable_sort', 'off', true)"
 # A statement on a batch of given jobs joins the rows (found by primary key) with the batch's
 # arrays. A plan cached for many executions cannot see how long the arrays are and guesses
 # ten items; it then loops over the whole batch once per row, a cost that grows with the
