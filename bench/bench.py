@@ -43,6 +43,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT / "src"))  # this tree's hourhand, not an installed one
 
 from tests.support.pgserver import PgServer  # noqa: E402
 
@@ -103,6 +104,21 @@ def ensure_peers() -> None:
 
 def _has_uv(python: str) -> bool:
     return subprocess.run([python, "-m", "uv", "--version"], capture_output=True).returncode == 0
+
+
+def hourhand_source() -> dict[str, str]:
+    """Where the measured hourhand came from: its directory and the tree's commit."""
+    import hourhand
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT)
+        return out.stdout.strip()
+
+    head, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "src")
+    return {
+        "path": str(Path(hourhand.__file__).parent),
+        "commit": head + ("+changes" if dirty else ""),
+    }
 
 
 def peer_versions() -> dict[str, str]:
@@ -587,6 +603,7 @@ def main() -> None:
         "spacing_s": opts.spacing,
         "sweep": sweep,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "hourhand": hourhand_source(),
         "peers": peer_versions() if {"pgqueuer", "procrastinate"} & set(targets) else {},
         "results": results,
         "best": best,

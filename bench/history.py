@@ -38,10 +38,11 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH.parent / "src"))  # this tree's hourhand
 
 from tests.support.pgserver import PgServer  # noqa: E402
 
-from bench import hh_drain, hh_enqueue, table  # noqa: E402
+from bench import hh_drain, hh_enqueue, hourhand_source, table  # noqa: E402
 from harness import postmaster_pid, rate, slowest_window  # noqa: E402
 from hh_jobs import build_app  # noqa: E402
 from hh_probe import Probe, sqlite_path  # noqa: E402
@@ -227,6 +228,7 @@ def main() -> None:
     doc = {
         "date": started.isoformat(timespec="seconds"),
         "command": " ".join([".venv/bin/python", "bench/history.py", *sys.argv[1:]]),
+        "hourhand": hourhand_source(),
         "results": results,
     }
     RESULTS.write_text(json.dumps(doc, indent=2) + "\n")
