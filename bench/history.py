@@ -171,7 +171,7 @@ def report(results: list[dict[str, Any]]) -> None:
             f"{r['history']:,}",
             f"{r['build_enqueue_per_s']:,.0f}",
             f"{r['build_drain_per_s']:,.0f}",
-            f"{r['build_slowest_10s_per_s'] or 0:,}",
+            f"{r['build_slowest_10s_per_s']:,}" if r["build_slowest_10s_per_s"] else "-",
         )
         for r in results
         if r["history"]
@@ -204,8 +204,8 @@ def report(results: list[dict[str, Any]]) -> None:
             )
         )
     print(f"\n{results[0]['jobs']:,} jobs on top of the history; (history/empty) in brackets")
-    header = ("store", "history", "enqueue/s", "µs/job c/s", "drain warm/s", "drain cold/s")
-    table((*header, "drain µs/job c/s", "counts ms"), rows)
+    header = ("store", "history", "enqueue/s", "client/server µs", "drain warm/s")
+    table((*header, "drain cold/s", "client/server µs (warm)", "counts ms"), rows)
 
 
 def main() -> None:
