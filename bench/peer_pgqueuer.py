@@ -1,10 +1,20 @@
 """PgQueuer's side of the benchmark; runs with bench/.peers/bin/python (see bench.py).
 
-``driver`` mode installs PgQueuer's schema with its own ``Queries.install()``, bulk-enqueues
-N no-op jobs with ``Queries.enqueue([...], [...], [...])``, drains them with worker
-processes (``worker`` mode: ``PgQueuer(AsyncpgDriver).run(batch_size=...)`` on uvloop, as
-``pgq run`` does), then measures enqueue-to-start latency with single enqueues to one idle
-worker. It prints its results as JSON on the last line of stdout.
+One timed phase per run, in a fresh database that bench.py made for it; PgQueuer's schema
+is installed with its own ``Queries.install()``. The phases:
+
+- ``enqueue``: N no-op jobs with ``Queries.enqueue([...], [...], [...])``, in calls of
+  ``--batch`` jobs (0: one call of N).
+- ``drain``: N jobs enqueued in one call, then drained by ``--procs`` worker processes of
+  ``--managers`` PgQueuer instances each (``worker`` mode below).
+- ``latency``: one idle worker; single enqueues, from the call's return (and from just
+  before it) to the handler's first line.
+
+A worker process runs ``--managers`` PgQueuer instances, each on its own asyncpg
+connection, together on one uvloop event loop: what PgQueuer's own benchmark
+(``tools/benchmark.py --dequeue K``) does to use more than one manager in a process. Each
+instance runs ``PgQueuer.run(batch_size=...)``, as ``pgq run`` does. The result is JSON on
+the last line of stdout.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import asyncpg
+import psycopg
 import uvloop
 from pgqueuer import PgQueuer
 from pgqueuer.db import AsyncpgDriver
@@ -28,13 +39,13 @@ from pgqueuer.models import Job
 from pgqueuer.queries import Queries
 
 from harness import (
-    DRAIN_POLL_INTERVAL,
+    EnqueueMeter,
     StartRecorder,
     Workers,
-    drain_result,
     latency_stats,
-    rate,
     read_starts,
+    run_drain,
+    wait_until,
     worker_ready_then_wait_go,
 )
 
@@ -45,96 +56,93 @@ WARMUP_JOBS = 5
 # -- worker process ----------------------------------------------------------------------
 
 
-async def worker_main(url: str, batch_size: int) -> None:
-    conn = await asyncpg.connect(url)
-    pgq = PgQueuer(AsyncpgDriver(conn))
+async def worker_main(url: str, batch_size: int, managers: int) -> None:
     recorder = StartRecorder(os.environ.get(LATENCY_FILE_ENV))
+    pgqs = []
+    for _ in range(managers):
+        pgq = PgQueuer(AsyncpgDriver(await asyncpg.connect(url)))
 
-    @pgq.entrypoint("noop")
-    async def noop(job: Job) -> None:
-        return None
+        @pgq.entrypoint("noop")
+        async def noop(job: Job) -> None:
+            return None
 
-    @pgq.entrypoint("lat")
-    async def lat(job: Job) -> None:
-        recorder.record(int(job.payload or b"0"))
+        @pgq.entrypoint("lat")
+        async def lat(job: Job) -> None:
+            recorder.record(int(job.payload or b"0"))
+
+        pgqs.append(pgq)
 
     await asyncio.to_thread(worker_ready_then_wait_go)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, pgq.shutdown.set)
-    await pgq.run(batch_size=batch_size)
+        loop.add_signal_handler(sig, lambda: [p.shutdown.set() for p in pgqs])
+    await asyncio.gather(*(p.run(batch_size=batch_size) for p in pgqs))
 
 
-# -- driver ------------------------------------------------------------------------------
+# -- phases ------------------------------------------------------------------------------
 
 
-async def queued(conn: asyncpg.Connection) -> int:
-    return int(await conn.fetchval("SELECT count(*) FROM pgqueuer"))
+async def install(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await Queries(AsyncpgDriver(conn)).install()
+    finally:
+        await conn.close()
 
 
-async def wait_for(check, timeout: float, interval: float, workers: Workers) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return True
-        workers.check_alive()
-        await asyncio.sleep(interval)
-    return bool(await check())
+async def enqueue(url: str, n: int, batch: int, postmaster: int | None) -> dict:
+    """Enqueue n no-op jobs in calls of ``batch`` (0: one call); timed and metered."""
+    conn = await asyncpg.connect(url)
+    queries = Queries(AsyncpgDriver(conn))
+    size = batch or n
+    await conn.execute("CHECKPOINT")
+    with EnqueueMeter(postmaster) as meter:
+        for start in range(0, n, size):
+            k = min(size, n - start)
+            ids = await queries.enqueue(["noop"] * k, [None] * k, [0] * k)
+            assert len(ids) == k
+    await conn.close()
+    return meter.result(n)
 
 
-async def driver_main(opts: argparse.Namespace) -> dict:
+def drain(opts: argparse.Namespace) -> dict:
+    uvloop.run(enqueue(opts.url, opts.jobs, 0, None))
+    with psycopg.connect(opts.url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+
+        def left() -> int:
+            return int(conn.execute("SELECT count(*) FROM pgqueuer").fetchone()[0])
+
+        # completed = logged as successful (a failed job leaves the queue table too)
+        done_sql = "FROM pgqueuer_log WHERE status = 'successful'"
+        cmd = [sys.executable, __file__, "worker", "--url", opts.url]
+        cmd += ["--batch-size", str(opts.batch_size), "--managers", str(opts.managers)]
+        result = run_drain(
+            cmd,
+            opts.procs,
+            opts.jobs,
+            left=left,
+            last_finish=lambda: conn.execute(
+                f"SELECT extract(epoch FROM max(created)) {done_sql}"
+            ).fetchone()[0],
+            completed=lambda: int(conn.execute(f"SELECT count(*) {done_sql}").fetchone()[0]),
+            log_dir=Path(opts.tmp),
+            tag=f"pgqueuer-drain-{opts.procs}x{opts.managers}-b{opts.batch_size}",
+            postmaster=opts.postmaster,
+            timeout=opts.drain_timeout,
+        )
+        rows = conn.execute("SELECT status::text, count(*) FROM pgqueuer_log GROUP BY 1")
+        result["log_statuses"] = dict(rows.fetchall())
+    return result
+
+
+async def latency(opts: argparse.Namespace) -> dict:
     tmp = Path(opts.tmp)
     conn = await asyncpg.connect(opts.url)
     queries = Queries(AsyncpgDriver(conn))
-    await queries.install()
-    n = opts.jobs
-    result: dict = {
-        "system": "pgqueuer",
-        "store": "postgresql",
-        "settings": {
-            "drain_workers": opts.workers,
-            "batch_size": opts.batch_size,
-            "driver": "asyncpg",
-            "loop": "uvloop",
-        },
-    }
-
-    # (a) bulk enqueue: one call with lists
-    entrypoints, payloads, priorities = ["noop"] * n, [None] * n, [0] * n
-    t0 = time.perf_counter()
-    ids = await queries.enqueue(entrypoints, payloads, priorities)
-    enqueue_s = time.perf_counter() - t0
-    assert len(ids) == n
-    result["enqueue_s"] = round(enqueue_s, 3)
-    result["enqueue_per_s"] = rate(n, enqueue_s)
-
-    # (b) drain: completed jobs leave the queue table (and go to pgqueuer_log)
-    cmd = [sys.executable, __file__, "worker", "--url", opts.url, "--batch-size"]
-    cmd.append(str(opts.batch_size))
-    workers = Workers(cmd, opts.workers, tmp, "pgqueuer-drain")
-    try:
-        await asyncio.to_thread(workers.wait_ready)
-        go_wall = time.time()
-        t0 = time.perf_counter()
-        workers.go()
-        await wait_for(
-            lambda: _empty(conn), opts.drain_timeout, DRAIN_POLL_INTERVAL, workers=workers
-        )
-        poll_s = time.perf_counter() - t0
-    finally:
-        await asyncio.to_thread(workers.stop)
-    # completed = logged as successful (a failed job is deleted from the queue table too)
-    completed, last = await conn.fetchrow(
-        "SELECT count(*), extract(epoch FROM max(created)) FROM pgqueuer_log "
-        "WHERE status = 'successful'"
-    )
-    result["log_statuses"] = dict(
-        await conn.fetch("SELECT status::text, count(*) FROM pgqueuer_log GROUP BY status")
-    )
-    result.update(drain_result(n, completed, go_wall, last, poll_s))
-
-    # (c) latency to an idle worker
     lat_file = tmp / "pgqueuer-latency.txt"
+    cmd = [sys.executable, __file__, "worker", "--url", opts.url]
+    cmd += ["--batch-size", str(opts.batch_size), "--managers", "1"]
     workers = Workers(cmd, 1, tmp, "pgqueuer-latency", env={LATENCY_FILE_ENV: str(lat_file)})
     try:
         await asyncio.to_thread(workers.wait_ready)
@@ -142,52 +150,65 @@ async def driver_main(opts: argparse.Namespace) -> dict:
         for i in range(WARMUP_JOBS):
             await queries.enqueue("lat", str(-1 - i).encode(), 0)
             await asyncio.sleep(0.05)
-        await wait_for(lambda: _seen(lat_file, WARMUP_JOBS), 30, interval=0.05, workers=workers)
-        await asyncio.sleep(0.2)
-        sent: dict[int, float] = {}
+        await wait_seen(lat_file, WARMUP_JOBS, workers)
+        await idle(conn)
+        called: dict[int, float] = {}
+        returned: dict[int, float] = {}
         for seq in range(opts.latency_jobs):
-            t = time.time()
+            called[seq] = time.time()
             await queries.enqueue("lat", str(seq).encode(), 0)
-            sent[seq] = t
+            returned[seq] = time.time()
             await asyncio.sleep(opts.spacing)
-        await wait_for(
-            lambda: _seen(lat_file, WARMUP_JOBS + opts.latency_jobs),
-            30,
-            interval=0.05,
-            workers=workers,
-        )
-        result.update(latency_stats(sent, read_starts(lat_file)))
+        await wait_seen(lat_file, WARMUP_JOBS + opts.latency_jobs, workers)
+        return latency_stats(called, returned, read_starts(lat_file))
     finally:
         await asyncio.to_thread(workers.stop)
-    await conn.close()
-    return result
+        await conn.close()
 
 
-async def _empty(conn: asyncpg.Connection) -> bool:
-    return await queued(conn) == 0
+async def wait_seen(path: Path, count: int, workers: Workers) -> None:
+    def seen() -> bool:
+        workers.check_alive()
+        return len(read_starts(path)) >= count
+
+    await asyncio.to_thread(wait_until, seen, 30)
 
 
-async def _seen(path: Path, count: int) -> bool:
-    return len(read_starts(path)) >= count
+async def idle(conn: asyncpg.Connection) -> None:
+    """Until the queue is empty (the warm-up jobs done and logged), then a quiet moment."""
+    deadline = time.monotonic() + 30
+    while await conn.fetchval("SELECT count(*) FROM pgqueuer") and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["driver", "worker"])
+    parser.add_argument("mode", choices=["worker", "enqueue", "drain", "latency"])
     parser.add_argument("--url", required=True)
-    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=1000, help="dequeue batch size")
+    parser.add_argument("--managers", type=int, default=1, help="PgQueuer instances a process")
+    parser.add_argument("--procs", type=int, default=2, help="worker processes (drain)")
+    parser.add_argument("--batch", type=int, default=0, help="enqueue batch; 0: one call")
     parser.add_argument("--jobs", type=int, default=20000)
     parser.add_argument("--latency-jobs", type=int, default=300)
     parser.add_argument("--spacing", type=float, default=0.007)
-    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--drain-timeout", type=float, default=300.0)
+    parser.add_argument("--postmaster", type=int, default=None, help="for the server's CPU")
     parser.add_argument("--tmp", default=".")
     parser.add_argument("--index", type=int, default=0)
     opts = parser.parse_args()
     if opts.mode == "worker":
-        uvloop.run(worker_main(opts.url, opts.batch_size))
+        uvloop.run(worker_main(opts.url, opts.batch_size, opts.managers))
+        return
+    uvloop.run(install(opts.url))
+    if opts.mode == "enqueue":
+        result = uvloop.run(enqueue(opts.url, opts.jobs, opts.batch, opts.postmaster))
+    elif opts.mode == "drain":
+        result = drain(opts)
     else:
-        print(json.dumps(uvloop.run(driver_main(opts))), flush=True)
+        result = uvloop.run(latency(opts))
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,16 @@
 """procrastinate's side of the benchmark; runs with bench/.peers/bin/python (see bench.py).
 
-``driver`` mode applies procrastinate's schema with its own schema manager (what
-``procrastinate schema --apply`` runs), bulk-enqueues N no-op jobs with
-``Task.batch_defer_async``, drains them with worker processes (``worker`` mode:
-``App.run_worker_async(concurrency=...)`` with LISTEN/NOTIFY on), then measures
-enqueue-to-start latency with ``defer_async`` to one idle worker. It prints its results as
-JSON on the last line of stdout.
+One timed phase per run, in a fresh database that bench.py made for it; the schema is
+applied with procrastinate's own schema manager (what ``procrastinate schema --apply``
+runs). The phases:
+
+- ``enqueue``: N no-op jobs with one ``Task.batch_defer_async`` call.
+- ``drain``: N jobs enqueued so, then drained by ``--procs`` worker processes (``worker``
+  mode: ``App.run_worker_async(concurrency=...)`` with LISTEN/NOTIFY on).
+- ``latency``: one idle worker; ``defer_async`` one job at a time, from the call's return
+  (and from just before it) to the handler's first line.
+
+The result is JSON on the last line of stdout.
 """
 
 from __future__ import annotations
@@ -22,15 +27,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import procrastinate
+import psycopg
 
 from harness import (
-    DRAIN_POLL_INTERVAL,
+    EnqueueMeter,
     StartRecorder,
     Workers,
-    drain_result,
     latency_stats,
-    rate,
     read_starts,
+    run_drain,
+    wait_until,
     worker_ready_then_wait_go,
 )
 
@@ -72,128 +78,133 @@ async def worker_main(url: str, concurrency: int) -> None:
         )
 
 
-# -- driver ------------------------------------------------------------------------------
+# -- phases ------------------------------------------------------------------------------
 
 
-async def count(app: procrastinate.App, status: str) -> int:
-    row = await app.connector.execute_query_one_async(
-        "SELECT count(*) AS n FROM procrastinate_jobs WHERE status = %(status)s",
-        status=status,
-    )
-    return int(row["n"])
-
-
-async def wait_for(check, timeout: float, interval: float, workers: Workers) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return True
-        workers.check_alive()
-        await asyncio.sleep(interval)
-    return bool(await check())
-
-
-async def driver_main(opts: argparse.Namespace) -> dict:
-    tmp = Path(opts.tmp)
-    n = opts.jobs
-    result: dict = {
-        "system": "procrastinate",
-        "store": "postgresql",
-        "settings": {
-            "drain_workers": opts.workers,
-            "concurrency": opts.concurrency,
-            "pool_max_size": opts.concurrency + 3,
-            "listen_notify": True,
-        },
-    }
-    app = build_app(opts.url, 4)
+async def install(url: str) -> None:
+    app = build_app(url, 2)
     async with app.open_async():
         await app.schema_manager.apply_schema_async()
-        noop = app.tasks["noop"]
-        lat = app.tasks["lat"]
 
-        # (a) bulk enqueue: one batch_defer_async call
+
+async def enqueue(url: str, n: int, postmaster: int | None) -> dict:
+    app = build_app(url, 4)
+    async with app.open_async():
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
         args_list: list[dict] = [{} for _ in range(n)]
-        t0 = time.perf_counter()
-        ids = await noop.batch_defer_async(*args_list)
-        enqueue_s = time.perf_counter() - t0
+        with EnqueueMeter(postmaster) as meter:
+            ids = await app.tasks["noop"].batch_defer_async(*args_list)
         assert len(ids) == n
-        result["enqueue_s"] = round(enqueue_s, 3)
-        result["enqueue_per_s"] = rate(n, enqueue_s)
+    return meter.result(n)
 
-        # (b) drain
-        cmd = [sys.executable, __file__, "worker", "--url", opts.url, "--concurrency"]
-        cmd.append(str(opts.concurrency))
-        workers = Workers(cmd, opts.workers, tmp, "procrastinate-drain")
 
-        async def drained() -> bool:
-            return await count(app, "succeeded") >= n
+def drain(opts: argparse.Namespace) -> dict:
+    asyncio.run(enqueue(opts.url, opts.jobs, None))
+    with psycopg.connect(opts.url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
 
-        try:
-            await asyncio.to_thread(workers.wait_ready)
-            go_wall = time.time()
-            t0 = time.perf_counter()
-            workers.go()
-            await wait_for(drained, opts.drain_timeout, DRAIN_POLL_INTERVAL, workers=workers)
-            poll_s = time.perf_counter() - t0
-        finally:
-            await asyncio.to_thread(workers.stop)
-        completed = await count(app, "succeeded")
-        row = await app.connector.execute_query_one_async(
-            "SELECT extract(epoch FROM max(at)) AS last FROM procrastinate_events "
-            "WHERE type = 'succeeded'"
+        def scalar(sql: str) -> object:
+            return conn.execute(sql).fetchone()[0]
+
+        cmd = [sys.executable, __file__, "worker", "--url", opts.url]
+        cmd += ["--concurrency", str(opts.concurrency)]
+        result = run_drain(
+            cmd,
+            opts.procs,
+            opts.jobs,
+            left=lambda: int(
+                scalar("SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')")
+            ),
+            last_finish=lambda: scalar(
+                "SELECT extract(epoch FROM max(at)) FROM procrastinate_events "
+                "WHERE type = 'succeeded'"
+            ),
+            completed=lambda: int(
+                scalar("SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'")
+            ),
+            log_dir=Path(opts.tmp),
+            tag=f"procrastinate-drain-c{opts.concurrency}",
+            postmaster=opts.postmaster,
+            timeout=opts.drain_timeout,
         )
-        result.update(drain_result(n, completed, go_wall, row["last"], poll_s))
+    result["pool_max_size"] = opts.concurrency + 3
+    return result
 
-        # (c) latency to an idle worker
-        lat_file = tmp / "procrastinate-latency.txt"
+
+async def latency(opts: argparse.Namespace) -> dict:
+    tmp = Path(opts.tmp)
+    lat_file = tmp / "procrastinate-latency.txt"
+    cmd = [sys.executable, __file__, "worker", "--url", opts.url]
+    cmd += ["--concurrency", str(opts.concurrency)]
+    app = build_app(opts.url, 4)
+    async with app.open_async():
+        lat = app.tasks["lat"]
         env = {LATENCY_FILE_ENV: str(lat_file)}
         workers = Workers(cmd, 1, tmp, "procrastinate-latency", env=env)
-
-        async def seen(k: int) -> bool:
-            return len(read_starts(lat_file)) >= k
-
         try:
             await asyncio.to_thread(workers.wait_ready)
             workers.go()
             for i in range(WARMUP_JOBS):
                 await lat.defer_async(seq=-1 - i)
                 await asyncio.sleep(0.05)
-            await wait_for(lambda: seen(WARMUP_JOBS), 30, interval=0.05, workers=workers)
-            await asyncio.sleep(0.2)
-            sent: dict[int, float] = {}
+            await wait_seen(lat_file, WARMUP_JOBS, workers)
+            await asyncio.to_thread(idle, opts.url)
+            called: dict[int, float] = {}
+            returned: dict[int, float] = {}
             for seq in range(opts.latency_jobs):
-                t = time.time()
+                called[seq] = time.time()
                 await lat.defer_async(seq=seq)
-                sent[seq] = t
+                returned[seq] = time.time()
                 await asyncio.sleep(opts.spacing)
-            await wait_for(
-                lambda: seen(WARMUP_JOBS + opts.latency_jobs), 30, interval=0.05, workers=workers
-            )
-            result.update(latency_stats(sent, read_starts(lat_file)))
+            await wait_seen(lat_file, WARMUP_JOBS + opts.latency_jobs, workers)
+            return latency_stats(called, returned, read_starts(lat_file))
         finally:
             await asyncio.to_thread(workers.stop)
-    return result
+
+
+async def wait_seen(path: Path, count: int, workers: Workers) -> None:
+    def seen() -> bool:
+        workers.check_alive()
+        return len(read_starts(path)) >= count
+
+    await asyncio.to_thread(wait_until, seen, 30)
+
+
+def idle(url: str) -> None:
+    """Until no job is left to do (the warm-up jobs finished), then a quiet moment."""
+    sql = "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+    with psycopg.connect(url, autocommit=True) as conn:
+        wait_until(lambda: conn.execute(sql).fetchone()[0] == 0, 30)
+    time.sleep(0.5)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["driver", "worker"])
+    parser.add_argument("mode", choices=["worker", "enqueue", "drain", "latency"])
     parser.add_argument("--url", required=True)
-    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--procs", type=int, default=2, help="worker processes (drain)")
     parser.add_argument("--jobs", type=int, default=20000)
     parser.add_argument("--latency-jobs", type=int, default=300)
     parser.add_argument("--spacing", type=float, default=0.007)
-    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--drain-timeout", type=float, default=300.0)
+    parser.add_argument("--postmaster", type=int, default=None, help="for the server's CPU")
     parser.add_argument("--tmp", default=".")
     parser.add_argument("--index", type=int, default=0)
     opts = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if opts.mode == "worker":
         asyncio.run(worker_main(opts.url, opts.concurrency))
+        return
+    asyncio.run(install(opts.url))
+    if opts.mode == "enqueue":
+        result = asyncio.run(enqueue(opts.url, opts.jobs, opts.postmaster))
+    elif opts.mode == "drain":
+        result = drain(opts)
     else:
-        print(json.dumps(asyncio.run(driver_main(opts))), flush=True)
+        result = asyncio.run(latency(opts))
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
