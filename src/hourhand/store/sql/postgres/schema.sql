@@ -64,7 +64,7 @@ CREATE UNIQUE INDEX hourhand_jobs_fire ON hourhand_jobs (schedule_id, fire_time)
     WHERE schedule_id IS NOT NULL;
 
 CREATE TABLE hourhand_attempts (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id bigint GENERATED ALWAYS AS IDENTITY,
     job_id bigint NOT NULL,  -- no foreign key: its check costs a quarter of a completion
     attempt integer NOT NULL,
     worker_id text,
@@ -73,9 +73,10 @@ CREATE TABLE hourhand_attempts (
     outcome text NOT NULL,
     duration double precision,
     error text,
-    traceback text
+    traceback text,
+    -- read by job, oldest first; one index for both (migration 0006)
+    CONSTRAINT hourhand_attempts_pkey PRIMARY KEY (job_id, id)
 );
-CREATE INDEX hourhand_attempts_job ON hourhand_attempts (job_id, id);
 
 CREATE TABLE hourhand_schedules (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
