@@ -7,6 +7,7 @@ the server's zone (startup options are refused), so every time read back must st
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -111,6 +112,11 @@ def ran_once_each(ids: list[int], *apps: Hourhand) -> bool:
     return sorted(total) == sorted(ids) and set(total.values()) == {1}
 
 
+def warnings_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What hourhand logged at WARNING or above (a worker rides out errors, logging them)."""
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
 def direct_sql(url: str, query: str) -> list[tuple[object, ...]]:
     with psycopg.connect(url, autocommit=True) as conn:
         cur = conn.execute(query.encode())
@@ -131,8 +137,12 @@ def listeners(url: str) -> list[str]:
 
 
 def test_two_workers_drain_through_pgbouncer_woken_over_a_direct_listen_connection(
-    urls: Urls, apps: Callable[..., Hourhand], workers: Callable[..., WorkerThread]
+    urls: Urls,
+    apps: Callable[..., Hourhand],
+    workers: Callable[..., WorkerThread],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING)
     one = apps(urls.pooled(), listen_database=urls.listen)
     two = apps(urls.pooled(), listen_database=urls.listen)
     ids = one.enqueue_many("count", [{"n": i} for i in range(300)])
@@ -140,7 +150,7 @@ def test_two_workers_drain_through_pgbouncer_woken_over_a_direct_listen_connecti
     for app in (one, two):
         workers(app, concurrency=20, poll_interval=60)
     wait_until(lambda: ran_once_each(ids, one, two), timeout=60, what="300 jobs run once each")
-    assert one.counts()["completed"] == 300
+    wait_until(lambda: one.counts()["completed"] == 300, what="300 completions recorded")
     assert {LISTEN_APP_NAME} == set(listeners(urls.direct))  # LISTEN went direct, not pooled
 
     late = one.enqueue("count", {"n": -1})  # both workers are idle, waiting for NOTIFY
@@ -148,11 +158,16 @@ def test_two_workers_drain_through_pgbouncer_woken_over_a_direct_listen_connecti
     assert ran_once_each([*ids, late], one, two)
     for job_id in (ids[0], ids[-1], late):  # each run once, recorded once
         assert [a.outcome for a in one.attempts(job_id)] == [Outcome.COMPLETED]
+    assert warnings_logged(caplog) == []
 
 
 def test_without_a_direct_connection_workers_poll_through_pgbouncer(
-    urls: Urls, apps: Callable[..., Hourhand], workers: Callable[..., WorkerThread]
+    urls: Urls,
+    apps: Callable[..., Hourhand],
+    workers: Callable[..., WorkerThread],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING)
     one = apps(urls.pooled())
     two = apps(urls.pooled())
     ids = one.enqueue_many("count", [{"n": i} for i in range(300)])
@@ -163,11 +178,16 @@ def test_without_a_direct_connection_workers_poll_through_pgbouncer(
     assert one.wait(late, timeout=20).state == JobState.COMPLETED  # found by polling
     assert ran_once_each([*ids, late], one, two)
     assert listeners(urls.direct) == []  # no LISTEN was sent through the pooler
+    assert warnings_logged(caplog) == []
 
 
 def test_a_pool_smaller_than_the_workers_connections_still_drains(
-    urls: Urls, apps: Callable[..., Hourhand], workers: Callable[..., WorkerThread]
+    urls: Urls,
+    apps: Callable[..., Hourhand],
+    workers: Callable[..., WorkerThread],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING)
     tiny = urls.pooled(BOUNCER_TINY_POOL)  # one server connection for every client
     one = apps(tiny)
     two = apps(tiny)
@@ -185,6 +205,21 @@ def test_a_pool_smaller_than_the_workers_connections_still_drains(
     wait_until(drained, timeout=90, interval=0.1, what="200 jobs run once each")
     assert max(servers for _, servers in seen) == 1
     assert max(clients for clients, _ in seen) >= 4  # each worker: pool + heartbeats
+    assert warnings_logged(caplog) == []
+
+
+def test_clients_sharing_a_server_connection_prepare_no_statements(urls: Urls) -> None:
+    """psycopg prepares a statement run five times; on a server connection that other
+    clients share, the second client's name clashes (or the statement is missing)."""
+    stores = [open_store(urls.pooled(BOUNCER_TINY_POOL)) for _ in range(2)]
+    try:
+        stores[0].migrate()
+        for _ in range(8):
+            for store in stores:
+                assert store.count_by_state()["queued"] == 0
+    finally:
+        for store in stores:
+            store.close()
 
 
 # -- what a pooled connection may not rely on ------------------------------------------------
@@ -252,7 +287,7 @@ def test_the_pgbouncer_switch_is_taken_out_of_the_url() -> None:
         open_store("sqlite:///x.db", listen_url="postgresql://h/db")
 
 
-# -- the scheduler ----------------------------------------------------------------------------------
+# -- the scheduler -------------------------------------------------------------------------------
 
 
 def test_two_schedulers_through_pgbouncer_fire_a_due_time_once(
