@@ -233,10 +233,19 @@ class PostgresStore(Store):
             max_size=max_connections,
             kwargs=self._kwargs,
             configure=_utc_times,
-            open=True,
+            open=False,
             name="hourhand",
             timeout=pool_timeout,
         )
+        # Open with the first connection made: a first caller finding the pool empty would
+        # make it grow, and the process would keep two connections where it uses one.
+        try:
+            self.pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+        except PoolTimeout as exc:
+            self.pool.close()
+            raise DatabaseUnavailable(
+                f"cannot connect to PostgreSQL at {redact(url)}: {first_line(exc)}"
+            ) from exc
         self._checked_at = 0.0
         self._check_lock = threading.Lock()
         self._closed = False
