@@ -173,6 +173,38 @@ class Connections:
             self.listening[name] = max(self.listening.get(name, 0), listening)
 
 
+def wal_lsn(conn: Any) -> str:
+    row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+    return str(row[0])
+
+
+def wal_bytes(conn: Any, before: str) -> int:
+    row = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)", (before,))
+    return int(row.fetchone()[0])
+
+
+class Pooler:
+    """PgBouncer's clients (per application_name) and server connections for a database,
+    the most at once, from its admin console."""
+
+    def __init__(self, bouncer: PgBouncer, dbname: str) -> None:
+        self.bouncer = bouncer
+        self.dbname = dbname
+        self.servers = 0
+        self.clients: dict[str, int] = {}
+
+    def sample(self) -> None:
+        servers = [s for s in self.bouncer.show("SERVERS") if s["database"] == self.dbname]
+        self.servers = max(self.servers, len(servers))
+        seen: dict[str, int] = {}
+        for client in self.bouncer.show("CLIENTS"):
+            if client["database"] == self.dbname:
+                name = str(client.get("application_name", ""))
+                seen[name] = seen.get(name, 0) + 1
+        for name, n in seen.items():
+            self.clients[name] = max(self.clients.get(name, 0), n)
+
+
 def drain(
     server: PgServer,
     bouncer: PgBouncer | None,
@@ -186,11 +218,14 @@ def drain(
     dbname = f"scale_{count}{'_bouncer' if bouncer else ''}"
     direct = server.create_database(dbname)
     url = bouncer.url(dbname) + "?pgbouncer=true" if bouncer else direct
+    postmaster = postmaster_pid(server)
     hh = build_app(direct)
     hh.store  # noqa: B018  migrate
+    cpu = server_cpu(postmaster)
     t0 = time.perf_counter()
     hh.enqueue_many("noop", [{} for _ in range(n)])
     enqueue_s = time.perf_counter() - t0
+    enqueue_cpu = server_cpu(postmaster) - cpu
     hh.close()
     server.sql("CHECKPOINT")
 
@@ -202,7 +237,7 @@ def drain(
         name = f"{APP_PREFIX}worker-{i}"
         groups.append(Workers(cmd, 1, tmp, f"{dbname}-{i}", env={**env, "PGAPPNAME": name}))
     counter = Connections()
-    postmaster = postmaster_pid(server)
+    pooler = Pooler(bouncer, dbname) if bouncer else None
     with psycopg.connect(direct, autocommit=True) as poll:
         own = poll.execute("SELECT pg_backend_pid()").fetchone()
         assert own is not None
@@ -213,6 +248,7 @@ def drain(
             counter.sample(poll, dbname)
             ready = dict(counter.last)
             counter.most.clear()
+            lsn = wal_lsn(poll)
             cpu0 = server_cpu(postmaster) - proc_cpu(poller)
             bouncer0 = proc_cpu(bouncer.proc.pid) if bouncer and bouncer.proc else 0.0
             go_wall = time.time()
@@ -224,6 +260,8 @@ def drain(
                     "SELECT count(*) FROM hourhand_jobs WHERE state IN ('queued', 'running')"
                 ).fetchone()
                 counter.sample(poll, dbname)
+                if pooler is not None:
+                    pooler.sample()
                 if row is not None and row[0] == 0:
                     break
                 if time.monotonic() > deadline:
@@ -233,6 +271,7 @@ def drain(
                 time.sleep(SAMPLE_EVERY)
             cpu1 = server_cpu(postmaster) - proc_cpu(poller)
             bouncer1 = proc_cpu(bouncer.proc.pid) if bouncer and bouncer.proc else 0.0
+            wal = wal_bytes(poll, lsn)
             row = poll.execute(
                 "SELECT extract(epoch FROM max(finished_at)), count(*) FROM hourhand_jobs "
                 "WHERE state = 'completed'"
@@ -251,10 +290,12 @@ def drain(
         "jobs": n,
         "completed": completed,
         "enqueue_s": round(enqueue_s, 2),
+        "enqueue_server_us_per_job": round(enqueue_cpu / n * 1e6, 1),
         "drain_s": round(drain_s, 2),
         "jobs_per_s": round(completed / drain_s, 1),
         "server_cpu_s": round(cpu1 - cpu0, 2),
         "server_us_per_job": round((cpu1 - cpu0) / completed * 1e6, 1),
+        "wal_bytes_per_job": round(wal / completed),
         "worker_cpu_s": round(worker_cpu, 2),
         "worker_us_per_job": round(worker_cpu / completed * 1e6, 1),
         "connections_ready": ready,
@@ -262,9 +303,39 @@ def drain(
         "connections_listening": counter.listening,
         "connections_idle": idle,
     }
-    if bouncer:
+    if bouncer and pooler:
         result["pgbouncer_us_per_job"] = round((bouncer1 - bouncer0) / completed * 1e6, 1)
+        result["pgbouncer_server_connections_most"] = pooler.servers
+        result["pgbouncer_clients_most"] = pooler.clients
     return result
+
+
+def single_enqueues(server: PgServer, count: int = 2000) -> dict[str, Any]:
+    """Server CPU and WAL per job of ``hh.enqueue`` one at a time (a web process's way)."""
+    import psycopg
+
+    direct = server.create_database("scale_single")
+    hh = build_app(direct)
+    hh.store  # noqa: B018  migrate
+    postmaster = postmaster_pid(server)
+    with psycopg.connect(direct, autocommit=True) as conn:
+        own = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert own is not None
+        lsn = wal_lsn(conn)
+        cpu0 = server_cpu(postmaster) - proc_cpu(int(own[0]))
+        t0 = time.perf_counter()
+        for _ in range(count):
+            hh.enqueue("noop")
+        seconds = time.perf_counter() - t0
+        cpu1 = server_cpu(postmaster) - proc_cpu(int(own[0]))
+        wal = wal_bytes(conn, lsn)
+    hh.close()
+    return {
+        "jobs": count,
+        "per_s": round(count / seconds, 1),
+        "server_us_per_job": round((cpu1 - cpu0) / count * 1e6, 1),
+        "wal_bytes_per_job": round(wal / count),
+    }
 
 
 def others(server: PgServer, tmp: Path, concurrency: int) -> dict[str, Any]:
@@ -347,6 +418,11 @@ def main() -> None:
                     run["via"] = "pgbouncer" if mode else "direct"
                     runs.append(run)
                     report(run)
+            single = single_enqueues(server)
+            print(
+                f"single enqueues: {single['per_s']} jobs/s, server "
+                f"{single['server_us_per_job']} us/job, WAL {single['wal_bytes_per_job']} B/job"
+            )
             other = others(server, Path(tmp), args.concurrency)
             for role, seen in other.items():
                 print(
@@ -363,6 +439,7 @@ def main() -> None:
         "postgres": version,
         "concurrency": args.concurrency,
         "runs": runs,
+        "single_enqueues": single,
         "other_connections": other,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -375,11 +452,15 @@ def report(run: dict[str, Any]) -> None:
     per_worker = max(most.values()) if most else 0
     extra = ""
     if "pgbouncer_us_per_job" in run:
-        extra = f"  pgbouncer {run['pgbouncer_us_per_job']} us/job"
+        extra = (
+            f"  pgbouncer {run['pgbouncer_us_per_job']} us/job, "
+            f"{run['pgbouncer_server_connections_most']} server connections"
+        )
     print(
         f"{run['via']:9} {run['workers']} workers: {run['jobs_per_s']:>8} jobs/s  "
         f"server {run['server_us_per_job']:>6} us/job  workers {run['worker_us_per_job']:>6} "
-        f"us/job  connections per worker <= {per_worker}{extra}",
+        f"us/job  WAL {run['wal_bytes_per_job']} B/job  "
+        f"connections per worker <= {per_worker}{extra}",
         flush=True,
     )
 
