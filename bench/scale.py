@@ -14,7 +14,9 @@ the workers drain them (ready/go protocol of harness.py: the clock starts at "go
 - worker CPU per job: each worker process's rusage from "go" to its exit;
 - connections: the most each process held at once while draining, and after it, from
   pg_stat_activity by application_name (each process gets its own, through PGAPPNAME);
-  the same for a scheduler process and for a process waiting on ``hh.wait``.
+  the same for a worker busy with long jobs, a scheduler process and a process waiting on
+  ``hh.wait``;
+- the server's CPU per job of single enqueues, and per poll of an idle worker.
 
 ``--pgbouncer`` runs the same through a PgBouncer in transaction mode (tests/support), with
 ``?pgbouncer=true`` and a direct LISTEN connection (HOURHAND_LISTEN_DATABASE); its own CPU is
@@ -338,6 +340,22 @@ def single_enqueues(server: PgServer, count: int = 2000) -> dict[str, Any]:
     }
 
 
+def idle_polls(server: PgServer, count: int = 2000) -> dict[str, Any]:
+    """Server CPU of one poll of an idle worker: what it runs every poll interval when
+    nothing wakes it (promote due jobs, claim), on an empty queue."""
+    direct = server.create_database("scale_polls")
+    hh = build_app(direct)
+    store = hh.store
+    postmaster = postmaster_pid(server)
+    cpu0 = server_cpu(postmaster)
+    for _ in range(count):
+        store.promote_due()
+        store.claim("idle-worker", None, 200, LEASE, ["noop"])
+    cpu1 = server_cpu(postmaster)
+    hh.close()
+    return {"polls": count, "server_us_per_poll": round((cpu1 - cpu0) / count * 1e6, 1)}
+
+
 def others(server: PgServer, tmp: Path, concurrency: int) -> dict[str, Any]:
     """Connections of a worker busy with long jobs (heartbeating), of a scheduler process,
     and of a process waiting on hh.wait: the most each held at once over 5 s."""
@@ -423,6 +441,8 @@ def main() -> None:
                 f"single enqueues: {single['per_s']} jobs/s, server "
                 f"{single['server_us_per_job']} us/job, WAL {single['wal_bytes_per_job']} B/job"
             )
+            polls = idle_polls(server)
+            print(f"idle polls: server {polls['server_us_per_poll']} us/poll")
             other = others(server, Path(tmp), args.concurrency)
             for role, seen in other.items():
                 print(
@@ -440,6 +460,7 @@ def main() -> None:
         "concurrency": args.concurrency,
         "runs": runs,
         "single_enqueues": single,
+        "idle_polls": polls,
         "other_connections": other,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -448,19 +469,23 @@ def main() -> None:
 
 
 def report(run: dict[str, Any]) -> None:
-    most = run["connections_most"]
-    per_worker = max(most.values()) if most else 0
-    extra = ""
+    """One line per drain. Through PgBouncer, a worker's connections are its clients of
+    PgBouncer plus its direct LISTEN one (the server's are PgBouncer's, named after
+    whichever client used them last)."""
     if "pgbouncer_us_per_job" in run:
-        extra = (
-            f"  pgbouncer {run['pgbouncer_us_per_job']} us/job, "
+        clients = max(run["pgbouncer_clients_most"].values(), default=0)
+        connections = (
+            f"PgBouncer clients per worker <= {clients} (+1 direct LISTEN); "
+            f"pgbouncer {run['pgbouncer_us_per_job']} us/job, "
             f"{run['pgbouncer_server_connections_most']} server connections"
         )
+    else:
+        most = max(run["connections_most"].values(), default=0)
+        connections = f"connections per worker <= {most}"
     print(
         f"{run['via']:9} {run['workers']} workers: {run['jobs_per_s']:>8} jobs/s  "
         f"server {run['server_us_per_job']:>6} us/job  workers {run['worker_us_per_job']:>6} "
-        f"us/job  WAL {run['wal_bytes_per_job']} B/job  "
-        f"connections per worker <= {per_worker}{extra}",
+        f"us/job  WAL {run['wal_bytes_per_job']} B/job  {connections}",
         flush=True,
     )
 
