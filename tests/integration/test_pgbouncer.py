@@ -7,7 +7,10 @@ the server's zone (startup options are refused), so every time read back must st
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -26,6 +29,7 @@ from tests.conftest import (
     BOUNCER_TINY_POOL,
     WorkerThread,
     reset_postgres,
+    subprocess_env,
     wait_until,
 )
 from tests.support.pgbouncer import PgBouncer
@@ -269,6 +273,32 @@ def test_a_statement_timeout_holds_per_transaction_and_does_not_leak(urls: Urls)
     finally:
         timed.close()
         store.close()
+
+
+def test_the_cli_takes_the_switch_in_its_url_and_the_listen_database_from_the_env(
+    urls: Urls,
+) -> None:
+    env = subprocess_env(HOURHAND_LISTEN_DATABASE=urls.listen)
+    cli = [sys.executable, "-m", "hourhand", "--app", "tests.apps.cli_app:hh"]
+    cli += ["--database", urls.pooled()]
+    enqueue = ["enqueue", "greet", "--args", '{"name": "Ada"}', "--wait", "20"]
+    done = subprocess.run([*cli, "migrate"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    worker = subprocess.Popen([*cli, "worker"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        done = subprocess.run([*cli, *enqueue], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr  # run, and waited for
+    finally:
+        worker.terminate()
+        _, log = worker.communicate(timeout=30)
+    assert worker.returncode == 0, log
+    done = subprocess.run([*cli, "jobs", "list", "--json"], env=env, capture_output=True, text=True)
+    (job,) = json.loads(done.stdout)
+    assert job["state"] == "completed" and job["created_at"].endswith("+00:00")
+    assert Hourhand(urls.pooled()).listen_database is None
+    with pytest.MonkeyPatch.context() as env_vars:
+        env_vars.setenv("HOURHAND_LISTEN_DATABASE", urls.listen)
+        assert Hourhand(urls.pooled()).listen_database == urls.listen
 
 
 def test_the_pgbouncer_switch_is_taken_out_of_the_url() -> None:
