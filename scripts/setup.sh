@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # Installs what hourhand needs on a fresh Debian machine into .venv; safe to run again.
 #   scripts/setup.sh          hourhand itself (enough for the demo)
-#   scripts/setup.sh --test   plus the test tools and a PostgreSQL server (from Debian)
+#   scripts/setup.sh --test   plus the test tools, a PostgreSQL server and PgBouncer (from Debian)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
 if [ "${1:-}" = "--test" ]; then
     extras="[test]"
+    missing=()
     if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-        echo "setup: installing PostgreSQL from Debian's packages" >&2
+        missing+=(postgresql)
+    fi
+    if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+        missing+=(pgbouncer)
+    fi
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "setup: installing ${missing[*]} from Debian's packages" >&2
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
-        apt-get install -y -qq postgresql >/dev/null
+        apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
 fi
 

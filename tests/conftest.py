@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from hourhand import Hourhand, Worker
+from tests.support.pgbouncer import PgBouncer
 from tests.support.pgserver import PgServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,6 +32,23 @@ def pg_server() -> Iterator[PgServer]:
 @pytest.fixture(scope="session")
 def pg_base_url(pg_server: PgServer) -> str:
     return pg_server.create_database("hourhand_test")
+
+
+BOUNCER_DATABASE = "hourhand_bouncer"  # the database the PgBouncer tests use
+BOUNCER_TINY_POOL = "hourhand_bouncer_tiny"  # an alias of it with one server connection
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(pg_server: PgServer) -> Iterator[PgBouncer]:
+    """PgBouncer in transaction mode in front of the session's server: 4 server
+    connections per database, 1 through the alias BOUNCER_TINY_POOL."""
+    bouncer = PgBouncer(
+        pg_server, pool_size=4, pools={BOUNCER_TINY_POOL: (BOUNCER_DATABASE, 1)}
+    ).start()
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
 
 
 def reset_postgres(url: str) -> None:

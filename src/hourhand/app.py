@@ -76,6 +76,10 @@ def database_from_env() -> str:
     return os.environ.get("HOURHAND_DATABASE") or DEFAULT_DATABASE
 
 
+def listen_database_from_env() -> str | None:
+    return os.environ.get("HOURHAND_LISTEN_DATABASE") or None
+
+
 class Hourhand:
     """The application: job types registered in code, and the jobs database.
 
@@ -86,12 +90,23 @@ class Hourhand:
     ``create=False`` never creates a database: a missing SQLite file, or a database without
     hourhand's tables, raises DatabaseNotFound on first use instead of being created (an
     existing hourhand schema is still upgraded, unless ``auto_migrate=False``).
+
+    Through PgBouncer in transaction mode, add ``?pgbouncer=true`` to the PostgreSQL URL;
+    ``listen_database`` (or ``HOURHAND_LISTEN_DATABASE``) is then a direct connection to
+    PostgreSQL for LISTEN/NOTIFY wake-ups; without one, workers poll (docs/scaling.md).
     """
 
     def __init__(
-        self, database: str | None = None, *, auto_migrate: bool = True, create: bool = True
+        self,
+        database: str | None = None,
+        *,
+        auto_migrate: bool = True,
+        create: bool = True,
+        listen_database: str | None = None,
     ) -> None:
         self.database_url = check_url(database or database_from_env())
+        listen = listen_database or listen_database_from_env()
+        self.listen_database = None if listen is None else check_url(listen)
         self.auto_migrate = auto_migrate
         self.create = create
         self.registry: dict[str, JobSpec] = {}
@@ -111,7 +126,7 @@ class Hourhand:
             opened = False
             with self._lock:
                 if self._store is None:
-                    store = open_store(self.database_url, create=self.create)
+                    store = self._open(create=self.create)
                     try:
                         if not self.create and store.schema_version() is None:
                             where = locate(self.database_url)
@@ -130,6 +145,9 @@ class Hourhand:
         assert self._store is not None
         return self._store
 
+    def _open(self, *, create: bool) -> Store:
+        return open_store(self.database_url, create=create, listen_url=self.listen_database)
+
     def migrate(self) -> list[int]:
         """Bring the database's schema up to date and sync the schedules of code (and of
         the config file, if one was read) into it; returns the migrations applied.
@@ -137,7 +155,7 @@ class Hourhand:
         ``create`` says."""
         with self._lock:
             if self._store is None:
-                self._store = open_store(self.database_url)
+                self._store = self._open(create=True)
             store = self._store
         applied = store.migrate()
         self.sync_schedules()

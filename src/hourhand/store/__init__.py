@@ -28,6 +28,7 @@ __all__ = [
     "QueueInfo",
     "Store",
     "TypeClaim",
+    "check_listen_url",
     "check_url",
     "latest_migration",
     "locate",
@@ -37,6 +38,10 @@ __all__ = [
 
 DEFAULT_DATABASE = "sqlite:///hourhand.db"
 SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA", "OFF")  # SQLite durability; FULL by default
+# PostgreSQL URL parameter of hourhand's own (taken out before libpq sees the URL): the URL
+# leads to PgBouncer, or another pooler, in transaction mode (docs/scaling.md)
+POOLER_PARAM = "pgbouncer"
+BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,8 @@ class Location:
     dialect: str  # "sqlite" or "postgres"
     path: str | None = None  # SQLite: the file, absolute
     raw_path: str | None = None  # SQLite: the file as written in the URL (maybe relative)
-    options: dict[str, str] = field(default_factory=dict)  # SQLite: synchronous
+    # SQLite: synchronous; PostgreSQL: pgbouncer ("true" or "false")
+    options: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -123,19 +129,69 @@ def locate(url: str) -> Location:
             url, url, "sqlite", absolute, raw_path=raw, options={"synchronous": synchronous}
         )
     if scheme in ("postgresql", "postgres"):
-        return Location(url, mask_password(url), "postgres")
+        _, pgbouncer = split_pooler_param(url)
+        options = {POOLER_PARAM: "true" if pgbouncer else "false"}
+        return Location(url, mask_password(url), "postgres", options=options)
     raise ConfigurationError(
         f"bad database URL: unsupported scheme {scheme!r}; use sqlite:/// or postgresql://"
     )
 
 
-def open_store(url: str, *, create: bool = True) -> Store:
+def split_pooler_param(url: str) -> tuple[str, bool]:
+    """A PostgreSQL URL without hourhand's ``pgbouncer=`` parameter (libpq would refuse
+    it), and its value; the other parameters are kept as written."""
+    base, mark, rest = url.partition("?")
+    query, hash_mark, fragment = rest.partition("#")
+    kept: list[str] = []
+    pgbouncer = False
+    for piece in query.split("&") if mark else []:
+        key, _, value = piece.partition("=")
+        if unquote(key) != POOLER_PARAM:
+            kept.append(piece)
+            continue
+        found = BOOLEANS.get(unquote(value).lower())
+        if found is None:
+            raise ConfigurationError(
+                f"bad PostgreSQL URL {mask_password(url)!r}: {POOLER_PARAM}= takes true or false"
+            )
+        pgbouncer = found
+    query = "&".join(kept)
+    return base + ("?" + query if query else "") + hash_mark + fragment, pgbouncer
+
+
+def check_listen_url(url: str, database: str) -> str:
+    """The URL of a direct connection to LISTEN on, if it can be one for ``database``;
+    otherwise ConfigurationError saying why."""
+    where = locate(url)
+    if where.dialect != "postgres":
+        raise ConfigurationError(
+            f"bad listen database {where.masked!r}: it must be a postgresql:// URL"
+        )
+    if where.options[POOLER_PARAM] == "true":
+        raise ConfigurationError(
+            f"bad listen database {where.masked!r}: LISTEN needs a session connection, "
+            f"not a transaction pooler ({POOLER_PARAM}=true)"
+        )
+    if locate(database).dialect != "postgres":
+        raise ConfigurationError(
+            "a listen database (HOURHAND_LISTEN_DATABASE) is for PostgreSQL only; "
+            f"the database is {mask_password(database)!r}"
+        )
+    return url
+
+
+def open_store(url: str, *, create: bool = True, listen_url: str | None = None) -> Store:
     """Open ``sqlite:///relative.db``, ``sqlite:////absolute/path.db`` or
-    ``postgresql://user:password@host:port/db``.
+    ``postgresql://user:password@host:port/db`` (``?pgbouncer=true``: through PgBouncer in
+    transaction mode).
 
     With ``create=False`` an SQLite file that does not exist is not created: the store
-    raises DatabaseNotFound (and opens the file read-write only, never creating it)."""
+    raises DatabaseNotFound (and opens the file read-write only, never creating it).
+    ``listen_url`` (PostgreSQL): a direct connection for LISTEN, for when ``url`` leads
+    to a transaction pooler; without one, workers behind such a pooler poll."""
     where = locate(url)
+    if listen_url is not None:
+        check_listen_url(listen_url, url)
     if where.dialect == "sqlite":
         from hourhand.store.sqlite import SQLiteStore
 
@@ -143,4 +199,6 @@ def open_store(url: str, *, create: bool = True) -> Store:
         return SQLiteStore(where.raw_path, synchronous=where.options["synchronous"], create=create)
     from hourhand.store.postgres import PostgresStore
 
-    return PostgresStore(url)
+    libpq_url, pgbouncer = split_pooler_param(url)
+    listen = None if listen_url is None else split_pooler_param(listen_url)[0]
+    return PostgresStore(libpq_url, pgbouncer=pgbouncer, listen_url=listen)

@@ -4,6 +4,11 @@ Claims take a batch with ``FOR UPDATE SKIP LOCKED`` over a partial index of queu
 claimers never wait on each other. Enqueues, hand-backs and retries ``NOTIFY`` the queue's
 channel so that idle workers wake at once; workers also poll, so a lost notification only
 delays work. Every time is the server's ``now()``.
+
+Through PgBouncer in transaction mode (``pgbouncer=True``, from ``?pgbouncer=true`` in the
+URL) a connection keeps no session state between transactions: no prepared statements, no
+startup ``options`` (PgBouncer refuses them), a statement timeout set per transaction, and
+LISTEN only on a direct connection (``listen_url``), else polling. See docs/scaling.md.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from psycopg.abc import AdaptContext
+from psycopg.adapt import Loader
 from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -118,7 +125,35 @@ _BULK_COLUMNS = (
 
 
 def _utc(value: Any) -> datetime | None:
-    return value  # type: ignore[no-any-return]  # the session time zone is UTC
+    return value  # type: ignore[no-any-return]  # timestamptz values load as UTC (_utc_times)
+
+
+_TIMESTAMPTZ = psycopg.postgres.types["timestamptz"].oid
+_PSYCOPG_TIMESTAMPTZ = psycopg.adapters.get_loader(_TIMESTAMPTZ, psycopg.pq.Format.TEXT)
+
+
+class _UTCTimestamptzLoader(Loader):
+    """timestamptz values as UTC datetimes whatever the session's TimeZone: psycopg's own
+    loader, made without a connection, parses the offset the server printed and returns
+    UTC (with a connection it would convert to the session's zone)."""
+
+    def __init__(self, oid: int, context: AdaptContext | None = None) -> None:
+        super().__init__(oid, context)
+        assert _PSYCOPG_TIMESTAMPTZ is not None
+        # The instance attribute shadows the method below: psycopg then calls the C loader
+        # directly (60 ns a value more than in a UTC session, less than a zone conversion).
+        self.load = _PSYCOPG_TIMESTAMPTZ(oid, None).load  # type: ignore[method-assign]
+
+    def load(self, data: Any) -> datetime:
+        raise NotImplementedError  # replaced per instance, above
+
+
+def _utc_times(conn: psycopg.Connection[Any]) -> None:
+    """Make a connection load times as UTC. A direct connection asks for a UTC session (its
+    startup options), so this does nothing; through PgBouncer the session has the server's
+    TimeZone (startup options are refused), and values are converted as they load."""
+    if conn.info.timezone is not UTC:
+        conn.adapters.register_loader(_TIMESTAMPTZ, _UTCTimestamptzLoader)
 
 
 def _split(jobs: Sequence[NewJob]) -> tuple[list[int], list[int]]:
@@ -176,19 +211,41 @@ class PostgresStore(Store):
         max_connections: int = POOL_MAX_SIZE,
         pool_timeout: float = POOL_TIMEOUT,
         statement_timeout: float | None = None,
+        pgbouncer: bool = False,
+        listen_url: str | None = None,
     ) -> None:
+        """``url``: a libpq URL (hourhand's own ``pgbouncer=`` parameter already taken out,
+        see :func:`hourhand.store.open_store`). ``pgbouncer``: the URL leads to a
+        transaction-mode pooler, so connections keep no session state. ``listen_url``: a
+        direct (session) connection to PostgreSQL for LISTEN; without one, LISTEN goes to
+        ``url``, unless ``pgbouncer``: then workers poll."""
         self.url = url
+        self.pgbouncer = pgbouncer
+        self.listen_url = listen_url
         self.q = load_queries("postgres")
-        options = "-c timezone=UTC"
-        if statement_timeout is not None:
-            options += f" -c statement_timeout={max(1, int(statement_timeout * 1000))}"
-        self._kwargs: dict[str, Any] = {
+        # What a LISTEN connection needs; the pooled ones add their session settings.
+        self._listen_kwargs: dict[str, Any] = {
             "autocommit": True,
             "row_factory": dict_row,
-            "options": options,
             "connect_timeout": CONNECT_TIMEOUT,
             **KEEPALIVES,
         }
+        self._kwargs: dict[str, Any] = dict(self._listen_kwargs)
+        self._local_timeout: str | None = None  # SET LOCAL before each use (PgBouncer)
+        timeout_ms = None if statement_timeout is None else max(1, int(statement_timeout * 1000))
+        if pgbouncer:
+            # A server connection serves other clients between our transactions: nothing
+            # may outlive one. No prepared statements (PgBouncer 1.18 cannot route them),
+            # no startup options (it refuses them); the time zone is the server's
+            # (_utc_times makes values UTC) and a statement timeout is set per transaction.
+            self._kwargs["prepare_threshold"] = None
+            if timeout_ms is not None:
+                self._local_timeout = f"SET LOCAL statement_timeout = {timeout_ms}"
+        else:
+            options = "-c timezone=UTC"
+            if timeout_ms is not None:
+                options += f" -c statement_timeout={timeout_ms}"
+            self._kwargs["options"] = options
         try:  # connect once first, so an unreachable server is a clear error, not a timeout
             psycopg.connect(url, **self._kwargs).close()
         except psycopg.Error as exc:
@@ -200,10 +257,20 @@ class PostgresStore(Store):
             min_size=1,
             max_size=max_connections,
             kwargs=self._kwargs,
-            open=True,
+            configure=_utc_times,
+            open=False,
             name="hourhand",
             timeout=pool_timeout,
         )
+        # Open with the first connection made: a first caller finding the pool empty would
+        # make it grow, and the process would keep two connections where it uses one.
+        try:
+            self.pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+        except PoolTimeout as exc:
+            self.pool.close()
+            raise DatabaseUnavailable(
+                f"cannot connect to PostgreSQL at {redact(url)}: {first_line(exc)}"
+            ) from exc
         self._checked_at = 0.0
         self._check_lock = threading.Lock()
         self._closed = False
@@ -218,9 +285,13 @@ class PostgresStore(Store):
             max_connections=1,
             pool_timeout=CONNECT_TIMEOUT,
             statement_timeout=statement_timeout,
+            pgbouncer=self.pgbouncer,
+            listen_url=self.listen_url,
         )
 
     def watch(self, *, finished: bool = False) -> Watcher:
+        if self.pgbouncer and self.listen_url is None:
+            return _Polling()  # LISTEN through a transaction pooler would hear nothing
         work = (LISTEN_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL)
         return _Listener(self, (DONE_CHANNEL,) if finished else work)
 
@@ -231,7 +302,12 @@ class PostgresStore(Store):
         lost or refused connection, DatabaseRejected for a value it cannot store)."""
         try:
             with self.pool.connection() as conn:
-                yield conn
+                if self._local_timeout is None:
+                    yield conn
+                else:  # (PgBouncer) the timeout holds for this transaction's statements
+                    with conn.transaction():
+                        conn.execute(self._local_timeout)
+                        yield conn
         except (psycopg.Error, UnicodeEncodeError) as exc:
             translated = self._translate(exc)
             if translated is None:
@@ -724,10 +800,34 @@ class PostgresStore(Store):
         ]
 
 
+class _Polling(Watcher):
+    """For a store behind a transaction pooler with no direct connection to LISTEN on:
+    never woken, so the worker finds work by polling (every ``poll_interval``), ``hh.wait``
+    looks every second, and cancellations of running jobs come with the heartbeats."""
+
+    def __init__(self) -> None:
+        self._closed = threading.Event()
+        self._queues_changed = True  # read the paused queues once at start; then every 2 s
+
+    def wait(self, timeout: float) -> bool:
+        self._closed.wait(timeout)
+        return False
+
+    def cancel_requests(self) -> list[int]:
+        return []
+
+    def queues_changed(self) -> bool:
+        changed, self._queues_changed = self._queues_changed, False
+        return changed
+
+    def close(self) -> None:
+        self._closed.set()
+
+
 class _Listener(Watcher):
-    """LISTENs on a connection of its own. While the database is away it reconnects with
-    jittered exponential backoff, and says so once when the connection is lost and once
-    when it is back."""
+    """LISTENs on a connection of its own (to ``listen_url`` if the store has one). While
+    the database is away it reconnects with jittered exponential backoff, and says so once
+    when the connection is lost and once when it is back."""
 
     def __init__(self, store: PostgresStore, channels: tuple[str, ...]) -> None:
         self._store = store
@@ -749,7 +849,8 @@ class _Listener(Watcher):
                 time.sleep(min(timeout, self._retry_at - now))
                 return False
             try:
-                conn = psycopg.connect(self._store.url, **self._store._kwargs)
+                url = self._store.listen_url or self._store.url
+                conn = psycopg.connect(url, **self._store._listen_kwargs)
                 for channel in self._channels:
                     conn.execute(f"LISTEN {channel}")
             except psycopg.Error as exc:
