@@ -96,6 +96,11 @@ LISTEN_BACKOFF = (0.1, 5.0)  # seconds: first and longest wait before reconnecti
 # undo a claim whose job already runs: the job runs twice with one attempt recorded, and
 # the same (job, attempt, worker) fence can be handed out twice (docs/guarantees.md).
 CLAIM_PLANNING = "SELECT set_config('enable_sort', 'off', true)"
+# Claims run on connections of their own that have this setting for the whole session, so
+# that a claim is one statement: the shortest pickup (through PgBouncer, where a session
+# setting would leak to other clients, each claim sets CLAIM_PLANNING itself).
+CLAIM_SESSION = " -c enable_sort=off"
+CLAIM_CONNECTIONS = 2  # a worker claims one batch at a time (hourhand.claiming)
 # A statement on a batch of given jobs joins the rows (found by primary key) with the batch's
 # arrays. A plan cached for many executions cannot see how long the arrays are and guesses
 # ten items; it then loops over the whole batch once per row, a cost that grows with the
@@ -271,6 +276,8 @@ class PostgresStore(Store):
             raise DatabaseUnavailable(
                 f"cannot connect to PostgreSQL at {redact(url)}: {first_line(exc)}"
             ) from exc
+        self._claim_pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] | None = None
+        self._pool_lock = threading.Lock()
         self._checked_at = 0.0
         self._check_lock = threading.Lock()
         self._closed = False
@@ -278,6 +285,32 @@ class PostgresStore(Store):
     def close(self) -> None:
         self._closed = True
         self.pool.close()
+        with self._pool_lock:
+            if self._claim_pool is not None:
+                self._claim_pool.close()
+
+    def _claims_pool(self) -> ConnectionPool[psycopg.Connection[dict[str, Any]]]:
+        """The claim connections (see CLAIM_SESSION), made at the first claim: only
+        workers claim. Through PgBouncer, the common pool."""
+        if self.pgbouncer:
+            return self.pool
+        pool = self._claim_pool
+        if pool is None:
+            with self._pool_lock:
+                if self._claim_pool is None:
+                    kwargs = {**self._kwargs, "options": self._kwargs["options"] + CLAIM_SESSION}
+                    self._claim_pool = ConnectionPool(
+                        self.url,
+                        min_size=1,
+                        max_size=CLAIM_CONNECTIONS,
+                        kwargs=kwargs,
+                        configure=_utc_times,
+                        open=True,
+                        name="hourhand-claims",
+                        timeout=self.pool.timeout,
+                    )
+                pool = self._claim_pool
+        return pool
 
     def private(self, *, statement_timeout: float | None = None) -> PostgresStore:
         return PostgresStore(
@@ -297,11 +330,14 @@ class PostgresStore(Store):
 
     # -- connections and errors -----------------------------------------------------------
     @contextlib.contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
-        """A pooled connection; driver errors become hourhand's (DatabaseUnavailable for a
-        lost or refused connection, DatabaseRejected for a value it cannot store)."""
+    def _connection(
+        self, pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] | None = None
+    ) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """A pooled connection (of ``pool``, or the common one); driver errors become
+        hourhand's (DatabaseUnavailable for a lost or refused connection, DatabaseRejected
+        for a value it cannot store)."""
         try:
-            with self.pool.connection() as conn:
+            with (pool or self.pool).connection() as conn:
                 if self._local_timeout is None:
                     yield conn
                 else:  # (PgBouncer) the timeout holds for this transaction's statements
@@ -500,13 +536,17 @@ class PostgresStore(Store):
             "lease": lease,
             "names": None if names is None else list(names),
         }
-        with self._connection() as conn:
-            if queues is None:  # one statement: one round trip (see _pipelined)
+        with self._connection(self._claims_pool()) as conn:
+            if queues is None:  # one statement (see CLAIM_SESSION)
                 query, all_params = self.q["claim_any"], {**params, "limit": limit}
-                cur = _pipelined(conn, CLAIM_PLANNING, query, all_params, tuples=True)
+                if self.pgbouncer:
+                    cur = _pipelined(conn, CLAIM_PLANNING, query, all_params, tuples=True)
+                else:
+                    cur = conn.cursor(row_factory=tuple_row).execute(query, all_params)
                 return self._claimed(cur.fetchall())
-            with conn.pipeline(), conn.transaction():
-                conn.execute(CLAIM_PLANNING)
+            with conn.transaction():
+                if self.pgbouncer:
+                    conn.execute(CLAIM_PLANNING)
                 rows = claim_rows(functools.partial(self._tuples, conn), queues, limit, params)
         return self._claimed(rows)
 
@@ -525,8 +565,9 @@ class PostgresStore(Store):
             "lease": lease,
             "queues": None if queues is None else list(queues),
         }
-        with self._connection() as conn, conn.transaction():
-            conn.execute(CLAIM_PLANNING)
+        with self._connection(self._claims_pool()) as conn, conn.transaction():
+            if self.pgbouncer:
+                conn.execute(CLAIM_PLANNING)
             locked = conn.execute(self.q["lock_name"], {"name": name}).fetchone()
             if not locked or not locked["locked"]:
                 return TypeClaim([])  # another worker is claiming this type right now
