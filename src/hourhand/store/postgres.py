@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import random
 import re
 import threading
 import time
@@ -69,6 +68,7 @@ from hourhand.store.base import (
     schedule_params,
     schedule_update_sql,
 )
+from hourhand.store.pg_listen import Listener, Polling
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,6 @@ KEEPALIVES = {
     "tcp_user_timeout": 30_000,  # milliseconds
 }
 POOL_CHECK_EVERY = 2.0  # seconds: after a lost connection, test the idle ones at most this often
-LISTEN_BACKOFF = (0.1, 5.0)  # seconds: first and longest wait before reconnecting the listener
 # Claims read the ready index in claim order and stop after LIMIT rows. Right after a bulk
 # enqueue into a table the statistics have not caught up with (autovacuum analyzes it
 # within a minute), the planner believes few jobs are queued and prefers to fetch them all
@@ -324,9 +323,10 @@ class PostgresStore(Store):
 
     def watch(self, *, finished: bool = False) -> Watcher:
         if self.pgbouncer and self.listen_url is None:
-            return _Polling()  # LISTEN through a transaction pooler would hear nothing
+            return Polling()  # LISTEN through a transaction pooler would hear nothing
         work = (LISTEN_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL)
-        return _Listener(self, (DONE_CHANNEL,) if finished else work)
+        url = self.listen_url or self.url
+        return Listener(url, self._listen_kwargs, (DONE_CHANNEL,) if finished else work)
 
     # -- connections and errors -----------------------------------------------------------
     @contextlib.contextmanager
@@ -839,113 +839,3 @@ class PostgresStore(Store):
             QueueInfo(r["name"], r["paused"], r["ready"], r["running"], r["changed_at"])
             for r in self._all("list_queues", {"name": name})
         ]
-
-
-class _Polling(Watcher):
-    """For a store behind a transaction pooler with no direct connection to LISTEN on:
-    never woken, so the worker finds work by polling (every ``poll_interval``), ``hh.wait``
-    looks every second, and cancellations of running jobs come with the heartbeats."""
-
-    def __init__(self) -> None:
-        self._closed = threading.Event()
-        self._queues_changed = True  # read the paused queues once at start; then every 2 s
-
-    def wait(self, timeout: float) -> bool:
-        self._closed.wait(timeout)
-        return False
-
-    def cancel_requests(self) -> list[int]:
-        return []
-
-    def queues_changed(self) -> bool:
-        changed, self._queues_changed = self._queues_changed, False
-        return changed
-
-    def close(self) -> None:
-        self._closed.set()
-
-
-class _Listener(Watcher):
-    """LISTENs on a connection of its own (to ``listen_url`` if the store has one). While
-    the database is away it reconnects with jittered exponential backoff, and says so once
-    when the connection is lost and once when it is back."""
-
-    def __init__(self, store: PostgresStore, channels: tuple[str, ...]) -> None:
-        self._store = store
-        self._channels = channels
-        self._conn: psycopg.Connection[dict[str, Any]] | None = None
-        self._cancels: list[int] = []
-        self._queues_changed = True
-        self._backoff = 0.0
-        self._retry_at = 0.0
-        self._lost_at: float | None = None
-        self._closed = False
-
-    def wait(self, timeout: float) -> bool:
-        if self._closed:
-            return False
-        if self._conn is None:
-            now = time.monotonic()
-            if now < self._retry_at:
-                time.sleep(min(timeout, self._retry_at - now))
-                return False
-            try:
-                url = self._store.listen_url or self._store.url
-                conn = psycopg.connect(url, **self._store._listen_kwargs)
-                for channel in self._channels:
-                    conn.execute(f"LISTEN {channel}")
-            except psycopg.Error as exc:
-                self._lost(exc)
-                return False
-            self._conn = conn
-            self._queues_changed = True  # a change may have gone unheard meanwhile
-            if self._lost_at is not None:
-                logger.warning("notification connection restored after %.1fs", now - self._lost_at)
-                self._lost_at = None
-                return True  # work may have arrived while it was away
-        try:
-            woken = False
-            for note in self._conn.notifies(timeout=timeout, stop_after=1):
-                if note.channel == CANCEL_CHANNEL:
-                    self._cancels.append(int(note.payload))
-                elif note.channel == QUEUES_CHANNEL:
-                    self._queues_changed = True
-                woken = True
-            return woken
-        except psycopg.Error as exc:
-            self._lost(exc)
-            return False
-
-    def _lost(self, exc: psycopg.Error) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
-        if self._closed:
-            return
-        first, longest = LISTEN_BACKOFF
-        if self._lost_at is None:
-            self._lost_at = time.monotonic()
-            self._backoff = first
-            logger.warning(
-                "lost the notification connection (%s); polling until it is back",
-                first_line(exc),
-            )
-        else:
-            self._backoff = min(self._backoff * 2, longest)
-        self._retry_at = time.monotonic() + self._backoff * random.uniform(0.5, 1.0)
-
-    def cancel_requests(self) -> list[int]:
-        found, self._cancels = self._cancels, []
-        return found
-
-    def queues_changed(self) -> bool:
-        changed, self._queues_changed = self._queues_changed, False
-        return changed
-
-    def close(self) -> None:
-        self._closed = True
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
