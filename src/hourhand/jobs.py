@@ -93,8 +93,14 @@ class Job:
         """A job from a database row's values, every field given in field order. Skips the
         frozen dataclass's ``__init__``, which sets 26 fields one ``object.__setattr__`` at a
         time: that was 5.9 µs of a busy worker's ~40 µs of CPU per job."""
+        return cls.from_dict(values)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Job:
+        """As :meth:`from_row`, taking the dict itself (it becomes the job's ``__dict__``:
+        the caller must not keep it)."""
         job = object.__new__(cls)
-        job.__dict__.update(values)
+        object.__setattr__(job, "__dict__", values)
         return job
 
     def to_dict(self) -> dict[str, Any]:

@@ -478,26 +478,26 @@ class Worker:
     def _start(self, jobs: list[Job]) -> None:
         assert self._loop is not None and self._leases is not None
         self._leases.hold((job.id, job.attempt) for job in jobs)
-        for job in jobs:
-            self.stats.claimed += 1
-            spec = self.app.registry.get(job.name)
-            store = self.app.store
-            ctx = JobContext(
-                job,
-                write_progress=functools.partial(
-                    write_progress, store, self.id, job.id, job.attempt
-                ),
-                loop=self._loop,
-                executor=self._db,
-            )
+        self.stats.claimed += len(jobs)
+        loop, registry, store, worker_id, runs = (
+            self._loop,
+            self.app.registry,
+            self.app.store,
+            self.id,
+            self._runs,
+        )
+        for job in jobs:  # (a busy worker runs this for every job: names looked up once)
+            spec = registry.get(job.name)
+            progress = functools.partial(write_progress, store, worker_id, job.id, job.attempt)
+            ctx = JobContext(job, progress, loop, self._db)
             timeout = job.timeout if job.timeout is not None else (spec.timeout if spec else None)
-            run = Run(job=job, spec=spec, ctx=ctx, worker_id=self.id, timeout=timeout)
-            self._runs[run.pair] = run
-            run.task = self._loop.create_task(
+            run = Run(job, spec, ctx, worker_id, timeout)
+            runs[(job.id, job.attempt)] = run
+            run.task = loop.create_task(
                 self._execute(run), name=f"hourhand-job-{job.id}-{job.attempt}"
             )
             if timeout:
-                run.timer = self._loop.call_later(timeout, self._interrupt, run, "timeout")
+                run.timer = loop.call_later(timeout, self._interrupt, run, "timeout")
 
     # -- stopping jobs --------------------------------------------------------------------
     def _on_lost(self, pairs: list[Pair]) -> None:

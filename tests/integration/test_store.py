@@ -187,3 +187,24 @@ def test_jobs_inserted_alike_keep_their_order_args_and_options(app: Hourhand) ->
     later = app.enqueue_many("typed", [{"value": 1}, {"value": 2}], delay=3600)
     assert {j.state for j in app.store.get_jobs(later)} == {JobState.SCHEDULED}
     assert app.enqueue_many("typed", []) == []
+
+
+def test_completed_results_keep_every_character(app: Hourhand) -> None:
+    """Completions send their batch as array literals: quotes, backslashes, braces, commas,
+    the word NULL and non-ASCII text must come back as they went."""
+    import json
+
+    store = app.store
+    results: list[object] = ['a "quoted" \\ back\\slash', "{,}", "NULL", "", "é\u2603", None, [1]]
+    ids = app.enqueue_many("noop", [{} for _ in results])
+    claimed = store.claim("worker-a", None, len(ids), lease=30)
+    by_id = {j.id: j for j in claimed}
+    items = [
+        Completion(i, by_id[i].attempt, None if r is None else json.dumps(r), 0.25 + n)
+        for n, (i, r) in enumerate(zip(ids, results, strict=True))
+    ]
+    assert sorted(store.complete("worker-a", items)) == sorted(ids)
+    assert [app.get_job(i).result for i in ids] == results
+    assert [a.duration for i in ids for a in store.list_attempts(i)] == [
+        0.25 + n for n in range(len(ids))
+    ]

@@ -19,7 +19,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
@@ -186,6 +186,26 @@ def _pipelined(
         cur = conn.cursor(row_factory=tuple_row) if tuples else conn.cursor()
         cur.execute(query, params)
     return cur
+
+
+def _ints(values: Iterable[int]) -> str:
+    """An array literal of integers, for an ``%(x)s::bigint[]`` parameter (int's own repr:
+    a subclass such as EnqueueResult may write itself otherwise)."""
+    return "{" + ",".join(map(int.__repr__, values)) + "}"
+
+
+def _floats(values: Iterable[float]) -> str:
+    """An array literal of floats, written as repr writes them (read back exactly)."""
+    return "{" + ",".join([repr(float(v)) for v in values]) + "}"
+
+
+def _texts(values: Iterable[str | None]) -> str:
+    """An array literal of texts and NULLs, for a ``%(x)s::text[]`` parameter."""
+    return "{" + ",".join("NULL" if v is None else _quoted(v) for v in values) + "}"
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def redact(url: str) -> str:
@@ -626,12 +646,12 @@ class PostgresStore(Store):
         if not items:
             return []
         items = sorted(items, key=lambda i: (i.job_id, i.attempt))  # see BATCH_PLANNING
-        params = {
+        params = {  # (arrays as literals: psycopg's array dumping cost ~1.4 µs a job)
             "worker_id": worker_id,
-            "ids": [i.job_id for i in items],
-            "attempts": [i.attempt for i in items],
-            "results": [i.result_json for i in items],
-            "durations": [i.duration for i in items],
+            "ids": _ints(i.job_id for i in items),
+            "attempts": _ints(i.attempt for i in items),
+            "results": _texts(i.result_json for i in items),
+            "durations": _floats(i.duration for i in items),
             "hold": HOLD_UNTIL,
         }
         return [r["job_id"] for r in self._batch("complete", params)]
