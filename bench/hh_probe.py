@@ -11,7 +11,14 @@ from typing import Any
 
 import psycopg
 
-LEFT_SQL = "SELECT count(*) FROM hourhand_jobs WHERE state IN ('queued', 'running')"
+# Two counts, each through its partial index (queued, running): as cheap as PgQueuer's count
+# of its queue table, whatever history the table keeps. (One count of `state IN (...)` is
+# not matched to the partial indexes: it scans the table, 0.3 s with 2M finished jobs, ten
+# times a second, which took a core from the drain it measured.)
+LEFT_SQL = (
+    "SELECT (SELECT count(*) FROM hourhand_jobs WHERE state = 'queued')"
+    " + (SELECT count(*) FROM hourhand_jobs WHERE state = 'running')"
+)
 COMPLETED_SQL = "SELECT count(*) FROM hourhand_jobs WHERE state = 'completed'"
 
 
