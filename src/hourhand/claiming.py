@@ -10,13 +10,15 @@ count against the room until the event loop has started them.
 
 The turn is held across the database call, so it is only ever taken by threads, never by
 the event loop; the loop only takes the jobs waiting for it, under a lock that no database
-call holds.
+call holds. A claim's jobs are held (their leases kept by the worker's heartbeat thread) as
+soon as the claim returns, before they wait for the loop: a loop that some handler blocks
+can take a while to start them.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from hourhand.jobs import Job
@@ -26,12 +28,19 @@ from hourhand.store.base import TypeClaim
 class Claims:
     """One worker's claims: taken in turn, counted until started."""
 
-    def __init__(self, capacity: Callable[[], int], open_: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        capacity: Callable[[], int],
+        open_: Callable[[], bool],
+        hold: Callable[[Iterable[tuple[int, int]]], None],
+    ) -> None:
         """``capacity()``: the free slots, not counting jobs claimed and not yet started
         (it is read from claiming threads: it must only read). ``open_()``: whether the
-        worker still takes work."""
+        worker still takes work. ``hold(pairs)``: keep the leases of (job, attempt) pairs
+        (thread-safe)."""
         self._capacity = capacity
         self._open = open_
+        self._hold = hold
         self._turn = threading.Lock()  # one claim at a time; held across the database call
         self._lock = threading.Lock()  # the jobs below; never held across a database call
         self._claimed: list[Job] = []  # claimed, not yet started by the event loop
@@ -49,9 +58,16 @@ class Claims:
                 return TypeClaim([])
             got = take(room)
             if got.jobs:
+                self._hold((job.id, job.attempt) for job in got.jobs)
                 with self._lock:
                     self._claimed.extend(got.jobs)
             return got
+
+    def take_all(self) -> list[Job]:
+        """The claimed jobs not started, taken out (a worker that will not start them)."""
+        with self._lock:
+            jobs, self._claimed = self._claimed, []
+        return jobs
 
     def start(self, start: Callable[[list[Job]], None]) -> None:
         """On the event loop: start the claimed jobs (``start`` makes them count as

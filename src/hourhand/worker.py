@@ -29,7 +29,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -138,7 +138,7 @@ class Worker:
         self._stopping = False
         self._forced = False
         self._claim_uncertain = False  # a claim failed: it may have claimed jobs we never got
-        self._claims = Claims(self._free, lambda: not self._stopping)
+        self._claims = Claims(self._free, lambda: not self._stopping, self._hold)
         self._direct_names: list[str] | None = None  # what the listener may claim by itself
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -244,8 +244,12 @@ class Worker:
             await self._fetch_loop()
             await self._call(self._claims_settled)  # the listener's last claim, if any
             self._claims.start(self._start)
+            if self._claim_uncertain:  # a lost claim reply: give its jobs back now
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._call(self._release_unheld), STOP_WAIT)
             await self._drain()
         finally:
+            self._stopping = True  # (already, unless the run was cancelled): no more claims
             rescuer.cancel()
             await asyncio.gather(rescuer, return_exceptions=True)
             self._recorder.close(RECORD_AT_STOP)
@@ -254,13 +258,25 @@ class Worker:
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     self._loop.remove_signal_handler(sig)
-            self._stopping = True
             listener.join(timeout=LISTEN_SLICE + 5)
+            self._give_back_unstarted()
             watcher.close()
             self._watchdog.stop()
             self._leases.stop()
             self._db.shutdown(wait=True)
             logger.info("worker %s stopped", self.id)
+
+    def _give_back_unstarted(self) -> None:
+        """Jobs claimed and never started (a run cancelled between a claim and its start):
+        give them back now rather than after their lease (best effort)."""
+        assert self._leases is not None
+        unstarted = self._claims.take_all()
+        if not unstarted:
+            return
+        self._leases.release((job.id, job.attempt) for job in unstarted)
+        held = [job_id for job_id, _ in self._leases.held()]
+        with contextlib.suppress(Exception):
+            self.app.store.release_unheld(self.id, held)
 
     # -- helpers --------------------------------------------------------------------------
     async def _call(self, fn: Callable[[], T]) -> T:
@@ -294,10 +310,12 @@ class Worker:
                 continue
             if cancels:
                 self._from_thread(self._on_cancel_ids, cancels)
-            if watcher.queues_changed():  # (before the wake-up: queued in this order)
+            queues_changed = watcher.queues_changed()
+            if queues_changed:  # (before the wake-up: queued in this order)
                 self._from_thread(self._on_queues_changed, None)
             if woken and not self._stopping:
-                self._claim_from_listener()
+                if not queues_changed:  # (else the paused queues are read first)
+                    self._claim_from_listener()
                 self._from_thread(self._wake_up, None)
 
     def _claim_from_listener(self) -> None:
@@ -308,6 +326,8 @@ class Worker:
         names = self._direct_names
         if names is None or self._gate.paused or self.queue_limits:
             return
+        if self._gate.must_read(time.monotonic()):
+            return  # the paused queues may have changed: the fetch loop reads them first
         store = self.app.store
 
         def take(room: int) -> TypeClaim:
@@ -315,14 +335,16 @@ class Worker:
 
         try:
             got = self._claims.claim(take, self.concurrency)
-        except DatabaseUnavailable:
-            self._from_thread(self._claim_failed, None)
-            return
         except Exception:  # the fetch loop, woken next, tries again and reports
             logger.debug("claim from the listener failed", exc_info=True)
+            self._from_thread(self._claim_failed, None)  # it may have claimed all the same
             return
         if got.jobs:
             self._from_thread(self._start_claimed, None)
+
+    def _hold(self, pairs: Iterable[Pair]) -> None:
+        assert self._leases is not None
+        self._leases.hold(pairs)
 
     def _claim_failed(self, _: object = None) -> None:
         self._claim_uncertain = True  # the reply may have been lost, not the claim
@@ -385,8 +407,12 @@ class Worker:
         """Claim until capacity is full or nothing more is ready."""
         assert self._leases is not None
         if self._claim_uncertain:  # give back what a lost claim reply may have taken
-            released = await self._call(self._release_unheld)
-            self._claim_uncertain = False
+            self._claim_uncertain = False  # (a claim failing meanwhile sets it again)
+            try:
+                released = await self._call(self._release_unheld)
+            except BaseException:
+                self._claim_uncertain = True
+                raise
             if released:
                 logger.warning(
                     "gave back jobs %s: claimed for this worker by a request whose reply was "
@@ -394,9 +420,9 @@ class Worker:
                     released,
                 )
         free_names = sorted(n for n, s in self.app.registry.items() if not s.limited)
-        self._direct_names = free_names or None
         limited = {n: s for n, s in self.app.registry.items() if s.limited}
         served = await self._gate.claimable(self._call, self.app.store, self.queues)
+        self._direct_names = free_names or None  # (once the paused queues are known)
         while self._free() > 0 and not self._stopping:
             claimed = asked = 0
             for queue in self._queue_order(served):
@@ -446,7 +472,7 @@ class Worker:
         see :mod:`hourhand.claiming`) and start them."""
         try:
             got = await self._call(functools.partial(self._claims.claim, take, room))
-        except DatabaseUnavailable:
+        except Exception:
             self._claim_uncertain = True  # the reply may have been lost, not the claim
             raise
         self._claims.start(self._start)

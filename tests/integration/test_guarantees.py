@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -536,9 +536,14 @@ def test_jobs_taken_by_a_claim_whose_reply_was_lost_are_given_back(
 def test_a_claim_from_the_listener_whose_reply_was_lost_gives_its_jobs_back(
     hh: Hourhand, run_worker, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """An idle worker claims straight from its listener thread when work is announced;
-    a lost reply there is handled as one on the fetch loop's claims."""
+    """A worker claims straight from its listener thread when work is announced (here
+    while a handler blocks its event loop, so that only the listener can claim); a lost
+    reply there is handled as one on the fetch loop's claims."""
     runs: Counter[int] = Counter()
+
+    @hh.job("block")
+    async def block(ctx: JobContext) -> None:
+        time.sleep(1.0)  # noqa: ASYNC251  (blocks the event loop: the point)
 
     @hh.job("n")
     async def n(ctx: JobContext) -> None:
@@ -552,12 +557,14 @@ def test_a_claim_from_the_listener_whose_reply_was_lost_gives_its_jobs_back(
 
     def claim(*args: object) -> object:
         result = real(*args)  # type: ignore[arg-type]
-        if not first:
+        if not first and any(job.name == "n" for job in result):  # (not the blocker's claim)
             first.append(threading.current_thread().name)
             raise DatabaseUnavailable("server closed the connection unexpectedly")
         return result
 
     hh.store.claim = claim  # type: ignore[method-assign]
+    blocker = hh.enqueue("block")
+    wait_until(lambda: state(hh, blocker) == JobState.RUNNING)
     ids = hh.enqueue_many("n", [{} for _ in range(3)])
     wait_until(lambda: all(state(hh, i) == JobState.COMPLETED for i in ids), timeout=10)
     assert first == ["hourhand-listen"]
@@ -565,7 +572,37 @@ def test_a_claim_from_the_listener_whose_reply_was_lost_gives_its_jobs_back(
     for job_id in ids:  # the lost claim did not count as an attempt
         assert [(a.attempt, a.outcome) for a in hh.attempts(job_id)] == [(1, Outcome.COMPLETED)]
     assert "claimed for this worker by a request whose reply was lost" in caplog.text
-    assert worker.worker.stats.claimed == 4
+    assert worker.worker.stats.claimed == 5
+
+
+def test_jobs_claimed_while_a_handler_blocks_the_loop_keep_their_lease(
+    hh: Hourhand, app_workers: Callable[..., WorkerThread]
+) -> None:
+    """The listener thread claims while an async handler blocks the event loop; the jobs it
+    claims are heartbeated from the moment they are claimed, not from the moment the loop
+    starts them (found in review: they expired and were rescued as lost)."""
+    runs: Counter[int] = Counter()
+
+    @hh.job("block")
+    async def block(ctx: JobContext) -> None:
+        time.sleep(2.0)  # noqa: ASYNC251  (blocks the event loop: the point)
+
+    @hh.job("n", max_attempts=1)
+    async def n(ctx: JobContext) -> None:
+        runs[ctx.job_id] += 1
+
+    app_workers(hh, lease=0.6, poll_interval=30, concurrency=4)
+    warm = hh.enqueue("n")
+    wait_until(lambda: state(hh, warm) == JobState.COMPLETED)
+    blocker = hh.enqueue("block")
+    wait_until(lambda: state(hh, blocker) == JobState.RUNNING)
+    job_id = hh.enqueue("n")  # claimed by the listener while the loop is blocked
+    app_workers(hh, queues=["elsewhere"], lease=0.6, poll_interval=0.1)  # rescues what expires
+    finished = {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED}
+    wait_until(lambda: state(hh, job_id) in finished, timeout=15)
+    assert state(hh, job_id) == JobState.COMPLETED and runs[job_id] == 1
+    assert [(a.attempt, a.outcome) for a in hh.attempts(job_id)] == [(1, Outcome.COMPLETED)]
+    wait_until(lambda: state(hh, blocker) == JobState.COMPLETED)
 
 
 @pytest.mark.parametrize("method", ["complete", "end_attempt"])

@@ -209,3 +209,39 @@ def test_heartbeats_and_completions_of_overlapping_batches_do_not_deadlock(
         assert hh.counts()["completed"] == 3000
     finally:
         hh.close()
+
+
+def test_array_literals_of_batches_read_back_exactly(pg_base_url: str) -> None:
+    """Completions send their arrays as literals; any text, integer and float must come
+    back as it went, whatever the characters."""
+    import psycopg
+
+    from hourhand.store.postgres import _floats, _ints, _texts
+
+    texts: list[str | None] = [
+        " leading and trailing ",
+        "NULL",
+        "null",
+        "",
+        "trailing backslash \\",
+        'a "quote" and \\" both',
+        "{braces},commas",
+        "é \u2603 \U0001f600",
+        "tab\there\nnewline",
+        None,
+    ]
+    ints = [0, -1, 2**62, EnqueueResultLike(7)]
+    floats = [0.1, 1e-300, 123456.789, 2.5e10, -0.0]
+    with psycopg.connect(pg_base_url) as conn:
+        row = conn.execute(
+            "SELECT %s::text[], %s::bigint[], %s::float8[]",
+            (_texts(texts), _ints(ints), _floats(floats)),
+        ).fetchone()
+    assert row == (texts, [0, -1, 2**62, 7], floats)
+
+
+class EnqueueResultLike(int):
+    """An int subclass that writes itself otherwise (as EnqueueResult does)."""
+
+    def __repr__(self) -> str:
+        return f"EnqueueResultLike({int(self)})"

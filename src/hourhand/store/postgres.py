@@ -99,7 +99,7 @@ CLAIM_PLANNING = "SELECT set_config('enable_sort', 'off', true)"
 # that a claim is one statement: the shortest pickup (through PgBouncer, where a session
 # setting would leak to other clients, each claim sets CLAIM_PLANNING itself).
 CLAIM_SESSION = " -c enable_sort=off"
-CLAIM_CONNECTIONS = 2  # a worker claims one batch at a time (hourhand.claiming)
+CLAIM_CONNECTIONS = 4  # at most; a worker claims one batch at a time (several workers: more)
 # A statement on a batch of given jobs joins the rows (found by primary key) with the batch's
 # arrays. A plan cached for many executions cannot see how long the arrays are and guesses
 # ten items; it then loops over the whole batch once per row, a cost that grows with the
@@ -316,6 +316,8 @@ class PostgresStore(Store):
         pool = self._claim_pool
         if pool is None:
             with self._pool_lock:
+                if self._closed:
+                    raise DatabaseUnavailable("the store is closed")
                 if self._claim_pool is None:
                     kwargs = {**self._kwargs, "options": self._kwargs["options"] + CLAIM_SESSION}
                     self._claim_pool = ConnectionPool(
@@ -390,8 +392,10 @@ class PostgresStore(Store):
             self._checked_at = now
 
         def check() -> None:
-            with contextlib.suppress(Exception):
-                self.pool.check()
+            for pool in (self.pool, self._claim_pool):
+                if pool is not None:
+                    with contextlib.suppress(Exception):
+                        pool.check()
 
         threading.Thread(target=check, name="hourhand-pool-check", daemon=True).start()
 
