@@ -60,6 +60,7 @@ from hourhand.store.base import (
     decode_schedule,
     insert_or_find,
     job_params,
+    json_args,
     json_native,
     load_migrations,
     load_queries,
@@ -195,8 +196,9 @@ def _ints(values: Iterable[int]) -> str:
 
 
 def _floats(values: Iterable[float]) -> str:
-    """An array literal of floats, written as repr writes them (read back exactly)."""
-    return "{" + ",".join([repr(float(v)) for v in values]) + "}"
+    """An array literal of floats (or ints), written as repr writes them (read back
+    exactly)."""
+    return "{" + ",".join(map(repr, values)) + "}"
 
 
 def _texts(values: Iterable[str | None]) -> str:
@@ -622,7 +624,7 @@ class PostgresStore(Store):
             return read_rate_use(functools.partial(self._rows, conn), name, _utc)
 
     def _claimed(self, rows: list[tuple[Any, ...]]) -> list[Job]:
-        jobs = [decode_claimed(r, _utc, json_native) for r in rows]
+        jobs = [decode_claimed(r, _utc, json_args) for r in rows]  # (args as text)
         jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
         return jobs
 

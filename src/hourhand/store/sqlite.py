@@ -46,6 +46,7 @@ from hourhand.store.base import (
     epoch_to_datetime,
     insert_or_find,
     job_params,
+    json_args,
     json_text,
     load_migrations,
     load_queries,
@@ -423,7 +424,7 @@ class SQLiteStore(Store):
         return cur.execute(self.q[query], params).fetchall()
 
     def _claimed(self, rows: list[tuple[Any, ...]]) -> list[Job]:
-        jobs = [decode_claimed(r, epoch_to_datetime, json_text) for r in rows]
+        jobs = [decode_claimed(r, epoch_to_datetime, json_args) for r in rows]
         jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
         return jobs
 

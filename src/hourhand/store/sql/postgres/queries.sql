@@ -109,7 +109,7 @@ WHERE j.id = ANY(ARRAY(
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED))
 -- (the columns of decode_claimed, in its order)
-RETURNING j.id, j.queue, j.name, j.args, j.priority, j.attempt, j.max_attempts, j.run_at,
+RETURNING j.id, j.queue, j.name, j.args::text, j.priority, j.attempt, j.max_attempts, j.run_at,
        j.timeout, j.unique_key, j.org_id, j.created_by, j.schedule_id, j.fire_time,
        j.error, j.worker_id, j.lease_expires_at, j.handbacks, j.created_at, j.started_at
 
@@ -127,7 +127,7 @@ WHERE j.id = ANY(ARRAY(
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED))
 -- (the columns of decode_claimed, in its order)
-RETURNING j.id, j.queue, j.name, j.args, j.priority, j.attempt, j.max_attempts, j.run_at,
+RETURNING j.id, j.queue, j.name, j.args::text, j.priority, j.attempt, j.max_attempts, j.run_at,
        j.timeout, j.unique_key, j.org_id, j.created_by, j.schedule_id, j.fire_time,
        j.error, j.worker_id, j.lease_expires_at, j.handbacks, j.created_at, j.started_at
 
@@ -156,7 +156,7 @@ WHERE j.id = ANY(ARRAY(
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED))
 -- (the columns of decode_claimed, in its order)
-RETURNING j.id, j.queue, j.name, j.args, j.priority, j.attempt, j.max_attempts, j.run_at,
+RETURNING j.id, j.queue, j.name, j.args::text, j.priority, j.attempt, j.max_attempts, j.run_at,
        j.timeout, j.unique_key, j.org_id, j.created_by, j.schedule_id, j.fire_time,
        j.error, j.worker_id, j.lease_expires_at, j.handbacks, j.created_at, j.started_at
 
