@@ -503,7 +503,7 @@ class Worker:
 
     def _start(self, jobs: list[Job]) -> None:
         assert self._loop is not None and self._leases is not None
-        self._leases.hold((job.id, job.attempt) for job in jobs)
+        # (their leases are held already: from the moment they were claimed, see claiming)
         self.stats.claimed += len(jobs)
         loop, registry, store, worker_id, runs = (
             self._loop,

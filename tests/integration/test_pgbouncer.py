@@ -95,18 +95,25 @@ def apps() -> Iterator[Callable[..., Hourhand]]:
 
 
 @pytest.fixture
-def workers() -> Iterator[Callable[..., WorkerThread]]:
-    started: list[WorkerThread] = []
+def workers(app_workers: Callable[..., WorkerThread]) -> Callable[..., WorkerThread]:
+    return app_workers
 
-    def start(app: Hourhand, **options: object) -> WorkerThread:
-        w = WorkerThread(app.worker(**options)).start()  # type: ignore[arg-type]
-        started.append(w)
-        return w
 
-    yield start
-    for w in started:
-        if w.thread.is_alive():
-            w.stop()
+def start_two(
+    url: str,
+    jobs: int,
+    apps: Callable[..., Hourhand],
+    workers: Callable[..., WorkerThread],
+    listen_database: str | None = None,
+    **options: float,
+) -> tuple[Hourhand, Hourhand, list[int]]:
+    """Two apps on ``url``, ``jobs`` jobs enqueued, a worker thread of each (``options``:
+    the workers')."""
+    one, two = (apps(url, listen_database=listen_database) for _ in range(2))
+    ids = one.enqueue_many("count", [{"n": i} for i in range(jobs)])
+    for app in (one, two):
+        workers(app, concurrency=20, **options)
+    return one, two, ids
 
 
 def ran_once_each(ids: list[int], *apps: Hourhand) -> bool:
@@ -147,12 +154,10 @@ def test_two_workers_drain_through_pgbouncer_woken_over_a_direct_listen_connecti
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING)
-    one = apps(urls.pooled(), listen_database=urls.listen)
-    two = apps(urls.pooled(), listen_database=urls.listen)
-    ids = one.enqueue_many("count", [{"n": i} for i in range(300)])
     # polling every 60 s: only a notification can start the late job below in time
-    for app in (one, two):
-        workers(app, concurrency=20, poll_interval=60)
+    one, two, ids = start_two(
+        urls.pooled(), 300, apps, workers, listen_database=urls.listen, poll_interval=60
+    )
     wait_until(lambda: ran_once_each(ids, one, two), timeout=60, what="300 jobs run once each")
     wait_until(lambda: one.counts()["completed"] == 300, what="300 completions recorded")
     assert {LISTEN_APP_NAME} == set(listeners(urls.direct))  # LISTEN went direct, not pooled
@@ -172,11 +177,7 @@ def test_without_a_direct_connection_workers_poll_through_pgbouncer(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING)
-    one = apps(urls.pooled())
-    two = apps(urls.pooled())
-    ids = one.enqueue_many("count", [{"n": i} for i in range(300)])
-    for app in (one, two):
-        workers(app, concurrency=20, poll_interval=0.2)
+    one, two, ids = start_two(urls.pooled(), 300, apps, workers, poll_interval=0.2)
     wait_until(lambda: ran_once_each(ids, one, two), timeout=60, what="300 jobs run once each")
     late = one.enqueue("count", {"n": -1})
     assert one.wait(late, timeout=20).state == JobState.COMPLETED  # found by polling
@@ -193,11 +194,7 @@ def test_a_pool_smaller_than_the_workers_connections_still_drains(
 ) -> None:
     caplog.set_level(logging.WARNING)
     tiny = urls.pooled(BOUNCER_TINY_POOL)  # one server connection for every client
-    one = apps(tiny)
-    two = apps(tiny)
-    ids = one.enqueue_many("count", [{"n": i} for i in range(200)])
-    for app in (one, two):
-        workers(app, concurrency=20, poll_interval=0.2, lease=3)
+    one, two, ids = start_two(tiny, 200, apps, workers, poll_interval=0.2, lease=3)
     seen: list[tuple[int, int]] = []  # (clients, server connections) of the tiny pool
 
     def drained() -> bool:

@@ -170,21 +170,15 @@ def _split(jobs: Sequence[NewJob]) -> tuple[list[int], list[int]]:
 
 
 def _pipelined(
-    conn: psycopg.Connection[Any],
-    settings: str,
-    query: str,
-    params: dict[str, Any],
-    *,
-    tuples: bool = False,
+    conn: psycopg.Connection[Any], settings: str, query: str, params: dict[str, Any]
 ) -> psycopg.Cursor[Any]:
     """Run ``settings`` (transaction-local set_config calls), then one statement, in one
     round trip. In a pipeline without an explicit transaction, the statements up to its
     end are one implicit transaction, committed at the end: the settings apply to the
-    statement and to nothing after it. Read the statement's rows from the cursor returned
-    (as tuples if asked: see decode_claimed; else as the connection's dicts)."""
+    statement and to nothing after it. Read the statement's rows from the cursor returned."""
     with conn.pipeline():
         conn.execute(settings)
-        cur = conn.cursor(row_factory=tuple_row) if tuples else conn.cursor()
+        cur = conn.cursor()
         cur.execute(query, params)
     return cur
 
@@ -562,19 +556,25 @@ class PostgresStore(Store):
             "lease": lease,
             "names": None if names is None else list(names),
         }
-        with self._connection(self._claims_pool()) as conn:
-            if queues is None:  # one statement (see CLAIM_SESSION)
-                query, all_params = self.q["claim_any"], {**params, "limit": limit}
-                if self.pgbouncer:
-                    cur = _pipelined(conn, CLAIM_PLANNING, query, all_params, tuples=True)
-                else:
-                    cur = conn.cursor(row_factory=tuple_row).execute(query, all_params)
-                return self._claimed(cur.fetchall())
-            with conn.transaction():
-                if self.pgbouncer:
-                    conn.execute(CLAIM_PLANNING)
-                rows = claim_rows(functools.partial(self._tuples, conn), queues, limit, params)
+        with self._claiming(transaction=queues is not None) as conn:  # (any: one statement)
+            rows = claim_rows(functools.partial(self._tuples, conn), queues, limit, params)
         return self._claimed(rows)
+
+    @contextlib.contextmanager
+    def _claiming(self, *, transaction: bool) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """A connection for claims, planned with sorting ruled out: a claim connection of
+        its own (CLAIM_SESSION), in a transaction if the claim takes several statements;
+        through PgBouncer a common one, in a transaction that sets CLAIM_PLANNING."""
+        with self._connection(self._claims_pool()) as conn:
+            if self.pgbouncer:
+                with conn.pipeline(), conn.transaction():
+                    conn.execute(CLAIM_PLANNING)
+                    yield conn
+            elif transaction:
+                with conn.transaction():
+                    yield conn
+            else:
+                yield conn
 
     def claim_limited(
         self,
@@ -591,9 +591,7 @@ class PostgresStore(Store):
             "lease": lease,
             "queues": None if queues is None else list(queues),
         }
-        with self._connection(self._claims_pool()) as conn, conn.transaction():
-            if self.pgbouncer:
-                conn.execute(CLAIM_PLANNING)
+        with self._claiming(transaction=True) as conn:
             locked = conn.execute(self.q["lock_name"], {"name": name}).fetchone()
             if not locked or not locked["locked"]:
                 return TypeClaim([])  # another worker is claiming this type right now
