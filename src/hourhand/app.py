@@ -43,7 +43,8 @@ from hourhand.jobs import (
 )
 from hourhand.ratelimits import RateLimit, RateUse
 from hourhand.retry import DEFAULT_RETRY, Retry
-from hourhand.schedules import DEFAULT_MISFIRE, DEFAULT_OVERLAP, Schedules, ScheduleSpec
+from hourhand.schedule_model import DEFAULT_MISFIRE, DEFAULT_OVERLAP, ScheduleSpec
+from hourhand.schedules import Schedules
 from hourhand.store import (
     DEFAULT_DATABASE,
     DatabaseInfo,

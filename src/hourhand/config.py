@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from hourhand.errors import ConfigurationError, HourhandError
-from hourhand.schedules import ScheduleSpec
+from hourhand.schedule_model import ScheduleSpec
 
 DEFAULT_CONFIG = "hourhand.toml"
 TABLES = ("schedules",)  # the top-level tables hourhand.toml may have

@@ -11,7 +11,7 @@ from hourhand.app import Hourhand
 from hourhand.errors import DoNotRetry
 from hourhand.jobs import JobContext
 from hourhand.retry import Retry
-from hourhand.schedules import ScheduleNotFound, weekly
+from hourhand.schedule_model import ScheduleNotFound, weekly
 
 DEMO_DATABASE = "sqlite:///hourhand-demo.db"
 

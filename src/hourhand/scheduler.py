@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from hourhand.cron import Cron
 from hourhand.errors import HourhandError
 from hourhand.jobs import NewJob
-from hourhand.schedules import Schedule, ScheduleExists, ScheduleSpec, spec_next
+from hourhand.schedule_model import Schedule, ScheduleExists, ScheduleSpec, spec_next
 from hourhand.store.base import HOLD_UNTIL
 
 if TYPE_CHECKING:

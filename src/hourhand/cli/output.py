@@ -23,7 +23,7 @@ from rich.text import Text
 from hourhand.humanize import duration, plural
 from hourhand.jobs import Attempt, Job, JobState
 from hourhand.ratelimits import RateUse
-from hourhand.schedules import Schedule
+from hourhand.schedule_model import Schedule
 
 STATE_STYLES = {
     "scheduled": "cyan",

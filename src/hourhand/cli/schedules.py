@@ -15,7 +15,7 @@ from hourhand.cli.main import Settings, cli
 from hourhand.cli.output import Cell, Column, echo_json, print_table, when
 from hourhand.errors import InvalidArguments, InvalidInput
 from hourhand.humanize import plural
-from hourhand.schedules import MISFIRE_POLICIES, OVERLAP_POLICIES, Schedule, ScheduleNotFound
+from hourhand.schedule_model import MISFIRE_POLICIES, OVERLAP_POLICIES, Schedule, ScheduleNotFound
 from hourhand.worker import (
     DEFAULT_CONCURRENCY,
     DEFAULT_GRACE,

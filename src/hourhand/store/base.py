@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from hourhand.errors import JobStateError
 from hourhand.jobs import Attempt, Job, JobState, NewJob, Outcome
 from hourhand.ratelimits import RateLimit, RateUse
-from hourhand.schedules import Schedule, ScheduleSpec
+from hourhand.schedule_model import Schedule, ScheduleSpec
 
 LISTEN_CHANNEL = "hourhand_jobs"  # payload: the queue that got ready work
 CANCEL_CHANNEL = "hourhand_cancel"  # payload: the id of a running job to cancel

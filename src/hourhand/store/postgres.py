@@ -36,7 +36,7 @@ from hourhand.errors import DatabaseRejected, DatabaseUnavailable, HourhandError
 from hourhand.jobs import Attempt, Job, JobState, NewJob
 from hourhand.outage import first_line
 from hourhand.ratelimits import RateLimit, RateUse
-from hourhand.schedules import Schedule, ScheduleExists, ScheduleSpec
+from hourhand.schedule_model import Schedule, ScheduleExists, ScheduleSpec
 from hourhand.store.base import (
     CANCEL_CHANNEL,
     DONE_CHANNEL,

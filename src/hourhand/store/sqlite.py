@@ -25,7 +25,7 @@ from hourhand.checks import safe_text
 from hourhand.errors import DatabaseNotFound, DatabaseUnavailable, HourhandError, JobStateError
 from hourhand.jobs import Attempt, Job, JobState, NewJob
 from hourhand.ratelimits import RateLimit, RateUse
-from hourhand.schedules import Schedule, ScheduleExists, ScheduleSpec
+from hourhand.schedule_model import Schedule, ScheduleExists, ScheduleSpec
 from hourhand.store.base import (
     HOLD_UNTIL,
     AttemptEnd,
