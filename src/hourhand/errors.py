@@ -68,8 +68,25 @@ class InvalidTimeZone(InvalidInput):
     """The time zone is not a known IANA name."""
 
 
-class JobNotFound(HourhandError, LookupError):
+class NotFound(HourhandError, LookupError):
+    """No such thing (job, schedule, key, ...), or not one the caller may see: another
+    organisation's ids are answered as not found."""
+
+
+class JobNotFound(NotFound):
     """No job with that id."""
+
+
+class NotAuthenticated(HourhandError):
+    """No credentials, or credentials that are unknown, revoked or expired."""
+
+
+class Forbidden(HourhandError):
+    """The caller is known but its role does not allow this action."""
+
+
+class Conflict(HourhandError):
+    """The request conflicts with the current state (e.g. a name already taken)."""
 
 
 class JobStateError(HourhandError):

@@ -21,7 +21,7 @@ from typing import Any
 
 from hourhand import checks
 from hourhand.cron import Cron
-from hourhand.errors import HourhandError, InvalidInput
+from hourhand.errors import InvalidInput, NotFound
 from hourhand.jobs import MAX_ATTEMPTS, MAX_PRIORITY, check_timeout, encode_args
 
 SOURCES = ("code", "config", "user")
@@ -38,7 +38,7 @@ DAYS = {"SUN": 0, "MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6}
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
-class ScheduleNotFound(HourhandError, LookupError):
+class ScheduleNotFound(NotFound):
     """No schedule with that id or name."""
 
     def __init__(self, message: str, elsewhere: list[str | None] | None = None) -> None:
