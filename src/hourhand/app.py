@@ -59,6 +59,7 @@ from hourhand.store import (
 from hourhand.waiting import Waiters
 
 if TYPE_CHECKING:
+    from hourhand.ops import Operations
     from hourhand.scheduler import Scheduler
     from hourhand.worker import Worker
 
@@ -118,6 +119,7 @@ class Hourhand:
         self.hooks = Hooks()  # see the before_job, after_job, on_failure, on_dead properties
         self._store: Store | None = None
         self._waiters: Waiters | None = None
+        self._ops: Operations | None = None
         self._lock = threading.Lock()
 
     # -- the database ---------------------------------------------------------------------
@@ -635,6 +637,17 @@ class Hourhand:
         for spec in self.registry.values():
             found.setdefault(spec.queue, QueueInfo(spec.queue, False, 0, 0, None))
         return [found[name] for name in sorted(found)]
+
+    # -- operations -----------------------------------------------------------------------
+    @property
+    def ops(self) -> Operations:
+        """The operations layer (hourhand.ops): what the CLI, the API and the dashboard
+        do, with permissions, organisation scope and the audit log."""
+        if self._ops is None:
+            from hourhand.ops import Operations
+
+            self._ops = Operations(self)
+        return self._ops
 
     # -- workers --------------------------------------------------------------------------
     def scheduler(self, **options: Any) -> Scheduler:

@@ -6,6 +6,79 @@ Permissions, organisation scope and the audit log are applied here, not in the f
 
 from __future__ import annotations
 
-from hourhand.ops.actor import ROLES, Actor, Role
+import logging
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ROLES", "Actor", "Role"]
+from hourhand.ops.actor import ROLES, Actor, Role
+from hourhand.ops.jobs import BulkResult, JobDetail, JobOps, JobPage, JobQuery, JobTypeInfo
+from hourhand.ops.queues import QueueOps
+from hourhand.ops.schedules import CronPreview, Fire, ScheduleOps
+
+if TYPE_CHECKING:
+    from hourhand.app import Hourhand
+    from hourhand.ops.audit import Audit
+    from hourhand.ops.keys import KeyOps
+    from hourhand.ops.workers import Workers
+
+logger = logging.getLogger(__name__)
+
+
+class Operations:
+    """``hh.ops``: the operations on one app, each taking the acting :class:`Actor`."""
+
+    def __init__(self, app: Hourhand) -> None:
+        self.app = app
+        self.jobs = JobOps(self)
+        self.schedules = ScheduleOps(self)
+        self.queues = QueueOps(self)
+
+    @cached_property
+    def audit(self) -> Audit:
+        from hourhand.ops.audit import Audit
+
+        return Audit(self.app)
+
+    @cached_property
+    def keys(self) -> KeyOps:
+        from hourhand.ops.keys import KeyOps
+
+        return KeyOps(self.app)
+
+    @cached_property
+    def workers(self) -> Workers:
+        from hourhand.ops.workers import Workers
+
+        return Workers(self.app)
+
+    def record(
+        self,
+        actor: Actor,
+        action: str,
+        target_kind: str,
+        target_id: int | str | None,
+        org_id: str | None,
+        details: dict[str, Any] | None,
+    ) -> None:
+        """Write an action to the audit log (a failure to write is logged, never raised:
+        the action itself has happened)."""
+        target = None if target_id is None else str(target_id)
+        self.audit.record(actor, action, target_kind, target, org_id=org_id, details=details)
+
+
+__all__ = [
+    "ROLES",
+    "Actor",
+    "BulkResult",
+    "CronPreview",
+    "Fire",
+    "JobDetail",
+    "JobOps",
+    "JobPage",
+    "JobQuery",
+    "JobTypeInfo",
+    "Operations",
+    "QueueOps",
+    "Role",
+    "ScheduleOps",
+]

@@ -105,6 +105,13 @@ class JobFilter:
     org_id: str | None = None
     limit: int = 100
     before_id: int | None = None  # keyset pagination: ids below this one
+    schedule_id: int | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    error: str | None = None  # text in the last error (case-insensitive)
+    error_class: str | None = None  # the exception class the last error names
+    args_text: str | None = None  # text in the JSON args (bound to recent ids: min_id)
+    min_id: int | None = None  # ids from this one up
 
 
 @dataclass(frozen=True)
@@ -119,17 +126,23 @@ class TypeClaim:
 
 @dataclass(frozen=True)
 class QueueInfo:
-    """A queue: paused or not, and how many of its jobs are ready and running."""
+    """A queue: paused or not, and how many of its jobs are in each unfinished state."""
 
     name: str
     paused: bool
     ready: int  # queued, waiting for a worker
     running: int
     changed_at: datetime | None  # when it was last paused or resumed (None: never)
+    scheduled: int = 0  # waiting for their run_at
+    retrying: int = 0  # waiting for their next attempt
+    failed: int = 0  # in the dead-letter set
+    oldest_ready_at: datetime | None = None  # since when its oldest ready job has waited
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.__dict__)
-        out["changed_at"] = None if self.changed_at is None else self.changed_at.isoformat()
+        for key in ("changed_at", "oldest_ready_at"):
+            value = out[key]
+            out[key] = None if value is None else value.isoformat()
         return out
 
 
@@ -330,6 +343,16 @@ class Store(ABC):
         """The jobs with these ids that exist, in no particular order."""
 
     @abstractmethod
+    def count_jobs(self, flt: JobFilter) -> int:
+        """How many jobs match (``limit`` and ``before_id`` aside), up to
+        ``listing.MAX_COUNT + 1``."""
+
+    @abstractmethod
+    def delete_job(self, job_id: int) -> bool:
+        """Delete a job that is not running, with its attempts; False if there is none
+        (or it is running)."""
+
+    @abstractmethod
     def list_jobs(self, flt: JobFilter) -> list[Job]:
         """Newest first."""
 
@@ -343,9 +366,10 @@ class Store(ABC):
         this change left it (None if there is no such job); a finished one is unchanged."""
 
     @abstractmethod
-    def retry_job(self, job_id: int) -> Job | None:
-        """Queue a failed, cancelled or retrying job to run now, granting one more attempt
-        if it had none left. Returns the job after the change (None if not found)."""
+    def retry_job(self, job_id: int, delay: float = 0.0) -> Job | None:
+        """Queue a failed, cancelled or retrying job to run now (after ``delay`` seconds:
+        scheduled), granting one more attempt if it had none left. Returns the job after
+        the change (None if not found)."""
 
     @abstractmethod
     def count_by_state(self) -> dict[str, int]: ...

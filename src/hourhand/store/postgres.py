@@ -69,6 +69,7 @@ from hourhand.store.base import (
     schedule_params,
     schedule_update_sql,
 )
+from hourhand.store.listing import count_jobs_sql, list_jobs_sql
 from hourhand.store.pg_listen import Listener, Polling
 
 logger = logging.getLogger(__name__)
@@ -202,6 +203,14 @@ def _texts(values: Iterable[str | None]) -> str:
 
 def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _param(name: str) -> str:
+    return f"%({name})s"
+
+
+def _same(value: datetime) -> datetime:
+    return value
 
 
 def redact(url: str) -> str:
@@ -728,18 +737,19 @@ class PostgresStore(Store):
         return [decode_job(row, _utc, json_native) for row in rows]
 
     def list_jobs(self, flt: JobFilter) -> list[Job]:
-        rows = self._all(
-            "list_jobs",
-            {
-                "state": None if flt.state is None else str(flt.state),
-                "queue": flt.queue,
-                "name": flt.name,
-                "org_id": flt.org_id,
-                "before_id": flt.before_id,
-                "limit": flt.limit,
-            },
-        )
-        return [decode_job(r, _utc, json_native) for r in rows]
+        sql, params = list_jobs_sql(flt, _param, _same, "args::text")
+        return [decode_job(r, _utc, json_native) for r in self._all_sql(sql, params)]
+
+    def count_jobs(self, flt: JobFilter) -> int:
+        sql, params = count_jobs_sql(flt, _param, _same, "args::text")
+        return int(self._all_sql(sql, params)[0]["n"])
+
+    def _all_sql(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        with self._connection() as conn:
+            return conn.execute(sql.encode(), params).fetchall()
+
+    def delete_job(self, job_id: int) -> bool:
+        return bool(self._all("delete_job", {"id": job_id}))
 
     def list_attempts(self, job_id: int) -> list[Attempt]:
         return [decode_attempt(r, _utc) for r in self._all("list_attempts", {"job_id": job_id})]
@@ -754,9 +764,9 @@ class PostgresStore(Store):
             return self.get_job(job_id)
         return decode_job(row, _utc, json_native)
 
-    def retry_job(self, job_id: int) -> Job | None:
+    def retry_job(self, job_id: int, delay: float = 0.0) -> Job | None:
         try:
-            self._all("retry_job", {"id": job_id})
+            self._all("retry_job", {"id": job_id, "delay": delay})
         except psycopg.errors.UniqueViolation as exc:
             raise JobStateError(
                 f"job {job_id} cannot be retried: another job with its unique key is waiting"
@@ -860,6 +870,16 @@ class PostgresStore(Store):
 
     def list_queues(self, name: str | None = None) -> list[QueueInfo]:
         return [
-            QueueInfo(r["name"], r["paused"], r["ready"], r["running"], r["changed_at"])
+            QueueInfo(
+                r["name"],
+                r["paused"],
+                r["ready"],
+                r["running"],
+                r["changed_at"],
+                r["scheduled"],
+                r["retrying"],
+                r["failed"],
+                r["oldest_ready_at"],
+            )
             for r in self._all("list_queues", {"name": name})
         ]

@@ -55,6 +55,7 @@ from hourhand.store.base import (
     schedule_params,
     schedule_update_sql,
 )
+from hourhand.store.listing import count_jobs_sql, list_jobs_sql
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,10 @@ UNAVAILABLE = (
 )
 NOW_SQL = "((julianday('now') - 2440587.5) * 86400.0)"
 WAITING = ("scheduled", "queued", "running", "retrying")
+
+
+def _param(name: str) -> str:
+    return f":{name}"
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
@@ -582,18 +587,19 @@ class SQLiteStore(Store):
         return [decode_job(row, epoch_to_datetime, json_text) for row in rows]
 
     def list_jobs(self, flt: JobFilter) -> list[Job]:
-        rows = self._read(
-            self.q["list_jobs"],
-            {
-                "state": None if flt.state is None else str(flt.state),
-                "queue": flt.queue,
-                "name": flt.name,
-                "org_id": flt.org_id,
-                "before_id": flt.before_id,
-                "limit": flt.limit,
-            },
-        )
-        return [decode_job(r, epoch_to_datetime, json_text) for r in rows]
+        sql, params = list_jobs_sql(flt, _param, datetime_to_epoch, "args")
+        return [decode_job(r, epoch_to_datetime, json_text) for r in self._read(sql, params)]
+
+    def count_jobs(self, flt: JobFilter) -> int:
+        sql, params = count_jobs_sql(flt, _param, datetime_to_epoch, "args")
+        return int(self._read(sql, params)[0]["n"])
+
+    def delete_job(self, job_id: int) -> bool:
+        with self._write() as conn:
+            if _first(conn.execute(self.q["delete_job"], {"id": job_id})) is None:
+                return False
+            conn.execute(self.q["delete_attempts"], {"id": job_id})
+            return True
 
     def list_attempts(self, job_id: int) -> list[Attempt]:
         rows = self._read(self.q["list_attempts"], {"job_id": job_id})
@@ -610,10 +616,10 @@ class SQLiteStore(Store):
             return self.get_job(job_id)
         return decode_job(row, epoch_to_datetime, json_text)
 
-    def retry_job(self, job_id: int) -> Job | None:
+    def retry_job(self, job_id: int, delay: float = 0.0) -> Job | None:
         try:
             with self._write() as conn:
-                _first(conn.execute(self.q["retry_job"], {"id": job_id}))
+                _first(conn.execute(self.q["retry_job"], {"id": job_id, "delay": delay}))
         except sqlite3.IntegrityError as exc:
             raise JobStateError(
                 f"job {job_id} cannot be retried: another job with its unique key is waiting"
@@ -754,6 +760,10 @@ class SQLiteStore(Store):
                 r["ready"],
                 r["running"],
                 epoch_to_datetime(r["changed_at"]),
+                r["scheduled"],
+                r["retrying"],
+                r["failed"],
+                epoch_to_datetime(r["oldest_ready_at"]),
             )
             for r in rows
         ]

@@ -223,18 +223,35 @@ WITH RECURSIVE q(queue) AS (
 SELECT queue FROM q WHERE queue IS NOT NULL
 
 -- name: list_queues
--- Queues with ready or running jobs and queues ever paused (all, or one by name).
+-- Queues with unfinished or failed jobs and queues ever paused (all, or one by name), with
+-- their counts per state. One arm per partial index (ready, due, running, dead), so the
+-- cost follows the jobs in those states, never the finished history.
 SELECT name, bool_or(paused) AS paused, max(changed_at) AS changed_at,
-       sum(ready)::bigint AS ready, sum(running)::bigint AS running
+       sum(ready)::bigint AS ready, sum(running)::bigint AS running,
+       sum(scheduled)::bigint AS scheduled, sum(retrying)::bigint AS retrying,
+       sum(failed)::bigint AS failed, min(oldest_ready_at) AS oldest_ready_at
 FROM (
-    SELECT queue AS name, false AS paused, NULL::timestamptz AS changed_at,
-           count(*) FILTER (WHERE state = 'queued') AS ready,
-           count(*) FILTER (WHERE state = 'running') AS running
-    FROM hourhand_jobs
-    WHERE state IN ('queued', 'running') AND (%(name)s::text IS NULL OR queue = %(name)s::text)
+    SELECT queue AS name, false AS paused, NULL::timestamptz AS changed_at, count(*) AS ready,
+           0 AS running, 0 AS scheduled, 0 AS retrying, 0 AS failed,
+           min(run_at) AS oldest_ready_at
+    FROM hourhand_jobs WHERE state = 'queued' AND (%(name)s::text IS NULL OR queue = %(name)s::text)
     GROUP BY queue
     UNION ALL
-    SELECT name, paused, updated_at, 0, 0 FROM hourhand_queues
+    SELECT queue, false, NULL, 0, count(*), 0, 0, 0, NULL
+    FROM hourhand_jobs WHERE state = 'running' AND (%(name)s::text IS NULL OR queue = %(name)s::text)
+    GROUP BY queue
+    UNION ALL
+    SELECT queue, false, NULL, 0, 0, count(*) FILTER (WHERE state = 'scheduled'),
+           count(*) FILTER (WHERE state = 'retrying'), 0, NULL
+    FROM hourhand_jobs
+    WHERE state IN ('scheduled', 'retrying') AND (%(name)s::text IS NULL OR queue = %(name)s::text)
+    GROUP BY queue
+    UNION ALL
+    SELECT queue, false, NULL, 0, 0, 0, 0, count(*), NULL
+    FROM hourhand_jobs WHERE state = 'failed' AND (%(name)s::text IS NULL OR queue = %(name)s::text)
+    GROUP BY queue
+    UNION ALL
+    SELECT name, paused, updated_at, 0, 0, 0, 0, 0, NULL FROM hourhand_queues
     WHERE %(name)s::text IS NULL OR name = %(name)s::text
 ) AS q
 GROUP BY name ORDER BY name
@@ -381,16 +398,6 @@ SELECT * FROM hourhand_jobs WHERE id = %(id)s
 -- name: get_jobs
 SELECT * FROM hourhand_jobs WHERE id = ANY(%(ids)s::bigint[])
 
--- name: list_jobs
--- Newest first, filtered.
-SELECT * FROM hourhand_jobs
-WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
-  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
-  AND (%(name)s::text IS NULL OR name = %(name)s::text)
-  AND (%(org_id)s::text IS NULL OR org_id = %(org_id)s::text)
-  AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
-ORDER BY id DESC LIMIT %(limit)s
-
 -- name: list_attempts
 SELECT * FROM hourhand_attempts WHERE job_id = %(job_id)s ORDER BY id
 
@@ -421,15 +428,27 @@ WITH flagged AS (
 SELECT flagged.*, pg_notify('hourhand_cancel', id::text) AS notified FROM flagged
 
 -- name: retry_job
--- Queue a failed, cancelled or waiting job to run now, with at least one attempt left.
+-- Queue a failed, cancelled or waiting job to run now (or, with a delay, schedule it), with
+-- at least one attempt left.
 WITH requeued AS (
     UPDATE hourhand_jobs
-    SET state = 'queued', run_at = now(), max_attempts = greatest(max_attempts, attempt + 1),
+    SET state = CASE WHEN %(delay)s::float8 > 0 THEN 'scheduled' ELSE 'queued' END,
+        run_at = now() + %(delay)s::float8 * interval '1 second',
+        max_attempts = greatest(max_attempts, attempt + 1),
         finished_at = NULL, cancel_requested = false
     WHERE id = %(id)s AND state IN ('failed', 'cancelled', 'retrying', 'scheduled')
-    RETURNING id, queue
+    RETURNING id, queue, state
 )
-SELECT id, pg_notify('hourhand_jobs', queue) FROM requeued
+SELECT id, CASE WHEN state = 'queued' THEN pg_notify('hourhand_jobs', queue) END FROM requeued
+
+-- name: delete_job
+-- Delete a job that is not running, and its attempts.
+WITH gone AS (
+    DELETE FROM hourhand_jobs WHERE id = %(id)s AND state <> 'running' RETURNING id
+), attempts AS (
+    DELETE FROM hourhand_attempts WHERE job_id IN (SELECT id FROM gone)
+)
+SELECT id FROM gone
 
 -- name: count_by_state
 SELECT state, count(*) AS n FROM hourhand_jobs GROUP BY state

@@ -219,14 +219,6 @@ SELECT * FROM hourhand_jobs WHERE id IN (SELECT value FROM json_each(:ids))
 -- Running jobs whose cancellation was requested (workers look when the file changed).
 SELECT id FROM hourhand_jobs WHERE state = 'running' AND cancel_requested = 1
 
--- name: list_jobs
--- Newest first, filtered.
-SELECT * FROM hourhand_jobs
-WHERE (:state IS NULL OR state = :state) AND (:queue IS NULL OR queue = :queue)
-  AND (:name IS NULL OR name = :name) AND (:org_id IS NULL OR org_id = :org_id)
-  AND (:before_id IS NULL OR id < :before_id)
-ORDER BY id DESC LIMIT :limit
-
 -- name: list_attempts
 SELECT * FROM hourhand_attempts WHERE job_id = :job_id ORDER BY id
 
@@ -242,12 +234,21 @@ UPDATE hourhand_jobs SET cancel_requested = 1 WHERE id = :id AND state = 'runnin
 RETURNING *
 
 -- name: retry_job
--- Queue a failed, cancelled or waiting job to run now, with at least one attempt left.
+-- Queue a failed, cancelled or waiting job to run now (or, with a delay, schedule it), with
+-- at least one attempt left.
 UPDATE hourhand_jobs
-SET state = 'queued', run_at = NOW(), max_attempts = max(max_attempts, attempt + 1),
+SET state = CASE WHEN :delay > 0 THEN 'scheduled' ELSE 'queued' END,
+    run_at = NOW() + :delay, max_attempts = max(max_attempts, attempt + 1),
     finished_at = NULL, cancel_requested = 0
 WHERE id = :id AND state IN ('failed', 'cancelled', 'retrying', 'scheduled')
 RETURNING id
+
+-- name: delete_job
+-- Delete a job that is not running (its attempts are deleted after it, in one transaction).
+DELETE FROM hourhand_jobs WHERE id = :id AND state <> 'running' RETURNING id
+
+-- name: delete_attempts
+DELETE FROM hourhand_attempts WHERE job_id = :id
 
 -- name: count_by_state
 SELECT state, count(*) AS n FROM hourhand_jobs GROUP BY state
@@ -335,18 +336,31 @@ WITH RECURSIVE q(queue) AS (
 SELECT queue FROM q WHERE queue IS NOT NULL
 
 -- name: list_queues
--- Queues with ready or running jobs and queues ever paused (all, or one by name).
+-- Queues with unfinished or failed jobs and queues ever paused (all, or one by name), with
+-- their counts per state; one arm per partial index (see the PostgreSQL query).
 SELECT name, max(paused) AS paused, max(changed_at) AS changed_at, sum(ready) AS ready,
-       sum(running) AS running
+       sum(running) AS running, sum(scheduled) AS scheduled, sum(retrying) AS retrying,
+       sum(failed) AS failed, min(oldest_ready_at) AS oldest_ready_at
 FROM (
-    SELECT queue AS name, 0 AS paused, NULL AS changed_at,
-           coalesce(sum(state = 'queued'), 0) AS ready,
-           coalesce(sum(state = 'running'), 0) AS running
-    FROM hourhand_jobs
-    WHERE state IN ('queued', 'running') AND (:name IS NULL OR queue = :name)
+    SELECT queue AS name, 0 AS paused, NULL AS changed_at, count(*) AS ready, 0 AS running,
+           0 AS scheduled, 0 AS retrying, 0 AS failed, min(run_at) AS oldest_ready_at
+    FROM hourhand_jobs WHERE state = 'queued' AND (:name IS NULL OR queue = :name)
     GROUP BY queue
     UNION ALL
-    SELECT name, paused, updated_at, 0, 0 FROM hourhand_queues
+    SELECT queue, 0, NULL, 0, count(*), 0, 0, 0, NULL
+    FROM hourhand_jobs WHERE state = 'running' AND (:name IS NULL OR queue = :name)
+    GROUP BY queue
+    UNION ALL
+    SELECT queue, 0, NULL, 0, 0, sum(state = 'scheduled'), sum(state = 'retrying'), 0, NULL
+    FROM hourhand_jobs
+    WHERE state IN ('scheduled', 'retrying') AND (:name IS NULL OR queue = :name)
+    GROUP BY queue
+    UNION ALL
+    SELECT queue, 0, NULL, 0, 0, 0, 0, count(*), NULL
+    FROM hourhand_jobs WHERE state = 'failed' AND (:name IS NULL OR queue = :name)
+    GROUP BY queue
+    UNION ALL
+    SELECT name, paused, updated_at, 0, 0, 0, 0, 0, NULL FROM hourhand_queues
     WHERE :name IS NULL OR name = :name
 )
 GROUP BY name ORDER BY name
