@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shlex
 from datetime import datetime
@@ -12,7 +13,8 @@ from hourhand.cli.main import Settings, cli
 from hourhand.cli.output import echo_json, line, print_jobs, show_job
 from hourhand.errors import InvalidArguments, InvalidInput
 from hourhand.humanize import duration
-from hourhand.jobs import FINAL_STATES, Job, JobState
+from hourhand.jobs import FINAL_STATES, EnqueueResult, Job, JobState
+from hourhand.ops import JobQuery
 from hourhand.store import locate
 
 DEFAULT_LIMIT = 50  # jobs in one page
@@ -71,8 +73,9 @@ def enqueue(
         raise InvalidArguments(f"--args is not valid JSON: {exc}") from None
     if not isinstance(args, dict):
         raise InvalidArguments(f"--args must be a JSON object, got {type(args).__name__}")
-    app = settings.app(required=True, create=True)
-    job_id = app.enqueue(
+    ops = settings.app(required=True, create=True).ops
+    enqueued = ops.jobs.enqueue(
+        settings.actor,
         name,
         args,
         delay=delay,
@@ -85,6 +88,7 @@ def enqueue(
         unique_key=unique_key,
         max_attempts=max_attempts,
     )
+    job_id = EnqueueResult(enqueued.job.id, enqueued.created)
     if wait_for is None:
         if as_json:
             echo_json({"id": int(job_id), "created": job_id.created})
@@ -96,7 +100,7 @@ def enqueue(
     if not as_json:
         said = "enqueued job" if job_id.created else "already enqueued as job"
         click.echo(f"{said} {job_id}; waiting up to {duration(wait_for)} for it to finish")
-    job = app.wait(job_id, timeout=wait_for)
+    job = asyncio.run(ops.jobs.wait(settings.actor, job_id, wait_for))
     if as_json:
         echo_json({**job.to_dict(), "created": job_id.created})
     else:
@@ -164,21 +168,21 @@ def list_jobs(
     as_json: bool,
 ) -> None:
     """Jobs, newest first, a page at a time (--after ID: the page after job ID)."""
-    found = settings.app().list_jobs(
-        state=state,
+    query = JobQuery(
+        state=JobState(state) if state else None,
         queue=queue,
-        name=name,
+        type=name,
         org_id=org_id,
-        limit=min(limit + 1, MAX_LIMIT),  # one more: is there a next page?
-        before_id=after_id,
+        limit=limit,
+        cursor=None if after_id is None else str(after_id),
     )
-    page = found[:limit]
+    found = settings.ops().jobs.list(settings.actor, query)
+    page = found.jobs
     if as_json:
         echo_json([j.to_dict() for j in page])
         return
     print_jobs(page)
-    more = len(found) > limit or (limit == MAX_LIMIT and len(found) == limit)
-    if more:
+    if found.next_cursor is not None:
         filters = {"--state": state, "--queue": queue, "--name": name, "--org": org_id}
         line(f"next page: {next_page(settings, filters, limit, page[-1])}")
     elif after_id is not None:
@@ -206,11 +210,8 @@ def next_page(settings: Settings, filters: dict[str, str | None], limit: int, la
 @pass_settings
 def show(settings: Settings, job_id: int, as_json: bool) -> None:
     """One job, its attempts, the last failure's traceback and the schedule that made it."""
-    app = settings.app()
-    job = app.get_job(job_id)
-    attempts = app.attempts(job_id)
-    schedule = app.schedules.of_job(job)
-    rate = app.rate_use(job.name)
+    detail = settings.ops().jobs.get(settings.actor, job_id)
+    job, attempts, schedule = detail.job, detail.attempts, detail.schedule
     if as_json:
         made_by = None
         if schedule is not None:
@@ -219,7 +220,7 @@ def show(settings: Settings, job_id: int, as_json: bool) -> None:
             {**job.to_dict(), "schedule": made_by, "attempts": [a.to_dict() for a in attempts]}
         )
     else:
-        show_job(job, attempts, schedule, rate)
+        show_job(job, attempts, schedule, detail.rate)
 
 
 @jobs.command("retry")
@@ -229,7 +230,7 @@ def retry(settings: Settings, job_id: int) -> None:
     """Run a failed, cancelled or retrying job again now (one more attempt if it had none
     left), or a scheduled job now instead of later. Queued, running and completed jobs are
     refused."""
-    job = settings.app().retry(job_id)
+    job = settings.ops().jobs.retry(settings.actor, job_id)
     click.echo(f"job {job.id} is {job.state}")
 
 
@@ -238,7 +239,7 @@ def retry(settings: Settings, job_id: int) -> None:
 @pass_settings
 def cancel(settings: Settings, job_id: int) -> None:
     """Cancel a waiting job, or ask the worker running it to stop."""
-    job = settings.app().cancel(job_id)
+    job = settings.ops().jobs.cancel(settings.actor, job_id)
     if job.state == JobState.RUNNING:
         click.echo(
             f"job {job.id} is running: its worker has been asked to stop it; that takes about "

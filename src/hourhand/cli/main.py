@@ -26,6 +26,7 @@ from click.core import ParameterSource
 
 from hourhand.app import Hourhand, database_from_env
 from hourhand.errors import DatabaseNotFound, HourhandError, InvalidInput
+from hourhand.ops import Actor, Operations
 from hourhand.store import DEFAULT_DATABASE
 
 BAD_INPUT_EXIT = 2
@@ -52,6 +53,11 @@ class Settings:
         self.app_source = app_source  # "--app" or "HOURHAND_APP" (None: no app given)
         self.database_source = database_source  # "--database" or "HOURHAND_DATABASE"
         self._app: Hourhand | None = None
+        self.actor = Actor.cli()  # who the audit log says acted
+
+    def ops(self, *, create: bool = False) -> Operations:
+        """The operations layer of the app (what every command that reads or acts uses)."""
+        return self.app(create=create).ops
 
     def app(self, *, required: bool = False, create: bool = False) -> Hourhand:
         """The app (from --app, or a bare one on --database). ``create``: the command adds

@@ -23,7 +23,7 @@ def queues() -> None:
 @pass_settings
 def list_queues(settings: Settings, as_json: bool) -> None:
     """Queues with ready or running jobs, paused ones and your app's (with --app)."""
-    found = settings.app().queues()
+    found = settings.ops().queues.list(settings.actor)
     if as_json:
         echo_json([q.to_dict() for q in found])
     else:
@@ -35,7 +35,7 @@ def list_queues(settings: Settings, as_json: bool) -> None:
 @pass_settings
 def pause(settings: Settings, name: str) -> None:
     """Stop workers from starting jobs of queue NAME (running ones finish)."""
-    queue = settings.app(create=True).pause_queue(name)
+    queue = settings.ops(create=True).queues.pause(settings.actor, name)
     if queue.ready or queue.running:
         click.echo(
             f"queue {name!r} paused: workers start none of its {queue.ready} ready jobs until "
@@ -53,7 +53,7 @@ def pause(settings: Settings, name: str) -> None:
 @pass_settings
 def resume(settings: Settings, name: str) -> None:
     """Let workers start jobs of queue NAME again, at once."""
-    queue = settings.app(create=True).resume_queue(name)
+    queue = settings.ops(create=True).queues.resume(settings.actor, name)
     click.echo(f"queue {name!r} resumed: {queue.ready} ready jobs")
 
 

@@ -13,7 +13,7 @@ from rich.text import Text
 from hourhand.cli.cron import parse_after, preview, warn_about_zone
 from hourhand.cli.main import Settings, cli
 from hourhand.cli.output import Cell, Column, echo_json, print_table, when
-from hourhand.errors import InvalidArguments, InvalidInput
+from hourhand.errors import InvalidArguments
 from hourhand.humanize import plural
 from hourhand.schedule_model import MISFIRE_POLICIES, OVERLAP_POLICIES, Schedule, ScheduleNotFound
 from hourhand.worker import (
@@ -31,12 +31,12 @@ org_option = click.option("--org", "org_id", help="The organisation (user schedu
 def find(settings: Settings, name: str, org_id: str | None) -> Schedule:
     """A schedule by name (in --org), or by id. A name found only in other organisations
     (or only outside any) is an error that says where, and how to pick one."""
-    app = settings.app()
+    ops = settings.ops()
     try:
-        return app.schedules.find(name, org_id)
+        return ops.schedules.find(settings.actor, name, org_id)
     except ScheduleNotFound as exc:
         if name.isdigit():
-            return app.schedules.get(int(name))
+            return ops.schedules.get(settings.actor, int(name))
         orgs = [o for o in exc.elsewhere if o is not None]
         if len(orgs) == 1:
             raise ScheduleNotFound(f"{exc}: pass --org {orgs[0]}") from None
@@ -104,7 +104,7 @@ def list_schedules(
     settings: Settings, org_id: str | None, source: str | None, as_json: bool
 ) -> None:
     """All schedules (or one organisation's)."""
-    found = settings.app().schedules.list(org_id=org_id, source=source)
+    found = settings.ops().schedules.list(settings.actor, org_id=org_id, source=source)
     if as_json:
         echo_json([s.to_dict() for s in found])
     else:
@@ -149,8 +149,9 @@ def add(
         raise InvalidArguments(f"--args is not valid JSON: {exc}") from None
     if not isinstance(args, dict):
         raise InvalidArguments(f"--args must be a JSON object, got {type(args).__name__}")
-    app = settings.app(required=True, create=True)
-    schedule = app.schedules.create(
+    ops = settings.app(required=True, create=True).ops
+    schedule = ops.schedules.create(
+        settings.actor,
         name,
         job,
         expr,
@@ -180,7 +181,7 @@ def add(
 def enable(settings: Settings, name: str, org_id: str | None) -> None:
     """Resume a schedule from now on (missed times are not caught up). On a code or config
     schedule this overrides the definition until `schedules reset`."""
-    schedule = settings.app().schedules.enable(find(settings, name, org_id).id)
+    schedule = settings.ops().schedules.enable(settings.actor, find(settings, name, org_id).id)
     click.echo(
         f"schedule {schedule.name!r} enabled{override_note(schedule)}: "
         f"next run {when(schedule.next_fire_at)} UTC"
@@ -194,7 +195,7 @@ def enable(settings: Settings, name: str, org_id: str | None) -> None:
 def disable(settings: Settings, name: str, org_id: str | None) -> None:
     """Pause a schedule. On a code or config schedule this overrides the definition (a
     scheduler restart keeps it paused) until `schedules reset`."""
-    schedule = settings.app().schedules.disable(find(settings, name, org_id).id)
+    schedule = settings.ops().schedules.disable(settings.actor, find(settings, name, org_id).id)
     click.echo(f"schedule {schedule.name!r} disabled{override_note(schedule)}")
 
 
@@ -204,7 +205,7 @@ def disable(settings: Settings, name: str, org_id: str | None) -> None:
 @pass_settings
 def reset(settings: Settings, name: str, org_id: str | None) -> None:
     """Drop an operator's enable/disable: follow the code or config file again."""
-    schedule = settings.app().schedules.reset(find(settings, name, org_id).id)
+    schedule = settings.ops().schedules.reset(settings.actor, find(settings, name, org_id).id)
     state = "enabled" if schedule.enabled else "disabled"
     click.echo(f"schedule {schedule.name!r} follows its {schedule.source} again: {state}")
 
@@ -222,9 +223,9 @@ def override_note(schedule: Schedule) -> str:
 @pass_settings
 def trigger(settings: Settings, name: str, org_id: str | None) -> None:
     """Run a schedule's job now (needs your app)."""
-    app = settings.app(required=True)
-    job_id = app.schedules.trigger(find(settings, name, org_id).id)
-    click.echo(f"enqueued job {job_id}")
+    ops = settings.app(required=True).ops
+    job = ops.schedules.trigger(settings.actor, find(settings, name, org_id).id)
+    click.echo(f"enqueued job {job.id}")
 
 
 @schedules.command("delete")
@@ -234,11 +235,7 @@ def trigger(settings: Settings, name: str, org_id: str | None) -> None:
 def delete(settings: Settings, name: str, org_id: str | None) -> None:
     """Delete a user schedule (code and config ones come back at the next sync)."""
     schedule = find(settings, name, org_id)
-    if schedule.source != "user":
-        raise InvalidInput(
-            f"schedule {schedule.name!r} comes from {schedule.source}: remove it there"
-        )
-    settings.app().schedules.delete(schedule.id)
+    settings.ops().schedules.delete(settings.actor, schedule.id)
     click.echo(f"schedule {schedule.name!r} deleted")
 
 
@@ -260,7 +257,7 @@ def next_fires(
     """The coming fire times of a schedule, in its zone and in UTC."""
     schedule = find(settings, name, org_id)
     start = parse_after(after) if after else None
-    fires = settings.app().schedules.next_fires(schedule.id, count, after=start)
+    fires = settings.ops().schedules.next_fires(settings.actor, schedule.id, count, start)
     title = Text.assemble(
         (schedule.name, "bold"), f": {schedule.cron}  {schedule.parsed.describe()}"
     )

@@ -11,7 +11,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from hourhand.ops.actor import ROLES, Actor, Role
-from hourhand.ops.jobs import BulkResult, JobDetail, JobOps, JobPage, JobQuery, JobTypeInfo
+from hourhand.ops.jobs import (
+    BulkResult,
+    Enqueued,
+    JobDetail,
+    JobOps,
+    JobPage,
+    JobQuery,
+    JobTypeInfo,
+)
 from hourhand.ops.queues import QueueOps
 from hourhand.ops.schedules import CronPreview, Fire, ScheduleOps
 
@@ -71,6 +79,7 @@ __all__ = [
     "Actor",
     "BulkResult",
     "CronPreview",
+    "Enqueued",
     "Fire",
     "JobDetail",
     "JobOps",

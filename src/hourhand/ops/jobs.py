@@ -13,6 +13,8 @@ from hourhand import checks
 from hourhand.errors import InvalidInput, JobNotFound, JobStateError
 from hourhand.jobs import Attempt, Job, JobState
 from hourhand.ops.actor import Actor, Role
+from hourhand.ratelimits import RateUse
+from hourhand.schedule_model import Schedule
 from hourhand.store import JobFilter
 from hourhand.store.listing import MAX_COUNT
 
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from hourhand.ops import Operations
 
 DEFAULT_PAGE = 50
-MAX_PAGE = 1000
+MAX_PAGE = 10_000
 MAX_BULK = 10_000  # jobs one bulk action changes; more: run it again
 BULK_SAMPLE = 10  # jobs a dry run shows
 BULK_PAGE = 500
@@ -86,9 +88,17 @@ class JobPage:
 
 
 @dataclass(frozen=True)
+class Enqueued:
+    job: Job
+    created: bool  # False: a job with the unique key was waiting or running; this is it
+
+
+@dataclass(frozen=True)
 class JobDetail:
     job: Job
-    attempts: list[Attempt]
+    attempts: list[Attempt]  # oldest first
+    schedule: Schedule | None = None  # the schedule that made it (None: none, or deleted)
+    rate: RateUse | None = None  # its type's rate limit use now, if it has one
 
 
 @dataclass(frozen=True)
@@ -138,7 +148,12 @@ class JobOps:
     def get(self, actor: Actor, job_id: int) -> JobDetail:
         """A job with its attempts, oldest first."""
         job = self.visible(actor, job_id)
-        return JobDetail(job, self.app.store.list_attempts(job.id))
+        return JobDetail(
+            job,
+            self.app.store.list_attempts(job.id),
+            self.app.schedules.of_job(job),
+            self.app.rate_use(job.name),
+        )
 
     def visible(self, actor: Actor, job_id: int) -> Job:
         """The job, if it exists and the actor may see it; JobNotFound otherwise (the
@@ -183,7 +198,7 @@ class JobOps:
         *,
         org_id: str | None = None,
         **options: Any,
-    ) -> Job:
+    ) -> Enqueued:
         """Add a job (options as ``hh.enqueue`` takes them). An organisation's actor
         enqueues into its own organisation; naming another is not found."""
         actor.require(Role.OPERATOR, "enqueueing a job")
@@ -192,7 +207,7 @@ class JobOps:
         job = self.app.get_job(result.id)
         if result.created:
             self.ops.record(actor, "job.enqueue", "job", job.id, job.org_id, {"type": type})
-        return job
+        return Enqueued(job, result.created)
 
     def retry(self, actor: Actor, job_id: int) -> Job:
         actor.require(Role.OPERATOR, "retrying a job")

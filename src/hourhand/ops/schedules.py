@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from hourhand import checks
 from hourhand.cron import Cron, zone_warning
+from hourhand.errors import InvalidInput
 from hourhand.jobs import Job
 from hourhand.ops.actor import Actor, Role
 from hourhand.schedule_model import Schedule, ScheduleNotFound
@@ -52,6 +53,23 @@ class ScheduleOps:
         if found is None or not actor.sees(found.org_id):
             raise ScheduleNotFound(f"no schedule with id {schedule_id}")
         return found
+
+    def find(self, actor: Actor, name: str, org_id: str | None = None) -> Schedule:
+        """The schedule called ``name`` in ``org_id`` (None: outside any organisation);
+        ScheduleNotFound says where else that name is, among what the actor may see."""
+        if actor.org_id is not None:
+            if org_id not in (None, actor.org_id):
+                raise ScheduleNotFound(f"no schedule named {name!r} in organisation {org_id!r}")
+            org_id = actor.org_id
+        return self.app.schedules.find(name, org_id)
+
+    def next_fires(
+        self, actor: Actor, schedule_id: int, count: int = 5, after: datetime | None = None
+    ) -> list[datetime]:
+        """The schedule's coming fire times (UTC), after ``after`` (default: now)."""
+        checks.integer("count", count, 1, MAX_PREVIEW * 10)
+        schedule = self.get(actor, schedule_id)
+        return self.app.schedules.next_fires(schedule.id, count, after=after)
 
     def runs(self, actor: Actor, schedule_id: int, limit: int = 50) -> list[Job]:
         """The schedule's jobs, newest first."""
@@ -107,7 +125,7 @@ class ScheduleOps:
             tz=tz,
             args=args,
             org_id=org_id,
-            created_by=created_by or actor.name,
+            created_by=created_by,
             enabled=enabled,
             **options,
         )
@@ -136,6 +154,10 @@ class ScheduleOps:
 
     def delete(self, actor: Actor, schedule_id: int) -> None:
         current = self._changeable(actor, schedule_id, "deleting a schedule")
+        if current.source != "user":
+            raise InvalidInput(
+                f"schedule {current.name!r} comes from {current.source}: remove it there"
+            )
         self.app.schedules.delete(current.id)
         self.ops.record(
             actor,
@@ -151,6 +173,13 @@ class ScheduleOps:
 
     def disable(self, actor: Actor, schedule_id: int) -> Schedule:
         return self._set_enabled(actor, schedule_id, False)
+
+    def reset(self, actor: Actor, schedule_id: int) -> Schedule:
+        """Drop an operator's enable/disable of a code or config schedule."""
+        current = self._changeable(actor, schedule_id, "resetting a schedule")
+        after = self.app.schedules.reset(current.id)
+        self.ops.record(actor, "schedule.reset", "schedule", current.id, current.org_id, None)
+        return after
 
     def trigger(self, actor: Actor, schedule_id: int) -> Job:
         """Run the schedule's job now; returns the job."""

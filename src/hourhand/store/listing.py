@@ -18,10 +18,14 @@ TimeParam = Callable[[datetime], Any]  # a datetime as the dialect stores it
 MAX_COUNT = 100_000  # a count over a filter stops here (dry runs say "at least")
 
 
+def like_escaped(text: str) -> str:
+    """The text for LIKE ... ESCAPE '\\', its own wildcards escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def like_pattern(text: str) -> str:
-    """``%text%`` for LIKE ... ESCAPE '\\', with the text's own wildcards escaped."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped.lower()}%"
+    """``%text%`` in lower case, for ``lower(column) LIKE ... ESCAPE '\\'``."""
+    return f"%{like_escaped(text.lower())}%"
 
 
 def job_conditions(
@@ -60,7 +64,7 @@ def job_conditions(
     if flt.error_class is not None:
         where.append(f"(error = {p('error_class')} OR error LIKE {p('error_prefix')} ESCAPE '\\')")
         params["error_class"] = flt.error_class
-        params["error_prefix"] = like_pattern(flt.error_class)[1:-1] + ": %"
+        params["error_prefix"] = like_escaped(flt.error_class) + ": %"
     if flt.args_text is not None:
         where.append(f"lower({args_text}) LIKE {p('args_text')} ESCAPE '\\'")
         params["args_text"] = like_pattern(flt.args_text)

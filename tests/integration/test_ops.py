@@ -1,0 +1,262 @@
+"""The operations layer on both stores: listings by filter with a cursor, organisation
+scope (another organisation's ids are not found), roles, bulk redrive with a dry run and a
+rate, search, queue counts, schedule edits in the audit log, the cron preview's DST notes."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hourhand import Hourhand, JobContext, JobState
+from hourhand.errors import Forbidden, InvalidInput, JobNotFound, JobStateError
+from hourhand.ops import Actor, JobQuery, Role
+from hourhand.schedule_model import ScheduleNotFound
+from hourhand.store import JobFilter
+from tests.conftest import WorkerThread, wait_until
+
+ADMIN = Actor("key", "admin", Role.ADMIN)
+OPERATOR = Actor("key", "operator", Role.OPERATOR)
+VIEWER = Actor("key", "viewer", Role.VIEWER)
+ORG_A = Actor("key", "a-operator", Role.OPERATOR, org_id="org_a")
+ORG_B = Actor("key", "b-operator", Role.OPERATOR, org_id="org_b")
+
+
+@pytest.fixture
+def app(store_url: str) -> Iterator[Hourhand]:
+    app = Hourhand(store_url)
+
+    @app.job("echo", queue="a")
+    def echo(ctx: JobContext, text: str = "") -> str:
+        return text
+
+    @app.job("boom", queue="b", max_attempts=1)
+    def boom(ctx: JobContext, why: str = "bad") -> None:
+        raise ValueError(why)
+
+    yield app
+    app.close()
+
+
+def fail_jobs(app: Hourhand, count: int, *, why: str = "bad", org_id: str | None = None) -> None:
+    """``count`` boom jobs, run by a worker until each has failed."""
+    for i in range(count):
+        app.enqueue("boom", {"why": f"{why} {i}"}, org_id=org_id)
+    run_until(app, lambda: app.counts()["failed"] >= count)
+
+
+def run_until(app: Hourhand, done: Callable[[], bool]) -> None:
+    worker = WorkerThread(app.worker(poll_interval=0.05)).start()
+    try:
+        wait_until(done, timeout=30)
+    finally:
+        worker.stop()
+
+
+def test_list_pages_with_a_cursor_newest_first(app: Hourhand) -> None:
+    ids = [app.enqueue("echo", {"text": str(i)}) for i in range(7)]
+    seen: list[int] = []
+    cursor = None
+    while True:
+        page = app.ops.jobs.list(VIEWER, JobQuery(limit=3, cursor=cursor))
+        seen += [job.id for job in page.jobs]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == sorted(ids, reverse=True)
+
+
+def test_list_filters_by_state_type_queue_and_creation_time(app: Hourhand) -> None:
+    early = app.enqueue("echo", {})
+    later = app.enqueue("echo", {}, delay=3600)
+    created = app.get_job(later).created_at
+    by_state = app.ops.jobs.list(VIEWER, JobQuery(state=JobState.SCHEDULED))
+    assert [j.id for j in by_state.jobs] == [later]
+    assert [j.id for j in app.ops.jobs.list(VIEWER, JobQuery(type="boom")).jobs] == []
+    assert len(app.ops.jobs.list(VIEWER, JobQuery(queue="a")).jobs) == 2
+    since = created - timedelta(milliseconds=1)  # SQLite keeps times as float seconds
+    after = app.ops.jobs.list(VIEWER, JobQuery(created_after=since)).jobs
+    assert later in [j.id for j in after]
+    before = app.ops.jobs.list(VIEWER, JobQuery(created_before=created + timedelta(hours=1)))
+    assert {j.id for j in before.jobs} == {early, later}
+
+
+def test_bad_query_values_name_the_problem(app: Hourhand) -> None:
+    with pytest.raises(InvalidInput, match="unknown state"):
+        app.ops.jobs.list(VIEWER, JobQuery(state="bogus"))  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="bad cursor"):
+        app.ops.jobs.list(VIEWER, JobQuery(cursor="abc"))
+    with pytest.raises(InvalidInput, match="time zone"):
+        app.ops.jobs.list(VIEWER, JobQuery(created_after=datetime(2026, 1, 1)))
+
+
+def test_an_organisation_sees_only_its_own_jobs(app: Hourhand) -> None:
+    mine = app.ops.jobs.enqueue(ORG_A, "echo", {"text": "a"}).job
+    theirs = app.ops.jobs.enqueue(ORG_B, "echo", {"text": "b"}).job
+    system = app.enqueue("echo", {})
+    assert mine.org_id == "org_a"
+    listed = app.ops.jobs.list(ORG_A).jobs
+    assert [j.id for j in listed] == [mine.id]
+    assert app.ops.jobs.list(ORG_A, JobQuery(org_id="org_b")).jobs == []
+    for job_id in (theirs.id, system):
+        with pytest.raises(JobNotFound):
+            app.ops.jobs.get(ORG_A, job_id)
+        with pytest.raises(JobNotFound):
+            app.ops.jobs.cancel(ORG_A, job_id)
+        with pytest.raises(JobNotFound):
+            app.ops.jobs.retry(ORG_A, job_id)
+        with pytest.raises(JobNotFound):
+            app.ops.jobs.delete(ORG_A, job_id)
+    with pytest.raises(JobNotFound):
+        app.ops.jobs.enqueue(ORG_A, "echo", {}, org_id="org_b")
+    assert app.get_job(theirs.id).state == JobState.QUEUED  # untouched
+
+
+def test_a_viewer_reads_but_cannot_act(app: Hourhand) -> None:
+    job_id = app.enqueue("echo", {})
+    assert app.ops.jobs.get(VIEWER, job_id).job.id == job_id
+    for action in (
+        lambda: app.ops.jobs.enqueue(VIEWER, "echo", {}),
+        lambda: app.ops.jobs.cancel(VIEWER, job_id),
+        lambda: app.ops.jobs.retry(VIEWER, job_id),
+        lambda: app.ops.jobs.delete(VIEWER, job_id),
+        lambda: app.ops.jobs.bulk_cancel(VIEWER, JobQuery(state=JobState.QUEUED)),
+        lambda: app.ops.queues.pause(VIEWER, "a"),
+        lambda: app.ops.queues.pause(OPERATOR, "a"),  # queues are for admins
+    ):
+        with pytest.raises(Forbidden):
+            action()
+    assert app.get_job(job_id).state == JobState.QUEUED
+
+
+def test_delete_removes_a_finished_job_and_refuses_a_running_one(app: Hourhand) -> None:
+    job_id = app.enqueue("echo", {})
+    app.cancel(job_id)
+    app.ops.jobs.delete(OPERATOR, job_id)
+    with pytest.raises(JobNotFound):
+        app.get_job(job_id)
+    assert app.store.list_attempts(job_id) == []
+    running = app.enqueue("echo", {})
+    app.store.claim("w1", ["a"], 1, 60.0)
+    assert app.get_job(running).state == JobState.RUNNING
+    with pytest.raises(JobStateError, match="cancel it first"):
+        app.ops.jobs.delete(OPERATOR, running)
+
+
+def test_bulk_retry_dry_run_then_redrive_matching_error_class_and_text(app: Hourhand) -> None:
+    fail_jobs(app, 4, why="timeout talking to bank")
+    app.enqueue("boom", {"why": "other"})
+    run_until(app, lambda: app.counts()["failed"] >= 5)
+    query = JobQuery(error_class="ValueError", error="bank")
+    dry = app.ops.jobs.bulk_retry(OPERATOR, query, dry_run=True)
+    assert (dry.matched, dry.changed, dry.dry_run) == (4, 0, True)
+    assert all("bank" in (job.error or "") for job in dry.sample)
+    assert app.counts()["failed"] == 5  # a dry run changes nothing
+    done = app.ops.jobs.bulk_retry(OPERATOR, query)
+    assert done.changed == 4 and len(done.job_ids) == 4
+    assert {app.get_job(i).state for i in done.job_ids} == {JobState.QUEUED}
+    assert app.counts()["failed"] == 1
+    assert app.ops.jobs.bulk_retry(OPERATOR, JobQuery(error_class="KeyError")).matched == 0
+
+
+def test_bulk_retry_with_a_rate_spaces_the_requeued_jobs(app: Hourhand) -> None:
+    fail_jobs(app, 5)
+    done = app.ops.jobs.bulk_retry(OPERATOR, JobQuery(), rate=1.0)
+    jobs = sorted((app.get_job(i) for i in done.job_ids), key=lambda j: j.run_at)
+    assert jobs[0].state == JobState.QUEUED
+    assert all(j.state == JobState.SCHEDULED for j in jobs[1:])
+    gaps = [(b.run_at - a.run_at).total_seconds() for a, b in itertools.pairwise(jobs)]
+    assert all(0.9 <= gap <= 1.5 for gap in gaps), gaps
+
+
+def test_bulk_cancel_needs_a_cancellable_state(app: Hourhand) -> None:
+    ids = [app.enqueue("echo", {}) for _ in range(3)]
+    with pytest.raises(InvalidInput, match="state"):
+        app.ops.jobs.bulk_cancel(OPERATOR, JobQuery())
+    done = app.ops.jobs.bulk_cancel(OPERATOR, JobQuery(state=JobState.QUEUED))
+    assert sorted(done.job_ids) == sorted(ids)
+    assert {app.get_job(i).state for i in ids} == {JobState.CANCELLED}
+
+
+def test_search_finds_by_id_and_by_text_in_args(app: Hourhand) -> None:
+    wanted = app.enqueue("echo", {"text": "invoice-4711"})
+    app.enqueue("echo", {"text": "other"})
+    other_org = app.enqueue("echo", {"text": "invoice-4712"}, org_id="org_b")
+    assert [j.id for j in app.ops.jobs.search(VIEWER, str(wanted))] == [wanted]
+    assert {j.id for j in app.ops.jobs.search(VIEWER, "INVOICE-47")} == {wanted, other_org}
+    assert app.ops.jobs.search(ORG_A, "invoice") == []
+    assert app.ops.jobs.search(VIEWER, "100%_") == []  # wildcards are text
+
+
+def test_queues_count_each_state_and_the_oldest_ready_job(app: Hourhand) -> None:
+    fail_jobs(app, 2)
+    app.enqueue("echo", {})
+    app.enqueue("echo", {}, delay=600)
+    queues = {q.name: q for q in app.ops.queues.list(VIEWER)}
+    a, b = queues["a"], queues["b"]
+    assert (a.ready, a.scheduled, a.running, a.failed) == (1, 1, 0, 0)
+    assert a.oldest_ready_at is not None and a.oldest_ready_at <= datetime.now(UTC)
+    assert (b.ready, b.failed) == (0, 2)
+
+
+def test_listing_a_state_uses_its_partial_index(app: Hourhand) -> None:
+    """The dead-letter listing must not walk the history (both dialects' plans)."""
+    app.enqueue("echo", {})
+    store = app.store
+    flt = JobFilter(state=JobState.FAILED, limit=50)
+    from hourhand.store.listing import list_jobs_sql
+
+    if store.dialect == "postgres":
+        sql, params = list_jobs_sql(flt, lambda n: f"%({n})s", lambda t: t, "args::text")
+        with store._connection() as conn:  # type: ignore[attr-defined]
+            conn.execute("SET enable_seqscan = off")
+            plan = conn.execute(("EXPLAIN " + sql).encode(), params).fetchall()
+            conn.execute("RESET enable_seqscan")
+        text = "\n".join(str(next(iter(row.values()))) for row in plan)
+        assert "hourhand_jobs_dead" in text or "hourhand_jobs_failed" in text, text
+    else:
+        sql, params = list_jobs_sql(flt, lambda n: f":{n}", lambda t: t, "args")
+        rows = store._read("EXPLAIN QUERY PLAN " + sql, params)  # type: ignore[attr-defined]
+        text = "\n".join(str(row["detail"]) for row in rows)
+        assert "USING INDEX hourhand_jobs_" in text and "SCAN hourhand_jobs\n" not in text, text
+
+
+def test_schedules_are_scoped_and_their_edits_audited(app: Hourhand) -> None:
+    mine = app.ops.schedules.create(ORG_A, "nightly", "echo", "0 3 * * *")
+    assert mine.org_id == "org_a"
+    with pytest.raises(ScheduleNotFound):
+        app.ops.schedules.get(ORG_B, mine.id)
+    with pytest.raises(ScheduleNotFound):
+        app.ops.schedules.update(ORG_B, mine.id, cron="0 4 * * *")
+    assert app.ops.schedules.list(ORG_B) == []
+    with pytest.raises(Forbidden):
+        app.ops.schedules.create(OPERATOR, "system-one", "echo", "0 3 * * *")
+    changed = app.ops.schedules.update(ORG_A, mine.id, cron="30 4 * * *", tz="Europe/Oslo")
+    assert (changed.cron, changed.tz) == ("30 4 * * *", "Europe/Oslo")
+    entries = app.ops.audit.list(ORG_A, target_kind="schedule", target_id=str(mine.id))
+    update = next(e for e in entries if e.action == "schedule.update")
+    assert update.details["before"] == {"cron": "0 3 * * *", "tz": "UTC"}
+    assert update.details["after"] == {"cron": "30 4 * * *", "tz": "Europe/Oslo"}
+    assert update.actor == "a-operator"
+    job = app.ops.schedules.trigger(ORG_A, mine.id)
+    assert job.schedule_id == mine.id and job.org_id == "org_a"
+    assert [j.id for j in app.ops.schedules.runs(ORG_A, mine.id)] == [job.id]
+
+
+def test_cron_preview_marks_the_fires_a_dst_change_moves(app: Hourhand) -> None:
+    start = datetime(2026, 3, 28, 12, tzinfo=UTC)
+    spring = app.ops.schedules.preview("30 2 * * *", "Europe/Stockholm", 3, start)
+    notes = [f.dst for f in spring.fires]
+    assert notes[0] is not None and "skipped" in notes[0]  # 29 March: 02:30 does not exist
+    assert notes[1:] == [None, None]
+    assert spring.description
+    autumn = app.ops.schedules.preview(
+        "30 2 * * *", "Europe/Stockholm", 2, datetime(2026, 10, 24, 12, tzinfo=UTC)
+    )
+    assert autumn.fires[0].dst is not None and "twice" in autumn.fires[0].dst
+    with pytest.raises(InvalidInput):
+        app.ops.schedules.preview("61 * * * *")
+    with pytest.raises(InvalidInput):
+        app.ops.schedules.preview("* * * * *", "Mars/Olympus")
