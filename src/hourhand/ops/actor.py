@@ -65,13 +65,18 @@ class Actor:
         if not self.can(role):
             raise Forbidden(f"{action} needs the {role} role; this {self.kind} is a {self.role}")
 
+    def asks_elsewhere(self, org_id: str | None) -> bool:
+        """Whether a filter names an organisation this actor may not see."""
+        return self.org_id is not None and org_id is not None and org_id != self.org_id
+
     def sees(self, org_id: str | None) -> bool:
         """Whether a row of organisation ``org_id`` (None: a system row) is visible."""
         return self.org_id is None or self.org_id == org_id
 
     def scope(self, org_id: str | None) -> str | None:
-        """The organisation a listing is confined to: the actor's own if it has one
-        (a filter for another organisation finds nothing), else the filter asked for."""
+        """The organisation a listing is confined to: the actor's own if it has one,
+        else the filter asked for. (A filter for another organisation must find nothing:
+        callers check ``asks_elsewhere`` first.)"""
         return self.org_id if self.org_id is not None else org_id
 
 

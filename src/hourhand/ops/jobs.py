@@ -335,7 +335,7 @@ class JobOps:
     def _filter(self, actor: Actor, query: JobQuery) -> JobFilter | None:
         """The store filter for a query in the actor's scope; None: nothing can match (an
         organisation's actor asking for another organisation)."""
-        if actor.org_id is not None and query.org_id not in (None, actor.org_id):
+        if actor.asks_elsewhere(query.org_id):
             return None
         return JobFilter(
             state=query.state,

@@ -210,7 +210,7 @@ class ScheduleOps:
     def list(
         self, actor: Actor, *, org_id: str | None = None, source: str | None = None
     ) -> list[Schedule]:
-        if actor.org_id is not None and org_id not in (None, actor.org_id):
+        if actor.asks_elsewhere(org_id):
             return []
         return self.app.schedules.list(org_id=actor.scope(org_id), source=source)
 
