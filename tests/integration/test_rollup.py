@@ -313,3 +313,33 @@ def test_compaction_merges_the_shards_of_minutes_no_worker_writes_to(
             "SELECT shard FROM hourhand_job_stats ORDER BY minute, shard"
         ).fetchall()
     assert [s for (s,) in shards] == [0, 5, 6]
+
+
+def test_migration_0007_starts_the_totals_from_the_history(app: Hourhand, store_url: str) -> None:
+    """A database upgraded to 0007 keeps counting its completed and cancelled jobs."""
+    store = app.store
+    ids = app.enqueue_many("noop", [{} for _ in range(4)])
+    jobs = store.claim("w", None, 3, lease=30)
+    store.complete("w", [Completion(j.id, j.attempt, None, 0.2) for j in jobs[:2]])
+    store.end_attempt(fail(jobs[2].id, 1, JobState.FAILED, duration=3.0))
+    app.cancel(ids[3])
+    counts, totals = app.counts(), store.stats_totals()
+    # back to 0006: as if the history had been made before the rollup existed
+    undo = [
+        "DROP TABLE hourhand_job_stats",
+        "DROP INDEX hourhand_jobs_failed",
+        "DELETE FROM hourhand_migrations WHERE version = 7",
+    ]
+    if store.dialect == "sqlite":
+        with store._connection() as conn:  # type: ignore[attr-defined]
+            for statement in undo:
+                conn.execute(statement)
+    else:
+        with psycopg.connect(store_url, autocommit=True) as conn:
+            for statement in undo:
+                conn.execute(statement)
+    assert 7 in store.migrate()
+    assert app.counts() == counts
+    [seeded] = store.stats_totals()
+    [kept] = totals
+    assert seeded == kept
