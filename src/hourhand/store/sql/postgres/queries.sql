@@ -577,18 +577,33 @@ GROUP BY minute ORDER BY minute
 
 -- name: compact_stats
 -- Fold the minute rows older than %(before)s into one row per (queue, job type) at the
--- epoch, shard 0: the totals do not change. Says how many rows were folded.
+-- epoch, shard 0, and the shards of each minute that ended over 5 minutes ago into its
+-- shard 0 (no worker writes to it any more): totals and series do not change, and what
+-- counts and totals sum stays about a row per minute and job type. Says how many rows
+-- were folded.
 WITH old AS (
     DELETE FROM hourhand_job_stats
     WHERE minute < %(before)s AND minute > 'epoch'
     RETURNING *
+), sharded AS (
+    DELETE FROM hourhand_job_stats
+    WHERE minute >= %(before)s AND minute < now() - interval '6 minutes' AND shard <> 0
+    RETURNING *
+), moved AS (
+    SELECT 'epoch'::timestamptz AS minute, * FROM (SELECT queue, name, completed, failed,
+        dead, cancelled, duration_sum, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11
+        FROM old) AS o
+    UNION ALL
+    SELECT minute, queue, name, completed, failed, dead, cancelled, duration_sum, b0, b1, b2,
+           b3, b4, b5, b6, b7, b8, b9, b10, b11
+    FROM sharded
 ), folded AS (
     INSERT INTO hourhand_job_stats AS s (minute, queue, name, shard, completed, failed, dead,
         cancelled, duration_sum, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11)
-    SELECT 'epoch', queue, name, 0, sum(completed), sum(failed), sum(dead), sum(cancelled),
+    SELECT minute, queue, name, 0, sum(completed), sum(failed), sum(dead), sum(cancelled),
            sum(duration_sum), sum(b0), sum(b1), sum(b2), sum(b3), sum(b4), sum(b5), sum(b6),
            sum(b7), sum(b8), sum(b9), sum(b10), sum(b11)
-    FROM old GROUP BY queue, name ORDER BY queue, name
+    FROM moved GROUP BY minute, queue, name ORDER BY minute, queue, name
     ON CONFLICT (minute, queue, name, shard) DO UPDATE
     SET completed = s.completed + excluded.completed, failed = s.failed + excluded.failed,
         dead = s.dead + excluded.dead, cancelled = s.cancelled + excluded.cancelled,
@@ -598,7 +613,7 @@ WITH old AS (
         b6 = s.b6 + excluded.b6, b7 = s.b7 + excluded.b7, b8 = s.b8 + excluded.b8,
         b9 = s.b9 + excluded.b9, b10 = s.b10 + excluded.b10, b11 = s.b11 + excluded.b11
 )
-SELECT count(*) AS n FROM old
+SELECT (SELECT count(*) FROM old) + (SELECT count(*) FROM sharded) AS n
 
 -- name: prune_jobs
 -- Delete up to %(limit)s finished jobs (of the given states) that finished before
