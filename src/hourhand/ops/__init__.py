@@ -11,7 +11,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from hourhand.ops.actor import ROLES, Actor, Role
-from hourhand.ops.jobs import BulkResult, JobDetail, JobOps, JobPage, JobQuery, JobTypeInfo
+from hourhand.ops.jobs import (
+    BulkResult,
+    JobDetail,
+    JobOps,
+    JobPage,
+    JobQuery,
+    JobTypeInfo,
+    Submitted,
+)
 from hourhand.ops.queues import QueueOps
 from hourhand.ops.schedules import CronPreview, Fire, ScheduleOps
 
@@ -81,4 +89,5 @@ __all__ = [
     "QueueOps",
     "Role",
     "ScheduleOps",
+    "Submitted",
 ]

@@ -92,6 +92,12 @@ class JobDetail:
 
 
 @dataclass(frozen=True)
+class Submitted:
+    job: Job
+    created: bool  # False: the unique_key found a waiting or running job (this one)
+
+
+@dataclass(frozen=True)
 class BulkResult:
     """What a bulk action matched and did (a dry run changes nothing)."""
 
@@ -186,13 +192,26 @@ class JobOps:
     ) -> Job:
         """Add a job (options as ``hh.enqueue`` takes them). An organisation's actor
         enqueues into its own organisation; naming another is not found."""
+        return self.submit(actor, type, args, org_id=org_id, **options).job
+
+    def submit(
+        self,
+        actor: Actor,
+        type: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        org_id: str | None = None,
+        **options: Any,
+    ) -> Submitted:
+        """:meth:`enqueue`, also telling whether a job was added (False: a waiting or
+        running job held the ``unique_key``, and that job is returned)."""
         actor.require(Role.OPERATOR, "enqueueing a job")
         org_id = self._own_org(actor, org_id)
         result = self.app.enqueue(type, args, org_id=org_id, **options)
         job = self.app.get_job(result.id)
         if result.created:
             self.ops.record(actor, "job.enqueue", "job", job.id, job.org_id, {"type": type})
-        return job
+        return Submitted(job, result.created)
 
     def retry(self, actor: Actor, job_id: int) -> Job:
         actor.require(Role.OPERATOR, "retrying a job")
