@@ -45,6 +45,7 @@ from hourhand.ratelimits import RateLimit, RateUse
 from hourhand.retry import DEFAULT_RETRY, Retry
 from hourhand.schedule_model import DEFAULT_MISFIRE, DEFAULT_OVERLAP, ScheduleSpec
 from hourhand.schedules import Schedules
+from hourhand.stats import Stats
 from hourhand.store import (
     DEFAULT_DATABASE,
     DatabaseInfo,
@@ -582,8 +583,59 @@ class Hourhand:
         return job
 
     def counts(self) -> dict[str, int]:
-        """Jobs per state."""
+        """Jobs per state: waiting, running and failed (the dead-letter set) as they are
+        now; completed and cancelled as ever counted (pruning does not lower them). Its
+        cost does not grow with the history."""
         return self.store.count_by_state()
+
+    def stats(self, hours: float = 24, queue: str | None = None, name: str | None = None) -> Stats:
+        """The rollup: per minute over the last ``hours`` (completed and failed attempts,
+        dead and cancelled jobs, attempt durations), and the totals per (queue, job type),
+        of one queue and/or job type if given."""
+        span = checks.number("hours", hours, 0, 10 * 365 * 24) * 3600
+        queue = None if queue is None else checks.text("queue", queue)
+        name = None if name is None else checks.text("job type", name)
+        since = self.store.now() - timedelta(seconds=span)
+        series = self.store.stats_series(since, None, queue, name)
+        totals = [
+            t
+            for t in self.store.stats_totals()
+            if (queue is None or t.queue == queue) and (name is None or t.name == name)
+        ]
+        return Stats(since, series, totals)
+
+    def prune(
+        self,
+        older_than: float | timedelta,
+        states: Iterable[str] = ("completed", "cancelled", "failed"),
+        batch: int = 1000,
+    ) -> int:
+        """Delete finished jobs (and their attempts) that finished more than ``older_than``
+        (seconds, or a timedelta) ago by the database's clock, in short transactions of
+        ``batch`` jobs; returns how many. Counts and stats keep what they counted."""
+        if isinstance(older_than, timedelta):
+            older_than = older_than.total_seconds()
+        age = checks.seconds("older_than", older_than)
+        size = checks.integer("batch", batch, 1)
+        if isinstance(states, str):
+            states = (states,)
+        wanted: list[JobState] = []
+        for state in states:
+            if state not in {str(s) for s in FINAL_STATES}:
+                raise InvalidInput(
+                    f"only finished jobs can be pruned (completed, cancelled, failed), "
+                    f"not {state!r}"
+                )
+            wanted.append(JobState(state))
+        if not wanted:
+            return 0
+        before = self.store.now() - timedelta(seconds=age)
+        pruned = 0
+        while True:
+            n = self.store.prune_jobs(before, wanted, size)
+            pruned += n
+            if n < size:
+                return pruned
 
     # -- waiting for results ----------------------------------------------------------------
     def wait(self, job_id: int, timeout: float = DEFAULT_WAIT) -> Job:

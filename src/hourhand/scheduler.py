@@ -41,6 +41,10 @@ POLL_INTERVAL = 1.0  # seconds between looks at the schedules, at most
 DUE_BATCH = 200  # schedules handled per tick
 LOOKBACK = timedelta(days=35)  # how far back a long-missed schedule is scanned
 ERROR_BACKOFF = 1.0  # seconds
+# The job statistics' minute rows are kept this long, then folded into totals per (queue,
+# job type), so that the rollup stays small; one scheduler looks at most this often.
+STATS_KEPT = timedelta(days=2)
+COMPACT_EVERY = timedelta(hours=1)
 
 
 @dataclass
@@ -62,6 +66,7 @@ class Scheduler:
         self._crons: dict[tuple[str, str], Cron] = {}
         self._streams: dict[tuple[int, str, str], _Stream] = {}
         self.stopped = threading.Event()
+        self._compacted_at: datetime | None = None
 
     # -- code and config schedules -------------------------------------------------------
     def sync(self, *, add_only: bool = False) -> SyncReport:
@@ -241,6 +246,16 @@ class Scheduler:
         following = self._cron(schedule).next(now)
         self.app.store.fire_schedule(schedule.id, schedule.next_fire_at, following, [])
 
+    def compact_stats(self, now: datetime) -> int | None:
+        """Fold the job statistics' minute rows older than STATS_KEPT into totals, at most
+        once per COMPACT_EVERY (by ``now``, the database's clock in :meth:`run`). Returns
+        how many rows were folded, None if it was not time yet. Several schedulers may do
+        it at once: a row is folded by whichever deletes it."""
+        if self._compacted_at is not None and now - self._compacted_at < COMPACT_EVERY:
+            return None
+        self._compacted_at = now
+        return self.app.store.compact_stats(now - STATS_KEPT)
+
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> None:
         """Sync, then fire due schedules until :meth:`stop` (thread-safe)."""
@@ -262,6 +277,7 @@ class Scheduler:
             try:
                 now = self.app.store.now()
                 self.tick(now)
+                self.compact_stats(now)
                 following = self.app.store.next_schedule_due()
                 if following is not None:
                     wait = min(wait, max((following - now).total_seconds(), 0.01))

@@ -21,6 +21,7 @@ from hourhand.errors import JobStateError
 from hourhand.jobs import Attempt, Job, JobState, NewJob, Outcome
 from hourhand.ratelimits import RateLimit, RateUse
 from hourhand.schedule_model import Schedule, ScheduleSpec
+from hourhand.stats import BUCKETS, StatsPoint, StatsTotal
 
 LISTEN_CHANNEL = "hourhand_jobs"  # payload: the queue that got ready work
 CANCEL_CHANNEL = "hourhand_cancel"  # payload: the id of a running job to cancel
@@ -372,7 +373,38 @@ class Store(ABC):
         the change (None if not found)."""
 
     @abstractmethod
-    def count_by_state(self) -> dict[str, int]: ...
+    def count_by_state(self) -> dict[str, int]:
+        """Jobs per state (every JobState a key), without reading the history: waiting,
+        running and failed jobs as they are now (through partial indexes); completed and
+        cancelled as counted by the rollup, so pruning does not lower them."""
+
+    # -- statistics (the rollup, kept as jobs finish) ------------------------------------
+    @abstractmethod
+    def stats_totals(self) -> list[StatsTotal]:
+        """Everything the rollup counted, per (queue, job type), by queue then name."""
+
+    @abstractmethod
+    def stats_series(
+        self,
+        since: datetime,
+        until: datetime | None = None,
+        queue: str | None = None,
+        name: str | None = None,
+    ) -> list[StatsPoint]:
+        """Per minute from ``since`` (up to ``until``, excluded), oldest first, summed over
+        shards and over the queues and job types asked for (None: all). Minutes folded by
+        :meth:`compact_stats` are no longer in it."""
+
+    @abstractmethod
+    def compact_stats(self, before: datetime) -> int:
+        """Fold the rollup's minute rows older than ``before`` into one row per (queue, job
+        type); totals do not change. Returns how many rows were folded."""
+
+    @abstractmethod
+    def prune_jobs(self, before: datetime, states: Sequence[JobState], limit: int) -> int:
+        """Delete up to ``limit`` jobs in ``states`` (finished ones) that finished before
+        ``before``, with their attempts, in one short transaction; returns how many. The
+        rollup keeps what they counted."""
 
     # -- schedules ------------------------------------------------------------------------
     @abstractmethod
@@ -636,6 +668,35 @@ def decode_claimed(row: Sequence[Any], t: TimeDecoder, j: JsonDecoder) -> Job:
             "started_at": t(started_at),
             "finished_at": None,
         }
+    )
+
+
+def decode_total(row: dict[str, Any]) -> StatsTotal:
+    """A row of stats_totals (either dialect)."""
+    return StatsTotal(
+        queue=row["queue"],
+        name=row["name"],
+        completed=int(row["completed"]),
+        failed=int(row["failed"]),
+        dead=int(row["dead"]),
+        cancelled=int(row["cancelled"]),
+        duration_sum=float(row["duration_sum"]),
+        buckets=tuple(int(row[f"b{i}"]) for i in range(len(BUCKETS))),
+    )
+
+
+def decode_point(row: dict[str, Any], t: TimeDecoder) -> StatsPoint:
+    """A row of stats_series (either dialect)."""
+    minute = t(row["minute"])
+    assert minute is not None
+    return StatsPoint(
+        minute=minute,
+        completed=int(row["completed"]),
+        failed=int(row["failed"]),
+        dead=int(row["dead"]),
+        cancelled=int(row["cancelled"]),
+        duration_sum=float(row["duration_sum"]),
+        durations=int(row["durations"]),
     )
 
 

@@ -37,6 +37,7 @@ from hourhand.jobs import Attempt, Job, JobState, NewJob
 from hourhand.outage import first_line
 from hourhand.ratelimits import RateLimit, RateUse
 from hourhand.schedule_model import Schedule, ScheduleExists, ScheduleSpec
+from hourhand.stats import StatsPoint, StatsTotal
 from hourhand.store.base import (
     CANCEL_CHANNEL,
     DONE_CHANNEL,
@@ -57,7 +58,9 @@ from hourhand.store.base import (
     decode_attempt,
     decode_claimed,
     decode_job,
+    decode_point,
     decode_schedule,
+    decode_total,
     insert_or_find,
     job_params,
     json_args,
@@ -111,6 +114,11 @@ CLAIM_CONNECTIONS = 4  # at most; a worker claims one batch at a time (several w
 # the table's), and the batch's arrays are sorted by id, so that two statements on
 # overlapping batches (a heartbeat and a completion) lock their rows in the same order and
 # cannot deadlock.
+# Counts of jobs per state go through the partial indexes of the states they count, never a
+# scan of the table (its history): with statistics that say most jobs are queued (a bulk
+# enqueue not yet analyzed) the planner would otherwise read the whole table to count them.
+COUNT_PLANNING = "SELECT set_config('enable_seqscan', 'off', true)"
+COUNT_PLANNING_END = "SELECT set_config('enable_seqscan', 'on', true)"
 BATCH_PLANNING = (
     "SELECT set_config('enable_nestloop', 'off', true), "
     "set_config('enable_bitmapscan', 'off', true)"
@@ -855,8 +863,40 @@ class PostgresStore(Store):
 
     def count_by_state(self) -> dict[str, int]:
         counts = {str(s): 0 for s in JobState}
-        counts.update({r["state"]: r["n"] for r in self._all("count_by_state")})
+        with self._connection() as conn:
+            with conn.pipeline(), conn.transaction():  # one round trip, one transaction
+                conn.execute(COUNT_PLANNING)
+                jobs = conn.execute(self.q["count_by_state"])
+                conn.execute(COUNT_PLANNING_END)
+                finished = conn.execute(self.q["count_finished"])
+            counts.update({r["state"]: r["n"] for r in jobs.fetchall()})
+            row = finished.fetchone()
+        assert row is not None
+        counts["completed"], counts["cancelled"] = row["completed"], row["cancelled"]
         return counts
+
+    # -- statistics -----------------------------------------------------------------------
+    def stats_totals(self) -> list[StatsTotal]:
+        return [decode_total(r) for r in self._all("stats_totals")]
+
+    def stats_series(
+        self,
+        since: datetime,
+        until: datetime | None = None,
+        queue: str | None = None,
+        name: str | None = None,
+    ) -> list[StatsPoint]:
+        params = {"since": since, "until": until, "queue": queue, "name": name}
+        return [decode_point(r, _utc) for r in self._all("stats_series", params)]
+
+    def compact_stats(self, before: datetime) -> int:
+        row = self._one("compact_stats", {"before": before})
+        return 0 if row is None else int(row["n"])
+
+    def prune_jobs(self, before: datetime, states: Sequence[JobState], limit: int) -> int:
+        params = {"before": before, "states": [str(s) for s in states], "limit": limit}
+        row = self._one("prune_jobs", params)
+        return 0 if row is None else int(row["n"])
 
     # -- queues ---------------------------------------------------------------------------
     def set_paused(self, queue: str, paused: bool) -> None:

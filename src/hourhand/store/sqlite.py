@@ -17,15 +17,17 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from hourhand.checks import safe_text
 from hourhand.errors import DatabaseNotFound, DatabaseUnavailable, HourhandError, JobStateError
-from hourhand.jobs import Attempt, Job, JobState, NewJob
+from hourhand.jobs import Attempt, Job, JobState, NewJob, Outcome
 from hourhand.ratelimits import RateLimit, RateUse
 from hourhand.schedule_model import Schedule, ScheduleExists, ScheduleSpec
+from hourhand.stats import BUCKETS, StatsPoint, StatsTotal, bucket_of
 from hourhand.store.base import (
     HOLD_UNTIL,
     AttemptEnd,
@@ -42,7 +44,9 @@ from hourhand.store.base import (
     decode_attempt,
     decode_claimed,
     decode_job,
+    decode_point,
     decode_schedule,
+    decode_total,
     epoch_to_datetime,
     insert_or_find,
     job_params,
@@ -114,6 +118,26 @@ def _statements(script: str) -> Iterator[str]:
         ln.strip().startswith("--") or not ln.strip() for ln in buf.splitlines()
     ):
         yield buf
+
+
+FAILED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.TIMEOUT, Outcome.LOST})  # rollup's "failed"
+
+
+@dataclass
+class _Count:
+    """What one write transaction adds to the rollup for one (queue, job type)."""
+
+    completed: int = 0
+    failed: int = 0
+    dead: int = 0
+    cancelled: int = 0
+    duration_sum: float = 0.0
+    buckets: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
+
+    def add_duration(self, duration: float | None) -> None:
+        if duration is not None:
+            self.duration_sum += duration
+            self.buckets[bucket_of(duration)] += 1
 
 
 class SQLiteStore(Store):
@@ -455,6 +479,7 @@ class SQLiteStore(Store):
 
     def complete(self, worker_id: str, items: Sequence[Completion]) -> list[int]:
         done: list[int] = []
+        counts: dict[tuple[str, str], _Count] = {}
         with self._write() as conn:
             for item in items:
                 row = _first(
@@ -487,7 +512,26 @@ class SQLiteStore(Store):
                     },
                 )
                 done.append(item.job_id)
+                count = counts.setdefault((row["queue"], row["name"]), _Count())
+                count.completed += 1
+                count.add_duration(item.duration)
+            for (queue, name), count in counts.items():
+                self._count(conn, queue, name, count)
         return done
+
+    def _count(self, conn: sqlite3.Connection, queue: str, name: str, count: _Count) -> None:
+        """Add to the rollup's row of this minute for (queue, job type)."""
+        params: dict[str, Any] = {
+            "queue": queue,
+            "name": name,
+            "completed": count.completed,
+            "failed": count.failed,
+            "dead": count.dead,
+            "cancelled": count.cancelled,
+            "duration_sum": count.duration_sum,
+        }
+        params.update({f"b{i}": n for i, n in enumerate(count.buckets)})
+        conn.execute(self.q["count_stats"], params)
 
     def end_attempt(self, end: AttemptEnd) -> JobState | None:
         error = safe_text(end.error)
@@ -516,6 +560,14 @@ class SQLiteStore(Store):
             if row["schedule_id"] is not None and state != JobState.QUEUED:
                 final = state in (JobState.FAILED, JobState.CANCELLED)
                 self._schedule_ran(conn, row["schedule_id"], str(state), duration, final)
+            count = _Count(
+                dead=int(state == JobState.FAILED), cancelled=int(state == JobState.CANCELLED)
+            )
+            if end.outcome in FAILED_OUTCOMES:
+                count.failed = 1
+                count.add_duration(duration)
+            if count.failed or count.dead or count.cancelled:
+                self._count(conn, row["queue"], row["name"], count)
             conn.execute(
                 self.q["insert_attempt"],
                 {
@@ -545,6 +597,8 @@ class SQLiteStore(Store):
             for row in rows:
                 if row["state"] == "cancelled" and row["schedule_id"] is not None:
                     self._schedule_ran(conn, row["schedule_id"], "cancelled", None, True)
+                if row["state"] == "cancelled":
+                    self._count(conn, row["queue"], row["name"], _Count(cancelled=1))
         return [r["id"] for r in rows]
 
     def recorded(self, worker_id: str, pairs: Sequence[tuple[int, int]], outcome: str) -> set[int]:
@@ -610,6 +664,8 @@ class SQLiteStore(Store):
             row = _first(conn.execute(self.q["cancel_waiting"], {"id": job_id}))
             if row is not None and row["schedule_id"] is not None:
                 self._schedule_ran(conn, row["schedule_id"], "cancelled", None, True)
+            if row is not None:
+                self._count(conn, row["queue"], row["name"], _Count(cancelled=1))
             if row is None:
                 row = _first(conn.execute(self.q["request_cancel"], {"id": job_id}))
         if row is None:  # finished already, or no such job
@@ -739,6 +795,43 @@ class SQLiteStore(Store):
         counts = {str(s): 0 for s in JobState}
         counts.update({r["state"]: r["n"] for r in rows})
         return counts
+
+    # -- statistics -----------------------------------------------------------------------
+    def stats_totals(self) -> list[StatsTotal]:
+        return [decode_total(r) for r in self._read(self.q["stats_totals"])]
+
+    def stats_series(
+        self,
+        since: datetime,
+        until: datetime | None = None,
+        queue: str | None = None,
+        name: str | None = None,
+    ) -> list[StatsPoint]:
+        params = {
+            "since": datetime_to_epoch(since),
+            "until": datetime_to_epoch(until),
+            "queue": queue,
+            "name": name,
+        }
+        rows = self._read(self.q["stats_series"], params)
+        return [decode_point(r, epoch_to_datetime) for r in rows]
+
+    def compact_stats(self, before: datetime) -> int:
+        params = {"before": datetime_to_epoch(before)}
+        with self._write() as conn:
+            conn.execute(self.q["fold_stats"], params)
+            return conn.execute(self.q["drop_stats"], params).rowcount
+
+    def prune_jobs(self, before: datetime, states: Sequence[JobState], limit: int) -> int:
+        params = {
+            "before": datetime_to_epoch(before),
+            "states": json.dumps([str(s) for s in states]),
+            "limit": limit,
+        }
+        with self._write() as conn:
+            ids = json.dumps([r["id"] for r in conn.execute(self.q["prunable"], params)])
+            conn.execute(self.q["prune_attempts"], {"ids": ids})
+            return conn.execute(self.q["prune_jobs"], {"ids": ids}).rowcount
 
     # -- queues ---------------------------------------------------------------------------
     def set_paused(self, queue: str, paused: bool) -> None:

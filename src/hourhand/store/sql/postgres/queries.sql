@@ -284,7 +284,35 @@ WITH done AS (
     WHERE j.id = ANY(ARRAY(SELECT unnest(%(ids)s::bigint[])))
       AND j.id = c.id AND j.attempt = c.attempt AND j.worker_id = %(worker_id)s
       AND j.lease_expires_at IS NOT NULL
-    RETURNING j.id, j.attempt, j.started_at, j.finished_at, c.duration, j.schedule_id
+    RETURNING j.id, j.attempt, j.started_at, j.finished_at, c.duration, j.schedule_id,
+              j.queue, j.name
+), counted AS (
+    -- the rollup (see Job statistics below): only what this statement completed
+    INSERT INTO hourhand_job_stats AS s (minute, queue, name, shard, completed, duration_sum,
+        b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11)
+    SELECT date_trunc('minute', now()), queue, name, hashtext(%(worker_id)s) & 15, count(*),
+           coalesce(sum(duration), 0),
+           count(*) FILTER (WHERE duration <= 0.01),
+           count(*) FILTER (WHERE duration > 0.01 AND duration <= 0.05),
+           count(*) FILTER (WHERE duration > 0.05 AND duration <= 0.1),
+           count(*) FILTER (WHERE duration > 0.1 AND duration <= 0.5),
+           count(*) FILTER (WHERE duration > 0.5 AND duration <= 1),
+           count(*) FILTER (WHERE duration > 1 AND duration <= 5),
+           count(*) FILTER (WHERE duration > 5 AND duration <= 10),
+           count(*) FILTER (WHERE duration > 10 AND duration <= 30),
+           count(*) FILTER (WHERE duration > 30 AND duration <= 60),
+           count(*) FILTER (WHERE duration > 60 AND duration <= 300),
+           count(*) FILTER (WHERE duration > 300 AND duration <= 1800),
+           count(*) FILTER (WHERE duration > 1800)
+    FROM done GROUP BY queue, name
+    ORDER BY queue, name  -- rows locked in one order
+    ON CONFLICT (minute, queue, name, shard) DO UPDATE
+    SET completed = s.completed + excluded.completed,
+        duration_sum = s.duration_sum + excluded.duration_sum,
+        b0 = s.b0 + excluded.b0, b1 = s.b1 + excluded.b1, b2 = s.b2 + excluded.b2,
+        b3 = s.b3 + excluded.b3, b4 = s.b4 + excluded.b4, b5 = s.b5 + excluded.b5,
+        b6 = s.b6 + excluded.b6, b7 = s.b7 + excluded.b7, b8 = s.b8 + excluded.b8,
+        b9 = s.b9 + excluded.b9, b10 = s.b10 + excluded.b10, b11 = s.b11 + excluded.b11
 ), recorded AS (
     INSERT INTO hourhand_attempts (job_id, attempt, worker_id, started_at, finished_at,
                                    outcome, duration)
@@ -322,7 +350,7 @@ WITH ended AS (
     WHERE id = %(id)s AND attempt = %(attempt)s AND worker_id = %(worker_id)s
       AND lease_expires_at IS NOT NULL
       AND (NOT %(require_expired)s OR lease_expires_at < now())
-    RETURNING id, started_at, queue, state, schedule_id
+    RETURNING id, started_at, queue, name, state, schedule_id
 ), recorded AS (
     INSERT INTO hourhand_attempts (job_id, attempt, worker_id, started_at, finished_at,
                                    outcome, duration, error, traceback)
@@ -331,6 +359,43 @@ WITH ended AS (
            %(error)s, %(traceback)s
     FROM ended
     RETURNING job_id, duration
+), counted AS (
+    -- the rollup: a failed attempt (failed, timeout, lost) with its duration; a job that
+    -- ended failed (dead) or cancelled
+    INSERT INTO hourhand_job_stats AS s (minute, queue, name, shard, failed, dead, cancelled,
+        duration_sum, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11)
+    SELECT date_trunc('minute', now()), e.queue, e.name, hashtext(%(worker_id)s) & 15,
+           count(*), count(*) FILTER (WHERE e.state = 'failed'),
+           count(*) FILTER (WHERE e.state = 'cancelled'),
+           coalesce(sum(duration), 0),
+           count(*) FILTER (WHERE duration <= 0.01),
+           count(*) FILTER (WHERE duration > 0.01 AND duration <= 0.05),
+           count(*) FILTER (WHERE duration > 0.05 AND duration <= 0.1),
+           count(*) FILTER (WHERE duration > 0.1 AND duration <= 0.5),
+           count(*) FILTER (WHERE duration > 0.5 AND duration <= 1),
+           count(*) FILTER (WHERE duration > 1 AND duration <= 5),
+           count(*) FILTER (WHERE duration > 5 AND duration <= 10),
+           count(*) FILTER (WHERE duration > 10 AND duration <= 30),
+           count(*) FILTER (WHERE duration > 30 AND duration <= 60),
+           count(*) FILTER (WHERE duration > 60 AND duration <= 300),
+           count(*) FILTER (WHERE duration > 300 AND duration <= 1800),
+           count(*) FILTER (WHERE duration > 1800)
+    FROM ended e JOIN recorded r ON r.job_id = e.id
+    WHERE %(outcome)s::text IN ('failed', 'timeout', 'lost')
+    GROUP BY e.queue, e.name
+    UNION ALL
+    SELECT date_trunc('minute', now()), queue, name, hashtext(%(worker_id)s) & 15,
+           0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+    FROM ended
+    WHERE %(outcome)s::text NOT IN ('failed', 'timeout', 'lost') AND state = 'cancelled'
+    ON CONFLICT (minute, queue, name, shard) DO UPDATE
+    SET failed = s.failed + excluded.failed, dead = s.dead + excluded.dead,
+        cancelled = s.cancelled + excluded.cancelled,
+        duration_sum = s.duration_sum + excluded.duration_sum,
+        b0 = s.b0 + excluded.b0, b1 = s.b1 + excluded.b1, b2 = s.b2 + excluded.b2,
+        b3 = s.b3 + excluded.b3, b4 = s.b4 + excluded.b4, b5 = s.b5 + excluded.b5,
+        b6 = s.b6 + excluded.b6, b7 = s.b7 + excluded.b7, b8 = s.b8 + excluded.b8,
+        b9 = s.b9 + excluded.b9, b10 = s.b10 + excluded.b10, b11 = s.b11 + excluded.b11
 ), ran AS (
     UPDATE hourhand_schedules s SET last_status = e.state, last_duration = r.duration
     FROM ended e JOIN recorded r ON r.job_id = e.id
@@ -360,7 +425,13 @@ WITH released AS (
         attempt = attempt - 1, lease_expires_at = NULL, cancel_requested = false,
         finished_at = CASE WHEN cancel_requested THEN now() ELSE NULL END
     WHERE state = 'running' AND worker_id = %(worker_id)s AND NOT (id = ANY(%(held)s::bigint[]))
-    RETURNING id, queue, state, schedule_id
+    RETURNING id, queue, name, state, schedule_id
+), counted AS (  -- the rollup: jobs that ended cancelled
+    INSERT INTO hourhand_job_stats AS s (minute, queue, name, shard, cancelled)
+    SELECT date_trunc('minute', now()), queue, name, hashtext(%(worker_id)s) & 15, count(*)
+    FROM released WHERE state = 'cancelled'
+    GROUP BY queue, name ORDER BY queue, name
+    ON CONFLICT (minute, queue, name, shard) DO UPDATE SET cancelled = s.cancelled + excluded.cancelled
 ), ran AS (
     UPDATE hourhand_schedules s SET last_status = 'cancelled', last_duration = NULL
     FROM released r WHERE s.id = r.schedule_id AND r.state = 'cancelled'
@@ -408,6 +479,10 @@ WITH cancelled AS (
     UPDATE hourhand_jobs SET state = 'cancelled', finished_at = now()
     WHERE id = %(id)s AND state IN ('scheduled', 'queued', 'retrying')
     RETURNING *
+), counted AS (  -- the rollup (shard 0: an operator's call, not a worker's)
+    INSERT INTO hourhand_job_stats AS s (minute, queue, name, shard, cancelled)
+    SELECT date_trunc('minute', now()), queue, name, 0, 1 FROM cancelled
+    ON CONFLICT (minute, queue, name, shard) DO UPDATE SET cancelled = s.cancelled + 1
 ), ran AS (
     UPDATE hourhand_schedules s SET last_status = 'cancelled', last_duration = NULL
     FROM cancelled c WHERE s.id = c.schedule_id
@@ -451,7 +526,97 @@ WITH gone AS (
 SELECT id FROM gone
 
 -- name: count_by_state
-SELECT state, count(*) AS n FROM hourhand_jobs GROUP BY state
+-- Jobs per state without reading the history: the waiting, running and dead-letter jobs
+-- through their partial indexes (run with sequential scans ruled out, whatever the
+-- statistics say); completed and cancelled jobs are the rollup's totals (count_finished).
+SELECT 'queued' AS state, count(*) AS n FROM hourhand_jobs WHERE state = 'queued'
+UNION ALL
+SELECT 'running', count(*) FROM hourhand_jobs WHERE state = 'running'
+UNION ALL
+SELECT state, count(*) FROM hourhand_jobs WHERE state IN ('scheduled', 'retrying')
+GROUP BY state
+UNION ALL
+SELECT 'failed', count(*) FROM hourhand_jobs WHERE state = 'failed'
+
+-- name: count_finished
+-- Jobs that ever completed or ended cancelled, from the rollup (pruning leaves it alone).
+SELECT coalesce(sum(completed), 0)::bigint AS completed,
+       coalesce(sum(cancelled), 0)::bigint AS cancelled
+FROM hourhand_job_stats
+
+-- Job statistics (hourhand_job_stats): a row per (minute, queue, job type, shard), added to
+-- by complete, end_attempt, release_unheld and cancel_waiting in the same statement as the
+-- state change. The shard is hashtext(worker_id) & 15: workers finishing jobs of one type
+-- in the same minute mostly write different rows, so they do not wait on each other's row
+-- lock. Compacted history is one row per (queue, job type) at the epoch, shard 0.
+
+-- name: stats_totals
+-- Everything counted, per (queue, job type).
+SELECT queue, name, sum(completed)::bigint AS completed, sum(failed)::bigint AS failed,
+       sum(dead)::bigint AS dead, sum(cancelled)::bigint AS cancelled,
+       sum(duration_sum) AS duration_sum,
+       sum(b0)::bigint AS b0, sum(b1)::bigint AS b1, sum(b2)::bigint AS b2,
+       sum(b3)::bigint AS b3, sum(b4)::bigint AS b4, sum(b5)::bigint AS b5,
+       sum(b6)::bigint AS b6, sum(b7)::bigint AS b7, sum(b8)::bigint AS b8,
+       sum(b9)::bigint AS b9, sum(b10)::bigint AS b10, sum(b11)::bigint AS b11
+FROM hourhand_job_stats GROUP BY queue, name ORDER BY queue, name
+
+-- name: stats_series
+-- Per minute from %(since)s (to %(until)s), summed over shards and the queues and job types
+-- asked for; compacted history (the epoch) is not a minute.
+SELECT minute, sum(completed)::bigint AS completed, sum(failed)::bigint AS failed,
+       sum(dead)::bigint AS dead, sum(cancelled)::bigint AS cancelled,
+       sum(duration_sum) AS duration_sum,
+       sum(b0 + b1 + b2 + b3 + b4 + b5 + b6 + b7 + b8 + b9 + b10 + b11)::bigint AS durations
+FROM hourhand_job_stats
+WHERE minute >= %(since)s AND minute > 'epoch'
+  AND (%(until)s::timestamptz IS NULL OR minute < %(until)s::timestamptz)
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(name)s::text IS NULL OR name = %(name)s::text)
+GROUP BY minute ORDER BY minute
+
+-- name: compact_stats
+-- Fold the minute rows older than %(before)s into one row per (queue, job type) at the
+-- epoch, shard 0: the totals do not change. Says how many rows were folded.
+WITH old AS (
+    DELETE FROM hourhand_job_stats
+    WHERE minute < %(before)s AND minute > 'epoch'
+    RETURNING *
+), folded AS (
+    INSERT INTO hourhand_job_stats AS s (minute, queue, name, shard, completed, failed, dead,
+        cancelled, duration_sum, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11)
+    SELECT 'epoch', queue, name, 0, sum(completed), sum(failed), sum(dead), sum(cancelled),
+           sum(duration_sum), sum(b0), sum(b1), sum(b2), sum(b3), sum(b4), sum(b5), sum(b6),
+           sum(b7), sum(b8), sum(b9), sum(b10), sum(b11)
+    FROM old GROUP BY queue, name ORDER BY queue, name
+    ON CONFLICT (minute, queue, name, shard) DO UPDATE
+    SET completed = s.completed + excluded.completed, failed = s.failed + excluded.failed,
+        dead = s.dead + excluded.dead, cancelled = s.cancelled + excluded.cancelled,
+        duration_sum = s.duration_sum + excluded.duration_sum,
+        b0 = s.b0 + excluded.b0, b1 = s.b1 + excluded.b1, b2 = s.b2 + excluded.b2,
+        b3 = s.b3 + excluded.b3, b4 = s.b4 + excluded.b4, b5 = s.b5 + excluded.b5,
+        b6 = s.b6 + excluded.b6, b7 = s.b7 + excluded.b7, b8 = s.b8 + excluded.b8,
+        b9 = s.b9 + excluded.b9, b10 = s.b10 + excluded.b10, b11 = s.b11 + excluded.b11
+)
+SELECT count(*) AS n FROM old
+
+-- name: prune_jobs
+-- Delete up to %(limit)s finished jobs (of the given states) that finished before
+-- %(before)s, oldest ids first, and their attempts. The rollup keeps what they counted.
+WITH gone AS (
+    DELETE FROM hourhand_jobs
+    WHERE id = ANY(ARRAY(
+            SELECT id FROM hourhand_jobs
+            WHERE state = ANY(%(states)s::text[]) AND finished_at < %(before)s
+            ORDER BY id
+            LIMIT %(limit)s
+            FOR UPDATE SKIP LOCKED))
+      AND state = ANY(%(states)s::text[])
+    RETURNING id
+), attempts AS (
+    DELETE FROM hourhand_attempts WHERE job_id = ANY(ARRAY(SELECT id FROM gone))
+)
+SELECT count(*) AS n FROM gone
 
 -- name: insert_schedule
 INSERT INTO hourhand_schedules (name, org_id, source, job, args, cron, tz, enabled, queue,

@@ -134,3 +134,38 @@ CREATE TABLE hourhand_queues (
     paused boolean NOT NULL DEFAULT false,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- One row per (minute, queue, job type, shard), added to in the transaction of each state
+-- change that ends an attempt or a job. The shard comes from the worker's id, so that two
+-- workers finishing jobs of one type in the same minute do not wait for each other's row
+-- lock. Rows older than two days are folded into one row per (queue, job type) at the
+-- epoch, shard 0 (compact_stats): totals never change, and the table stays small.
+CREATE TABLE hourhand_job_stats (
+    minute timestamptz NOT NULL,
+    queue text NOT NULL,
+    name text NOT NULL,
+    shard smallint NOT NULL,
+    completed bigint NOT NULL DEFAULT 0,  -- attempts that completed
+    failed bigint NOT NULL DEFAULT 0,  -- attempts that failed, timed out or were lost
+    dead bigint NOT NULL DEFAULT 0,  -- jobs that entered the failed state
+    cancelled bigint NOT NULL DEFAULT 0,  -- jobs that ended cancelled
+    duration_sum double precision NOT NULL DEFAULT 0,  -- seconds, completed + failed
+    -- attempt durations per bucket (not cumulative), upper bounds in seconds:
+    b0 bigint NOT NULL DEFAULT 0,  -- 0.01
+    b1 bigint NOT NULL DEFAULT 0,  -- 0.05
+    b2 bigint NOT NULL DEFAULT 0,  -- 0.1
+    b3 bigint NOT NULL DEFAULT 0,  -- 0.5
+    b4 bigint NOT NULL DEFAULT 0,  -- 1
+    b5 bigint NOT NULL DEFAULT 0,  -- 5
+    b6 bigint NOT NULL DEFAULT 0,  -- 10
+    b7 bigint NOT NULL DEFAULT 0,  -- 30
+    b8 bigint NOT NULL DEFAULT 0,  -- 60
+    b9 bigint NOT NULL DEFAULT 0,  -- 300
+    b10 bigint NOT NULL DEFAULT 0,  -- 1800
+    b11 bigint NOT NULL DEFAULT 0,  -- +Inf
+    CONSTRAINT hourhand_job_stats_pkey PRIMARY KEY (minute, queue, name, shard)
+);
+
+-- The dead-letter set alone, for its count (hourhand_jobs_dead also holds cancelled jobs,
+-- which are history).
+CREATE INDEX hourhand_jobs_failed ON hourhand_jobs (id) WHERE state = 'failed';

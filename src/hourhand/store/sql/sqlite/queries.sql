@@ -154,7 +154,7 @@ UPDATE hourhand_jobs
 SET state = 'completed', result = :result, finished_at = NOW(), lease_expires_at = NULL,
     error = NULL, cancel_requested = 0
 WHERE id = :id AND attempt = :attempt AND worker_id = :worker_id AND state = 'running'
-RETURNING id, started_at, finished_at, schedule_id
+RETURNING id, started_at, finished_at, schedule_id, queue, name
 
 -- name: end_attempt
 -- End an attempt that did not complete: retrying, failed, cancelled, or handed back (queued,
@@ -173,7 +173,7 @@ SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE :new_state END,
     lease_expires_at = NULL, cancel_requested = 0
 WHERE id = :id AND attempt = :attempt AND worker_id = :worker_id AND state = 'running'
   AND (:require_expired = 0 OR lease_expires_at < NOW())
-RETURNING id, started_at, NOW() AS now, schedule_id, state
+RETURNING id, started_at, NOW() AS now, schedule_id, state, queue, name
 
 -- name: insert_attempt
 -- Record one attempt.
@@ -196,7 +196,7 @@ SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
     finished_at = CASE WHEN cancel_requested THEN NOW() ELSE NULL END
 WHERE state = 'running' AND worker_id = :worker_id
   AND id NOT IN (SELECT value FROM json_each(:held))
-RETURNING id, state, schedule_id
+RETURNING id, state, schedule_id, queue, name
 
 -- name: recorded
 -- Whether this worker has recorded an end for this attempt.
@@ -251,7 +251,95 @@ DELETE FROM hourhand_jobs WHERE id = :id AND state <> 'running' RETURNING id
 DELETE FROM hourhand_attempts WHERE job_id = :id
 
 -- name: count_by_state
-SELECT state, count(*) AS n FROM hourhand_jobs GROUP BY state
+-- Jobs per state without reading the history: the waiting, running and dead-letter jobs
+-- through their partial indexes; completed and cancelled jobs are the rollup's totals.
+SELECT 'queued' AS state, count(*) AS n FROM hourhand_jobs WHERE state = 'queued'
+UNION ALL
+SELECT 'running', count(*) FROM hourhand_jobs WHERE state = 'running'
+UNION ALL
+SELECT state, count(*) FROM hourhand_jobs WHERE state IN ('scheduled', 'retrying')
+GROUP BY state
+UNION ALL
+SELECT 'failed', count(*) FROM hourhand_jobs WHERE state = 'failed'
+UNION ALL
+SELECT 'completed', coalesce(sum(completed), 0) FROM hourhand_job_stats
+UNION ALL
+SELECT 'cancelled', coalesce(sum(cancelled), 0) FROM hourhand_job_stats
+
+-- Job statistics (hourhand_job_stats): a row per (minute, queue, job type, shard), added to
+-- in the write transaction of each state change that ends an attempt or a job (one writer
+-- at a time: shard 0). minute: Unix seconds of the minute's start; compacted history is
+-- one row per (queue, job type) at minute 0.
+
+-- name: count_stats
+-- Add to the current minute's row of a (queue, job type).
+INSERT INTO hourhand_job_stats (minute, queue, name, shard, completed, failed, dead, cancelled,
+    duration_sum, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11)
+VALUES (CAST(NOW() / 60 AS INTEGER) * 60, :queue, :name, 0, :completed, :failed, :dead,
+    :cancelled, :duration_sum, :b0, :b1, :b2, :b3, :b4, :b5, :b6, :b7, :b8, :b9, :b10, :b11)
+ON CONFLICT (minute, queue, name, shard) DO UPDATE
+SET completed = completed + excluded.completed, failed = failed + excluded.failed,
+    dead = dead + excluded.dead, cancelled = cancelled + excluded.cancelled,
+    duration_sum = duration_sum + excluded.duration_sum,
+    b0 = b0 + excluded.b0, b1 = b1 + excluded.b1, b2 = b2 + excluded.b2,
+    b3 = b3 + excluded.b3, b4 = b4 + excluded.b4, b5 = b5 + excluded.b5,
+    b6 = b6 + excluded.b6, b7 = b7 + excluded.b7, b8 = b8 + excluded.b8,
+    b9 = b9 + excluded.b9, b10 = b10 + excluded.b10, b11 = b11 + excluded.b11
+
+-- name: stats_totals
+-- Everything counted, per (queue, job type).
+SELECT queue, name, sum(completed) AS completed, sum(failed) AS failed, sum(dead) AS dead,
+       sum(cancelled) AS cancelled, sum(duration_sum) AS duration_sum,
+       sum(b0) AS b0, sum(b1) AS b1, sum(b2) AS b2, sum(b3) AS b3, sum(b4) AS b4,
+       sum(b5) AS b5, sum(b6) AS b6, sum(b7) AS b7, sum(b8) AS b8, sum(b9) AS b9,
+       sum(b10) AS b10, sum(b11) AS b11
+FROM hourhand_job_stats GROUP BY queue, name ORDER BY queue, name
+
+-- name: stats_series
+-- Per minute from :since (to :until), summed over the queues and job types asked for;
+-- compacted history (minute 0) is not a minute.
+SELECT minute, sum(completed) AS completed, sum(failed) AS failed, sum(dead) AS dead,
+       sum(cancelled) AS cancelled, sum(duration_sum) AS duration_sum,
+       sum(b0 + b1 + b2 + b3 + b4 + b5 + b6 + b7 + b8 + b9 + b10 + b11) AS durations
+FROM hourhand_job_stats
+WHERE minute >= :since AND minute > 0 AND (:until IS NULL OR minute < :until)
+  AND (:queue IS NULL OR queue = :queue) AND (:name IS NULL OR name = :name)
+GROUP BY minute ORDER BY minute
+
+-- name: fold_stats
+-- Fold the minute rows older than :before into one row per (queue, job type) at minute 0
+-- (then drop_stats deletes them): the totals do not change.
+INSERT INTO hourhand_job_stats (minute, queue, name, shard, completed, failed, dead, cancelled,
+    duration_sum, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11)
+SELECT 0, queue, name, 0, sum(completed), sum(failed), sum(dead), sum(cancelled),
+       sum(duration_sum), sum(b0), sum(b1), sum(b2), sum(b3), sum(b4), sum(b5), sum(b6),
+       sum(b7), sum(b8), sum(b9), sum(b10), sum(b11)
+FROM hourhand_job_stats WHERE minute < :before AND minute > 0
+GROUP BY queue, name
+ON CONFLICT (minute, queue, name, shard) DO UPDATE
+SET completed = completed + excluded.completed, failed = failed + excluded.failed,
+    dead = dead + excluded.dead, cancelled = cancelled + excluded.cancelled,
+    duration_sum = duration_sum + excluded.duration_sum,
+    b0 = b0 + excluded.b0, b1 = b1 + excluded.b1, b2 = b2 + excluded.b2,
+    b3 = b3 + excluded.b3, b4 = b4 + excluded.b4, b5 = b5 + excluded.b5,
+    b6 = b6 + excluded.b6, b7 = b7 + excluded.b7, b8 = b8 + excluded.b8,
+    b9 = b9 + excluded.b9, b10 = b10 + excluded.b10, b11 = b11 + excluded.b11
+
+-- name: drop_stats
+DELETE FROM hourhand_job_stats WHERE minute < :before AND minute > 0
+
+-- name: prunable
+-- Up to :limit finished jobs (of the given states) that finished before :before, oldest
+-- ids first.
+SELECT id FROM hourhand_jobs
+WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :before
+ORDER BY id LIMIT :limit
+
+-- name: prune_attempts
+DELETE FROM hourhand_attempts WHERE job_id IN (SELECT value FROM json_each(:ids))
+
+-- name: prune_jobs
+DELETE FROM hourhand_jobs WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: insert_schedule
 INSERT INTO hourhand_schedules (name, org_id, source, job, args, cron, tz, enabled, queue,

@@ -123,3 +123,38 @@ CREATE TABLE hourhand_queues (
     paused INTEGER NOT NULL DEFAULT 0,
     updated_at REAL NOT NULL
 );
+
+-- One row per (minute, queue, job type, shard), added to in the transaction of each state
+-- change that ends an attempt or a job. SQLite has one writer at a time: shard is always 0.
+-- minute: Unix seconds of the minute's start. Rows older than two days are folded into
+-- one row per (queue, job type) at minute 0 (compact_stats): totals never change, and the
+-- table stays small.
+CREATE TABLE hourhand_job_stats (
+    minute REAL NOT NULL,
+    queue TEXT NOT NULL,
+    name TEXT NOT NULL,
+    shard INTEGER NOT NULL,
+    completed INTEGER NOT NULL DEFAULT 0,  -- attempts that completed
+    failed INTEGER NOT NULL DEFAULT 0,  -- attempts that failed, timed out or were lost
+    dead INTEGER NOT NULL DEFAULT 0,  -- jobs that entered the failed state
+    cancelled INTEGER NOT NULL DEFAULT 0,  -- jobs that ended cancelled
+    duration_sum REAL NOT NULL DEFAULT 0,  -- seconds, completed + failed
+    -- attempt durations per bucket (not cumulative), upper bounds in seconds:
+    b0 INTEGER NOT NULL DEFAULT 0,  -- 0.01
+    b1 INTEGER NOT NULL DEFAULT 0,  -- 0.05
+    b2 INTEGER NOT NULL DEFAULT 0,  -- 0.1
+    b3 INTEGER NOT NULL DEFAULT 0,  -- 0.5
+    b4 INTEGER NOT NULL DEFAULT 0,  -- 1
+    b5 INTEGER NOT NULL DEFAULT 0,  -- 5
+    b6 INTEGER NOT NULL DEFAULT 0,  -- 10
+    b7 INTEGER NOT NULL DEFAULT 0,  -- 30
+    b8 INTEGER NOT NULL DEFAULT 0,  -- 60
+    b9 INTEGER NOT NULL DEFAULT 0,  -- 300
+    b10 INTEGER NOT NULL DEFAULT 0,  -- 1800
+    b11 INTEGER NOT NULL DEFAULT 0,  -- +Inf
+    PRIMARY KEY (minute, queue, name, shard)
+);
+
+-- The dead-letter set alone, for its count (hourhand_jobs_dead also holds cancelled jobs,
+-- which are history).
+CREATE INDEX hourhand_jobs_failed ON hourhand_jobs (id) WHERE state = 'failed';
