@@ -43,9 +43,7 @@ def audit(
     before_id: Annotated[int | None, Query(description="Entries older than this id.")] = None,
 ) -> list[AuditOut]:
     """Who did what, newest first (an organisation's key sees its organisation's)."""
-    found = app.ops.audit.list(
-        actor, target_kind, target_id, action, limit, before_id, org_id=org
-    )
+    found = app.ops.audit.list(actor, target_kind, target_id, action, limit, before_id, org_id=org)
     return [AuditOut.of(e) for e in found]
 
 

@@ -115,7 +115,9 @@ def _bulk_query(body: JobFilterIn) -> JobQuery:
     )
 
 
-CREATED = {201: {"model": JobOut, "description": "The job was added."}}
+CREATED: dict[int | str, dict[str, Any]] = {
+    201: {"model": JobOut, "description": "The job was added."}
+}
 ENQUEUE_DOC = (
     "Add a job. 201 with the job; 200 with the existing job when its unique_key is held "
     "by a waiting or running job. With ?wait=SECONDS the answer waits for the job to "
@@ -221,4 +223,3 @@ async def enqueue_org_job(
     app: App, actor: Caller, org: str, body: OrgEnqueueIn, wait: Wait = 0
 ) -> Any:
     return await _enqueue(app, actor, body, _org(actor, org), wait)
-

@@ -24,9 +24,7 @@ def _utc(value: datetime) -> datetime:
 
 UtcTime = Annotated[AwareDatetime, AfterValidator(_utc)]  # input: any offset, kept in UTC
 Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-States = Literal[
-    "scheduled", "queued", "running", "retrying", "completed", "failed", "cancelled"
-]
+States = Literal["scheduled", "queued", "running", "retrying", "completed", "failed", "cancelled"]
 assert set(States.__args__) == {s.value for s in JobState}  # type: ignore[attr-defined]
 
 
@@ -275,9 +273,9 @@ class ScheduleChanges(Body):
 
 
 class ScheduleIn(ScheduleChanges):
-    name: str = Field(min_length=1, max_length=200)  # type: ignore[assignment]
-    job: str = Field(min_length=1, max_length=200)  # type: ignore[assignment]
-    cron: str = Field(min_length=1, examples=["0 8 * * MON"])  # type: ignore[assignment]
+    name: str = Field(min_length=1, max_length=200)
+    job: str = Field(min_length=1, max_length=200)
+    cron: str = Field(min_length=1, examples=["0 8 * * MON"])
     org: str | None = None
 
 
@@ -402,3 +400,81 @@ class ProcessOut(BaseModel):
         if values["queues"] is not None:
             values["queues"] = list(values["queues"])
         return cls(**values)
+
+
+# -- stats and health ------------------------------------------------------------------------
+class StatsPointOut(BaseModel):
+    minute: datetime  # the minute's start
+    completed: int  # attempts that completed
+    failed: int  # attempts that failed, timed out or were lost
+    dead: int  # jobs that entered the failed state
+    cancelled: int
+    duration_sum: float  # seconds, over `durations` attempts
+    durations: int
+    duration_avg: float | None  # seconds
+
+
+class StatsTotalOut(BaseModel):
+    queue: str
+    type: str
+    completed: int
+    failed: int
+    dead: int
+    cancelled: int
+    duration_sum: float
+    durations: int
+
+
+class StatsOut(BaseModel):
+    states: dict[str, int]  # jobs per state now
+    since: datetime  # the series starts here
+    series: list[StatsPointOut]  # per minute, oldest first; empty minutes left out
+    totals: list[StatsTotalOut]  # per (queue, job type), since counting began
+
+    @classmethod
+    def of(cls, states: dict[str, int], stats: Any) -> StatsOut:
+        series = [
+            StatsPointOut(
+                minute=p.minute,
+                completed=p.completed,
+                failed=p.failed,
+                dead=p.dead,
+                cancelled=p.cancelled,
+                duration_sum=p.duration_sum,
+                durations=p.durations,
+                duration_avg=p.duration_sum / p.durations if p.durations else None,
+            )
+            for p in stats.series
+        ]
+        totals = [
+            StatsTotalOut(
+                queue=t.queue,
+                type=t.name,
+                completed=t.completed,
+                failed=t.failed,
+                dead=t.dead,
+                cancelled=t.cancelled,
+                duration_sum=t.duration_sum,
+                durations=t.durations,
+            )
+            for t in stats.totals
+        ]
+        return cls(states=states, since=stats.since, series=series, totals=totals)
+
+
+HealthStatus = Literal["Healthy", "Degraded", "Unhealthy"]
+
+
+class CheckOut(BaseModel):
+    status: HealthStatus
+    description: str | None = None  # with a valid key only
+    data: dict[str, Any] | None = None  # the numbers behind it, with a valid key only
+
+
+class HealthOut(BaseModel):
+    status: HealthStatus
+    checks: dict[str, CheckOut]
+
+
+class LivenessOut(BaseModel):
+    status: Literal["ok"]
