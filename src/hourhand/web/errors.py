@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hourhand.errors import (
     Conflict,
@@ -125,10 +126,34 @@ def install(app: FastAPI) -> None:
             headers.update(BEARER)
         return error_response(exc.status_code, code, message, headers or None)
 
-    async def on_any(request: Request, exc: Exception) -> JSONResponse:
-        return _internal(exc)
-
     app.add_exception_handler(HourhandError, on_hourhand)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(Exception, on_any)
+    app.add_middleware(CatchAll)
+
+
+class CatchAll:
+    """Anything else a route raises: logged once, answered 500 in the one shape. (Starlette's
+    own last resort would log it and raise it again to the server, which logs it twice.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            response = _internal(exc)
+            if started:  # too late for an answer of ours: let the server close it
+                raise
+            await response(scope, receive, send)
