@@ -15,13 +15,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from hourhand.errors import JobStateError
 from hourhand.jobs import Attempt, Job, JobState, NewJob, Outcome
 from hourhand.ratelimits import RateLimit, RateUse
 from hourhand.schedule_model import Schedule, ScheduleSpec
 from hourhand.stats import BUCKETS, StatsPoint, StatsTotal
+
+if TYPE_CHECKING:
+    from hourhand.store.records import Records
 
 LISTEN_CHANNEL = "hourhand_jobs"  # payload: the queue that got ready work
 CANCEL_CHANNEL = "hourhand_cancel"  # payload: the id of a running job to cancel
@@ -38,9 +41,9 @@ SCHEDULE_COLUMNS = frozenset(ScheduleSpec.__dataclass_fields__) | {
 _NAME_RE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
 
-def load_queries(dialect: str) -> dict[str, str]:
-    """Named SQL blocks of ``sql/<dialect>/queries.sql``: ``-- name: x`` starts block x."""
-    text = resources.files("hourhand.store").joinpath(f"sql/{dialect}/queries.sql").read_text()
+def load_queries(dialect: str, file: str = "queries.sql") -> dict[str, str]:
+    """Named SQL blocks of ``sql/<dialect>/<file>``: ``-- name: x`` starts block x."""
+    text = resources.files("hourhand.store").joinpath(f"sql/{dialect}/{file}").read_text()
     parts = _NAME_RE.split(text)
     return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
 
@@ -211,6 +214,12 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections."""
+
+    @property
+    @abstractmethod
+    def records(self) -> Records:
+        """API keys, the audit log and the live processes (:mod:`hourhand.store.records`),
+        on this store's connections."""
 
     # -- enqueue --------------------------------------------------------------------------
     @abstractmethod

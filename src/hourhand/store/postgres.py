@@ -74,6 +74,7 @@ from hourhand.store.base import (
 )
 from hourhand.store.listing import count_jobs_sql, list_jobs_sql
 from hourhand.store.pg_listen import Listener, Polling
+from hourhand.store.pg_records import PgRecords
 
 logger = logging.getLogger(__name__)
 
@@ -345,6 +346,10 @@ class PostgresStore(Store):
                     )
                 pool = self._claim_pool
         return pool
+
+    @functools.cached_property
+    def records(self) -> PgRecords:
+        return PgRecords(self)
 
     def private(self, *, statement_timeout: float | None = None) -> PostgresStore:
         return PostgresStore(

@@ -60,6 +60,7 @@ from hourhand.store.base import (
     schedule_update_sql,
 )
 from hourhand.store.listing import count_jobs_sql, list_jobs_sql
+from hourhand.store.sqlite_records import SQLiteRecords
 
 logger = logging.getLogger(__name__)
 
@@ -274,6 +275,10 @@ class SQLiteStore(Store):
         for conn in conns:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
+
+    @functools.cached_property
+    def records(self) -> SQLiteRecords:
+        return SQLiteRecords(self, NOW_SQL)
 
     def private(self, *, statement_timeout: float | None = None) -> SQLiteStore:
         # busy_timeout bounds it

@@ -1,0 +1,161 @@
+"""The records facet (API keys, audit log, processes) of the PostgreSQL store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from hourhand.errors import Conflict
+from hourhand.store.base import json_native, load_queries
+from hourhand.store.records import (
+    TOUCH_EVERY,
+    ApiKey,
+    AuditEntry,
+    ProcessInfo,
+    Records,
+    audit_params,
+    decode_audit,
+    decode_key,
+    decode_process,
+    process_params,
+)
+
+if TYPE_CHECKING:
+    from hourhand.store.postgres import PostgresStore
+
+
+def _utc(value: Any) -> Any:
+    return value  # timestamptz values load as UTC datetimes (see postgres.py)
+
+
+def _queues(queues: Sequence[str] | None) -> Jsonb | None:
+    return None if queues is None else Jsonb(list(queues))
+
+
+class PgRecords(Records):
+    """On the store's pooled connections; one statement per call."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        self.q = load_queries("postgres", "records.sql")
+
+    def _all(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        with self._store._connection() as conn:
+            cur = conn.execute(self.q[query], params)
+            return cur.fetchall() if cur.description is not None else []
+
+    def _one(self, query: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        rows = self._all(query, params)
+        return rows[0] if rows else None
+
+    def _key(self, row: dict[str, Any] | None) -> ApiKey | None:
+        return None if row is None else decode_key(row, _utc)
+
+    # -- API keys -------------------------------------------------------------------------
+    def insert_key(
+        self,
+        name: str,
+        role: str,
+        org_id: str | None,
+        prefix: str,
+        digest: str,
+        created_by: str | None,
+    ) -> ApiKey:
+        params = {
+            "name": name,
+            "role": role,
+            "org_id": org_id,
+            "prefix": prefix,
+            "digest": digest,
+            "created_by": created_by,
+        }
+        try:
+            row = self._one("insert_key", params)
+        except psycopg.errors.UniqueViolation:
+            raise Conflict("a key with that prefix exists") from None
+        assert row is not None
+        return decode_key(row, _utc)
+
+    def find_key(self, prefix: str) -> tuple[ApiKey, str] | None:
+        row = self._one("find_key", {"prefix": prefix})
+        return None if row is None else (decode_key(row, _utc), row["digest"])
+
+    def get_key(self, key_id: int) -> ApiKey | None:
+        return self._key(self._one("get_key", {"id": key_id}))
+
+    def list_keys(self, org_id: str | None = None) -> list[ApiKey]:
+        return [decode_key(r, _utc) for r in self._all("list_keys", {"org_id": org_id})]
+
+    def revoke_key(self, key_id: int) -> ApiKey | None:
+        return self._key(self._one("revoke_key", {"id": key_id}))
+
+    def touch_key(self, key_id: int, every: float = TOUCH_EVERY) -> None:
+        self._all("touch_key", {"id": key_id, "every": every})
+
+    # -- the audit log --------------------------------------------------------------------
+    def add_audit(
+        self,
+        *,
+        actor_kind: str,
+        actor: str,
+        action: str,
+        actor_id: str | None = None,
+        org_id: str | None = None,
+        address: str | None = None,
+        target_kind: str | None = None,
+        target_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> AuditEntry:
+        params = audit_params(
+            actor_kind=actor_kind,
+            actor=actor,
+            action=action,
+            actor_id=actor_id,
+            org_id=org_id,
+            address=address,
+            target_kind=target_kind,
+            target_id=target_id,
+            details=None if details is None else Jsonb(details),
+        )
+        row = self._one("add_audit", params)
+        assert row is not None
+        return decode_audit(row, _utc, json_native)
+
+    def list_audit(
+        self,
+        *,
+        org_id: str | None = None,
+        target_kind: str | None = None,
+        target_id: str | None = None,
+        action: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[AuditEntry]:
+        params = {
+            "org_id": org_id,
+            "target_kind": target_kind,
+            "target_id": target_id,
+            "action": action,
+            "limit": limit,
+            "before_id": before_id,
+        }
+        return [decode_audit(r, _utc, json_native) for r in self._all("list_audit", params)]
+
+    # -- processes ------------------------------------------------------------------------
+    def beat(self, process: ProcessInfo) -> None:
+        self._all("beat", process_params(process, _queues))
+
+    def list_processes(
+        self, alive_within: float, *, include_dead: bool = False
+    ) -> list[ProcessInfo]:
+        rows = self._all("list_processes", {"within": alive_within, "all": include_dead})
+        return [decode_process(r, _utc, json_native) for r in rows]
+
+    def remove_process(self, process_id: str) -> bool:
+        return self._one("remove_process", {"id": process_id}) is not None
+
+    def prune_processes(self, older_than: float) -> int:
+        return len(self._all("prune_processes", {"older_than": older_than}))

@@ -1,0 +1,157 @@
+"""The records facet (API keys, audit log, processes) of the SQLite store."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from hourhand.errors import Conflict
+from hourhand.store.base import epoch_to_datetime, json_text, load_queries
+from hourhand.store.records import (
+    TOUCH_EVERY,
+    ApiKey,
+    AuditEntry,
+    ProcessInfo,
+    Records,
+    audit_params,
+    decode_audit,
+    decode_key,
+    decode_process,
+    process_params,
+)
+
+if TYPE_CHECKING:
+    from hourhand.store.sqlite import SQLiteStore
+
+
+def _queues(queues: Sequence[str] | None) -> str | None:
+    return None if queues is None else json.dumps(list(queues))
+
+
+class SQLiteRecords(Records):
+    """Reads on the store's connections, writes in its write transactions."""
+
+    def __init__(self, store: SQLiteStore, now_sql: str) -> None:
+        self._store = store
+        queries = load_queries("sqlite", "records.sql")
+        self.q = {k: v.replace("NOW()", now_sql) for k, v in queries.items()}
+
+    def _read(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._store._read(self.q[query], params)
+
+    def _write(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        with self._store._write() as conn:
+            return conn.execute(self.q[query], params).fetchall()
+
+    def _key(self, rows: list[dict[str, Any]]) -> ApiKey | None:
+        return decode_key(rows[0], epoch_to_datetime) if rows else None
+
+    # -- API keys -------------------------------------------------------------------------
+    def insert_key(
+        self,
+        name: str,
+        role: str,
+        org_id: str | None,
+        prefix: str,
+        digest: str,
+        created_by: str | None,
+    ) -> ApiKey:
+        params = {
+            "name": name,
+            "role": role,
+            "org_id": org_id,
+            "prefix": prefix,
+            "digest": digest,
+            "created_by": created_by,
+        }
+        try:
+            key = self._key(self._write("insert_key", params))
+        except sqlite3.IntegrityError:
+            raise Conflict("a key with that prefix exists") from None
+        assert key is not None
+        return key
+
+    def find_key(self, prefix: str) -> tuple[ApiKey, str] | None:
+        rows = self._read("find_key", {"prefix": prefix})
+        return (decode_key(rows[0], epoch_to_datetime), rows[0]["digest"]) if rows else None
+
+    def get_key(self, key_id: int) -> ApiKey | None:
+        return self._key(self._read("get_key", {"id": key_id}))
+
+    def list_keys(self, org_id: str | None = None) -> list[ApiKey]:
+        rows = self._read("list_keys", {"org_id": org_id})
+        return [decode_key(r, epoch_to_datetime) for r in rows]
+
+    def revoke_key(self, key_id: int) -> ApiKey | None:
+        return self._key(self._write("revoke_key", {"id": key_id}))
+
+    def touch_key(self, key_id: int, every: float = TOUCH_EVERY) -> None:
+        self._write("touch_key", {"id": key_id, "every": every})
+
+    # -- the audit log --------------------------------------------------------------------
+    def add_audit(
+        self,
+        *,
+        actor_kind: str,
+        actor: str,
+        action: str,
+        actor_id: str | None = None,
+        org_id: str | None = None,
+        address: str | None = None,
+        target_kind: str | None = None,
+        target_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> AuditEntry:
+        params = audit_params(
+            actor_kind=actor_kind,
+            actor=actor,
+            action=action,
+            actor_id=actor_id,
+            org_id=org_id,
+            address=address,
+            target_kind=target_kind,
+            target_id=target_id,
+            details=None if details is None else json.dumps(details),
+        )
+        [row] = self._write("add_audit", params)
+        return decode_audit(row, epoch_to_datetime, json_text)
+
+    def list_audit(
+        self,
+        *,
+        org_id: str | None = None,
+        target_kind: str | None = None,
+        target_id: str | None = None,
+        action: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[AuditEntry]:
+        params = {
+            "org_id": org_id,
+            "target_kind": target_kind,
+            "target_id": target_id,
+            "action": action,
+            "limit": limit,
+            "before_id": before_id,
+        }
+        rows = self._read("list_audit", params)
+        return [decode_audit(r, epoch_to_datetime, json_text) for r in rows]
+
+    # -- processes ------------------------------------------------------------------------
+    def beat(self, process: ProcessInfo) -> None:
+        self._write("beat", process_params(process, _queues))
+
+    def list_processes(
+        self, alive_within: float, *, include_dead: bool = False
+    ) -> list[ProcessInfo]:
+        params = {"within": alive_within, "all": int(include_dead)}
+        rows = self._read("list_processes", params)
+        return [decode_process(r, epoch_to_datetime, json_text) for r in rows]
+
+    def remove_process(self, process_id: str) -> bool:
+        return bool(self._write("remove_process", {"id": process_id}))
+
+    def prune_processes(self, older_than: float) -> int:
+        return len(self._write("prune_processes", {"older_than": older_than}))
