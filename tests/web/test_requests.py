@@ -153,3 +153,17 @@ def test_schedule_routes(api: Api) -> None:
     assert preview["fires"][1]["dst"] and "skipped" in preview["fires"][1]["dst"]
     assert api.call("delete", f"/v1/schedules/{sid}").status_code == 204
     assert api.call("get", f"/v1/schedules/{sid}").status_code == 404
+
+
+def test_the_api_mounts_in_another_fastapi_app(api: Api) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    outer = FastAPI()
+    outer.mount("/hourhand", api.hh.asgi_app())
+    with TestClient(outer) as client:
+        assert client.get("/hourhand/health").json() == {"status": "ok"}
+        r = client.post("/hourhand/v1/jobs", json=ADD, headers=api.auth("operator"))
+        assert r.status_code == 201
+        assert client.get("/hourhand/v1/jobs/1", headers=api.auth("viewer")).status_code == 200
+        assert client.get("/hourhand/v1/jobs").status_code == 401
