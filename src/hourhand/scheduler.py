@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from hourhand.cron import Cron
 from hourhand.errors import HourhandError
 from hourhand.jobs import NewJob
+from hourhand.presence import Presence
 from hourhand.schedule_model import Schedule, ScheduleExists, ScheduleSpec, spec_next
 from hourhand.store.base import HOLD_UNTIL
 
@@ -271,6 +272,7 @@ class Scheduler:
                 "left as they are"
             )
         self.sync()
+        presence = Presence.of_scheduler(self).start()  # hourhand workers lists it
         logger.info("scheduler started")
         while not self.stopped.is_set():
             wait = self.poll_interval
@@ -285,6 +287,7 @@ class Scheduler:
                 logger.exception("scheduler tick failed; retrying in %.1fs", ERROR_BACKOFF)
                 wait = ERROR_BACKOFF
             self.stopped.wait(wait)
+        presence.stop()
         logger.info("scheduler stopped")
 
     def stop(self) -> None:

@@ -41,6 +41,7 @@ from hourhand.hooks import HookRunner
 from hourhand.jobs import Job, JobContext, JobState, Outcome
 from hourhand.leases import Leases, LoopWatchdog, Pair
 from hourhand.outage import Backoff, Outage
+from hourhand.presence import Presence
 from hourhand.ratelimits import RateLimit
 from hourhand.recorder import Recorder, WorkerStats
 from hourhand.running import (
@@ -237,6 +238,7 @@ class Worker:
             self.lease,
             ",".join(sorted(self.app.registry)) or "none",
         )
+        presence = Presence.of_worker(self).start()  # hourhand workers lists it
         rescuer = asyncio.create_task(self._rescue_loop(), name="hourhand-rescue")
         recorder = asyncio.create_task(self._recorder.run(), name="hourhand-recorder")
         try:
@@ -264,6 +266,7 @@ class Worker:
             self._watchdog.stop()
             self._leases.stop()
             self._db.shutdown(wait=True)
+            presence.stop()
             logger.info("worker %s stopped", self.id)
 
     def _give_back_unstarted(self) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
+import threading
+import time
 from contextlib import closing
 from typing import Any
 
@@ -13,11 +15,15 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from hourhand import Hourhand
+from hourhand import Hourhand, JobContext
 from hourhand.errors import DatabaseUnavailable, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from hourhand.ops.actor import Actor, Role
 from hourhand.ops.audit import Audit
 from hourhand.ops.keys import KeyOps
+from hourhand.ops.workers import Workers
+from hourhand.presence import PRUNE_AFTER, Presence
+from hourhand.store.records import ProcessInfo
+from tests.conftest import WorkerThread, wait_until
 
 CLI = Actor.cli()
 
@@ -36,6 +42,15 @@ def sql(hh: Hourhand, statement: str) -> list[dict[str, Any]]:
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as pg:
         cur = pg.execute(statement)
         return cur.fetchall() if cur.description is not None else []
+
+
+def age_processes(hh: Hourhand, seconds: int) -> None:
+    """Move every process's last beat ``seconds`` into the past."""
+    if hh.database_url.startswith("sqlite"):
+        sql(hh, f"UPDATE hourhand_processes SET last_seen_at = last_seen_at - {seconds}")
+    else:
+        interval = f"{seconds} * '1 s'::interval"
+        sql(hh, f"UPDATE hourhand_processes SET last_seen_at = last_seen_at - {interval}")
 
 
 # -- API keys ---------------------------------------------------------------------------
@@ -237,3 +252,140 @@ def test_a_failed_audit_write_never_fails_the_action(
     with caplog.at_level(logging.WARNING, logger="hourhand.ops.audit"):
         assert Audit(hh).record(CLI, "job.retry", "job", 1, details={"args": "s3cret"}) is None
     assert "ZeroDivisionError" in caplog.text and "s3cret" not in caplog.text
+
+
+# -- processes --------------------------------------------------------------------------
+
+
+def test_processes_beat_expire_and_are_pruned(hh: Hourhand) -> None:
+    records = hh.store.records
+    records.beat(ProcessInfo("w1", "worker", "h1", 11, queues=("a", "b"), concurrency=4))
+    records.beat(ProcessInfo("s1", "scheduler", "h2", 12))
+    first = {p.id: p for p in records.list_processes(30)}
+    assert set(first) == {"w1", "s1"} and all(p.alive for p in first.values())
+    assert first["w1"].queues == ("a", "b") and first["s1"].queues is None
+
+    records.beat(ProcessInfo("w1", "worker", "h1", 11, queues=None, concurrency=4, running=3))
+    again = {p.id: p for p in records.list_processes(30)}
+    assert again["w1"].running == 3 and again["w1"].queues is None
+    assert again["w1"].started_at == first["w1"].started_at  # kept from the first beat
+    assert again["w1"].last_seen_at is not None and first["w1"].last_seen_at is not None
+    assert again["w1"].last_seen_at >= first["w1"].last_seen_at
+
+    age_processes(hh, 120)
+    records.beat(ProcessInfo("w2", "worker", "h1", 13))
+    assert [p.id for p in records.list_processes(30)] == ["w2"]
+    listed = records.list_processes(30, include_dead=True)
+    assert [(p.id, p.alive) for p in listed] == [("s1", False), ("w1", False), ("w2", True)]
+    assert listed[1].to_dict()["queues"] is None
+
+    assert records.prune_processes(60) == 2
+    assert [p.id for p in records.list_processes(30, include_dead=True)] == ["w2"]
+    assert records.remove_process("w2") and not records.remove_process("w2")
+
+
+def test_workers_list_hides_job_counts_from_organisations(hh: Hourhand) -> None:
+    hh.store.records.beat(ProcessInfo("w1", "worker", "h1", 11, ("a",), 4, 2, 10, 1, "0.1.0"))
+    [cluster] = Workers(hh).list(actor("viewer"))
+    assert (cluster.running, cluster.completed, cluster.failed, cluster.version) == (
+        2,
+        10,
+        1,
+        "0.1.0",
+    )
+    [org] = Workers(hh).list(actor("viewer", "a"))
+    assert (org.host, org.pid, org.queues, org.concurrency) == ("h1", 11, ("a",), 4)
+    assert (org.running, org.completed, org.failed, org.version) == (None, None, None, None)
+
+
+def test_a_worker_registers_itself_and_leaves_on_a_clean_stop(
+    hh: Hourhand, run_worker: Any
+) -> None:
+    @hh.job("noop", queue="mail")
+    def noop(ctx: JobContext) -> None:
+        return None
+
+    workers = Workers(hh)
+    w: WorkerThread = run_worker(queues=["mail", "reports"], concurrency=3)
+    [me] = wait_until(lambda: workers.list(CLI), what="the worker's row")
+    assert (me.id, me.kind, me.queues, me.concurrency) == (
+        w.worker.id,
+        "worker",
+        ("mail", "reports"),
+        3,
+    )
+    assert me.alive and me.pid > 0 and me.host
+    w.stop()
+    wait_until(lambda: workers.list(CLI, include_dead=True) == [], what="the row removed")
+
+
+def test_a_worker_row_carries_the_jobs_it_runs(hh: Hourhand, run_worker: Any) -> None:
+    release = threading.Event()
+
+    @hh.job("hold")
+    def hold(ctx: JobContext) -> None:
+        release.wait(30)
+
+    w: WorkerThread = run_worker(concurrency=5)
+    presence = Presence.of_worker(w.worker)  # beats on demand (the worker's own: every 5 s)
+    try:
+        hh.enqueue_many("hold", [{}, {}])
+        wait_until(lambda: len(w.worker._runs) == 2, what="two jobs running")
+        presence.beat()
+        [row] = Workers(hh).list(CLI)
+        assert (row.running, row.queues, row.concurrency) == (2, None, 5)
+    finally:
+        release.set()
+
+
+def test_a_scheduler_registers_and_prunes_the_long_gone(hh: Hourhand) -> None:
+    records = hh.store.records
+    records.beat(ProcessInfo("gone", "worker", "h1", 1))
+    age_processes(hh, int(PRUNE_AFTER) + 60)
+    records.beat(ProcessInfo("recent", "worker", "h1", 2))
+    age_processes(hh, 600)  # dead, not yet pruned: kept
+
+    scheduler = hh.scheduler(poll_interval=0.05)
+    thread = threading.Thread(target=scheduler.run, daemon=True)
+    thread.start()
+    try:
+        rows = wait_until(
+            lambda: [p for p in records.list_processes(30) if p.kind == "scheduler"],
+            what="the scheduler's row",
+        )
+        assert len(rows) == 1
+        ids = [p.id for p in records.list_processes(30, include_dead=True)]
+        assert "gone" not in ids and "recent" in ids
+    finally:
+        scheduler.stop()
+        thread.join(15)
+    assert [p.id for p in records.list_processes(30, include_dead=True)] == ["recent"]
+
+
+class _Down:
+    """An app whose store's records always fail, slowly."""
+
+    def __init__(self) -> None:
+        self.tries = 0
+        self.store = self
+        self.records = self
+
+    def beat(self, process: ProcessInfo) -> None:
+        self.tries += 1
+        raise DatabaseUnavailable("the database is down")
+
+    def remove_process(self, process_id: str) -> bool:
+        raise DatabaseUnavailable("the database is down")
+
+
+def test_a_failing_beat_is_logged_once_and_tried_again(caplog: pytest.LogCaptureFixture) -> None:
+    app = _Down()
+    presence = Presence(app, "worker", "w1", interval=0.01)  # type: ignore[arg-type]
+    with caplog.at_level(logging.DEBUG, logger="hourhand.presence"):
+        presence.start()
+        wait_until(lambda: app.tries >= 5, what="beats tried again")
+        started = time.monotonic()
+        presence.stop()
+    assert time.monotonic() - started < 1.0
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "the database is down" in warnings[0].getMessage()
