@@ -40,7 +40,10 @@ def health() -> LivenessOut:
 @router.get(
     "/health/jobs",
     response_model=HealthOut,
-    responses={503: {"model": HealthOut, "description": "Unhealthy"}},
+    responses={
+        401: {"model": ErrorBody, "description": "a key was given and is not valid"},
+        503: {"model": HealthOut, "description": "Unhealthy"},
+    },
 )
 def health_jobs(app: App, caller: MaybeCaller) -> Any:
     """Database, migrations, live workers and scheduler, queue latency and failures: each
