@@ -60,6 +60,8 @@ from hourhand.store import (
 from hourhand.waiting import Waiters
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from hourhand.ops import Operations
     from hourhand.scheduler import Scheduler
     from hourhand.worker import Worker
@@ -700,6 +702,14 @@ class Hourhand:
 
             self._ops = Operations(self)
         return self._ops
+
+    def asgi_app(self, **options: Any) -> FastAPI:
+        """The REST API as an ASGI app, to mount in your own FastAPI or Starlette app:
+        ``app.mount("/hourhand", hh.asgi_app())``. Options: those of
+        :func:`hourhand.web.create_app` (``metrics_public``). Needs FastAPI installed."""
+        from hourhand.web import create_app
+
+        return create_app(self, **options)
 
     # -- workers --------------------------------------------------------------------------
     def scheduler(self, **options: Any) -> Scheduler:

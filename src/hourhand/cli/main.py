@@ -303,4 +303,15 @@ def main() -> None:
 
 
 # Register the subcommands (they import this module's cli group).
-from hourhand.cli import cron, demo, info, jobs, keys, queues, run, schedules, workers  # noqa: E402, F401
+from hourhand.cli import (  # noqa: E402, F401
+    cron,
+    demo,
+    info,
+    jobs,
+    keys,
+    queues,
+    run,
+    schedules,
+    web,
+    workers,
+)

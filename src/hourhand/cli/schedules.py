@@ -1,10 +1,10 @@
-"""``schedules list|add|enable|disable|trigger|next|delete``, ``scheduler`` and ``serve``."""
+"""``schedules list|add|enable|disable|trigger|next|delete``, and ``scheduler``
+(``serve``, which runs the scheduler too, is in cli/web.py)."""
 
 from __future__ import annotations
 
 import json
 import signal
-import threading
 from types import FrameType
 
 import click
@@ -16,13 +16,6 @@ from hourhand.cli.output import Cell, Column, echo_json, print_table, when
 from hourhand.errors import InvalidArguments
 from hourhand.humanize import plural
 from hourhand.schedule_model import MISFIRE_POLICIES, OVERLAP_POLICIES, Schedule, ScheduleNotFound
-from hourhand.worker import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_GRACE,
-    DEFAULT_LEASE,
-    DEFAULT_POLL_INTERVAL,
-    parse_queues,
-)
 
 pass_settings = click.make_pass_decorator(Settings)
 org_option = click.option("--org", "org_id", help="The organisation (user schedules).")
@@ -264,7 +257,7 @@ def next_fires(
     preview(schedule.parsed, fires, as_json, title=title)
 
 
-def _load_config(settings: Settings, config: str | None) -> None:
+def load_config(settings: Settings, config: str | None) -> None:
     from hourhand.config import config_path
 
     path = config_path(config)
@@ -279,7 +272,7 @@ def _load_config(settings: Settings, config: str | None) -> None:
 def scheduler(settings: Settings, config: str | None, poll_interval: float) -> None:
     """Enqueue the jobs of due schedules until SIGTERM or Ctrl-C (run as many as you like)."""
     app = settings.app(required=True, create=True)
-    _load_config(settings, config)
+    load_config(settings, config)
     sched = app.scheduler(poll_interval=poll_interval)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -288,42 +281,3 @@ def scheduler(settings: Settings, config: str | None, poll_interval: float) -> N
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     sched.run()
-
-
-@cli.command()
-@click.option("--config", help="Schedules file (default: ./hourhand.toml if present).")
-@click.option("--queues", help="Comma-separated queues, each queue or queue:LIMIT (default: all).")
-@click.option("--concurrency", type=int, default=DEFAULT_CONCURRENCY, show_default=True)
-@click.option("--lease", type=float, default=DEFAULT_LEASE, show_default=True)
-@click.option("--grace", type=float, default=DEFAULT_GRACE, show_default=True)
-@click.option("--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL, show_default=True)
-@pass_settings
-def serve(
-    settings: Settings,
-    config: str | None,
-    queues: str | None,
-    concurrency: int,
-    lease: float,
-    grace: float,
-    poll_interval: float,
-) -> None:
-    """Worker and scheduler in one process, until SIGTERM or Ctrl-C."""
-    app = settings.app(required=True, create=True)
-    _load_config(settings, config)
-    names, limits = parse_queues(queues)
-    worker = app.worker(
-        queues=names,
-        queue_limits=limits,
-        concurrency=concurrency,
-        lease=lease,
-        grace=grace,
-        poll_interval=poll_interval,
-    )
-    sched = app.scheduler()
-    thread = threading.Thread(target=sched.run, name="hourhand-scheduler", daemon=True)
-    thread.start()
-    try:
-        worker.run()
-    finally:
-        sched.stop()
-        thread.join(timeout=10)

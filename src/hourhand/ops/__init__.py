@@ -26,7 +26,9 @@ from hourhand.ops.schedules import CronPreview, Fire, ScheduleOps
 if TYPE_CHECKING:
     from hourhand.app import Hourhand
     from hourhand.ops.audit import Audit
+    from hourhand.ops.health import Health
     from hourhand.ops.keys import KeyOps
+    from hourhand.ops.metrics import Metrics
     from hourhand.ops.workers import Workers
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,18 @@ class Operations:
         from hourhand.ops.workers import Workers
 
         return Workers(self.app)
+
+    @cached_property
+    def health(self) -> Health:
+        from hourhand.ops.health import Health
+
+        return Health(self.app)
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        from hourhand.ops.metrics import Metrics
+
+        return Metrics(self.app)
 
     def record(
         self,

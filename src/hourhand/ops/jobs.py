@@ -200,7 +200,8 @@ class JobOps:
         **options: Any,
     ) -> Enqueued:
         """Add a job (options as ``hh.enqueue`` takes them). An organisation's actor
-        enqueues into its own organisation; naming another is not found."""
+        enqueues into its own organisation; naming another is not found. ``created``
+        False: a waiting or running job held the ``unique_key``, and that job is returned."""
         actor.require(Role.OPERATOR, "enqueueing a job")
         org_id = self._own_org(actor, org_id)
         result = self.app.enqueue(type, args, org_id=org_id, **options)

@@ -3,6 +3,7 @@ job, pause and resume (admins)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from hourhand.ops.actor import Actor, Role
@@ -16,6 +17,11 @@ class QueueOps:
     def __init__(self, ops: Operations) -> None:
         self.ops = ops
         self.app = ops.app
+
+    def now(self) -> datetime:
+        """The database's clock, by which the age of a queue's oldest ready job is
+        measured (several machines' clocks may differ; the database's is the one)."""
+        return self.app.store.now()
 
     def get(self, actor: Actor, name: str) -> QueueInfo:
         del actor

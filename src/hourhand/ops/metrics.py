@@ -1,0 +1,75 @@
+"""What /metrics reports, read from the database on each scrape (so every replica of the
+API answers the same): the rollup's totals per (queue, job type), with its duration
+buckets; jobs per state; per queue its ready and running jobs and the age of its oldest
+ready job; live workers. The web layer renders it in Prometheus' text format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from hourhand.errors import Forbidden
+from hourhand.ops.actor import Actor, Role
+from hourhand.stats import BUCKETS, Stats, StatsTotal
+from hourhand.store import QueueInfo
+
+if TYPE_CHECKING:
+    from hourhand.app import Hourhand
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    now: datetime  # the database's clock
+    totals: list[StatsTotal]  # per (queue, job type), since the rollup began
+    buckets: tuple[float, ...]  # upper bounds (seconds) of StatsTotal.buckets
+    states: dict[str, int]  # jobs per state
+    queues: list[QueueInfo]
+    workers_alive: int
+    schedulers_alive: int
+
+    def oldest_ready_age(self, queue: QueueInfo) -> float:
+        """Seconds the queue's oldest ready job has waited (0 without one)."""
+        if queue.oldest_ready_at is None:
+            return 0.0
+        return max(0.0, (self.now - queue.oldest_ready_at).total_seconds())
+
+
+class Metrics:
+    """``hh.ops.metrics``: one snapshot per scrape (a handful of queries, none over the
+    jobs' history)."""
+
+    def __init__(self, app: Hourhand) -> None:
+        self.app = app
+
+    def stats(
+        self,
+        actor: Actor,
+        hours: float = 24,
+        queue: str | None = None,
+        type: str | None = None,
+    ) -> tuple[dict[str, int], Stats]:
+        """Jobs per state now, and the rollup's per-minute series over the last ``hours``
+        with its totals (of one queue and/or job type if given)."""
+        self._cluster(actor, "reading statistics")
+        return self.app.counts(), self.app.stats(hours=hours, queue=queue, name=type)
+
+    def snapshot(self, actor: Actor) -> Snapshot:
+        self._cluster(actor, "reading metrics")
+        now = self.app.store.now()
+        stats: Stats = self.app.stats(hours=0)
+        processes = self.app.ops.workers.list(actor)
+        return Snapshot(
+            now=now,
+            totals=stats.totals,
+            buckets=BUCKETS,
+            states=self.app.counts(),
+            queues=self.app.queues(),
+            workers_alive=sum(1 for p in processes if p.kind == "worker" and p.alive),
+            schedulers_alive=sum(1 for p in processes if p.kind == "scheduler" and p.alive),
+        )
+
+    def _cluster(self, actor: Actor, action: str) -> None:
+        actor.require(Role.VIEWER, action)
+        if actor.org_id is not None:  # the counts include every organisation's jobs
+            raise Forbidden(f"{action} needs a key outside any organisation (cluster-wide)")
