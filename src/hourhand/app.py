@@ -580,8 +580,9 @@ class Hourhand:
                 "scheduled jobs can be retried"
             )
         job = self.store.retry_job(job_id)
-        if job is None:
-            raise JobNotFound(f"no job with id {job_id}")
+        if job is None:  # gone, or its state changed since it was read
+            now = self.get_job(job_id)
+            raise JobStateError(f"job {job_id} is {now.state} now; it was not retried")
         return job
 
     def counts(self) -> dict[str, int]:

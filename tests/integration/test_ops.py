@@ -171,6 +171,18 @@ def test_bulk_retry_with_a_rate_spaces_the_requeued_jobs(app: Hourhand) -> None:
     assert all(0.9 <= gap <= 1.5 for gap in gaps), gaps
 
 
+def test_bulk_retry_counts_jobs_a_worker_claims_at_once(app: Hourhand) -> None:
+    """A redriven job may be claimed before the bulk action reads it back: still retried."""
+    fail_jobs(app, 6)
+    worker = WorkerThread(app.worker(poll_interval=0.01)).start()
+    try:
+        done = app.ops.jobs.bulk_retry(OPERATOR, JobQuery())
+        assert (done.matched, done.changed, len(done.job_ids)) == (6, 6, 6)
+        wait_until(lambda: all(len(app.attempts(i)) == 2 for i in done.job_ids), timeout=30)
+    finally:
+        worker.stop()
+
+
 def test_bulk_cancel_needs_a_cancellable_state(app: Hourhand) -> None:
     ids = [app.enqueue("echo", {}) for _ in range(3)]
     with pytest.raises(InvalidInput, match="state"):

@@ -104,6 +104,8 @@ def test_enqueue_over_http_with_wait_and_pause_a_queue(served: Served) -> None:
         time.sleep(0.1)
     queues = {q["name"]: q for q in served.call("get", "/v1/queues").json()}
     assert queues["mail"]["paused"] and queues["mail"]["ready"] == 1
+    waiting = served.call("get", "/metrics").text
+    assert 'hourhand_job_queue_length{queue="mail",type="mail"} 1.0' in waiting
 
     assert served.call("post", "/v1/queues/mail/resume").json()["paused"] is False
     done = served.call("post", f"/v1/jobs/{job['id']}/retry")  # not retryable: it is queued

@@ -326,8 +326,7 @@ class JobOps:
         try:
             if action == "retry":
                 delay = index / rate if rate else 0.0
-                done = self.app.store.retry_job(job.id, delay)
-                return done is not None and done.state in (JobState.QUEUED, JobState.SCHEDULED)
+                return self.app.store.retry_job(job.id, delay) is not None
             self.app.cancel(job.id)
             return True
         except (JobStateError, JobNotFound):

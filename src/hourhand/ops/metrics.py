@@ -25,6 +25,7 @@ class Snapshot:
     buckets: tuple[float, ...]  # upper bounds (seconds) of StatsTotal.buckets
     states: dict[str, int]  # jobs per state
     queues: list[QueueInfo]
+    ready: list[tuple[str, str, int]]  # (queue, job type, ready jobs)
     workers_alive: int
     schedulers_alive: int
 
@@ -65,9 +66,18 @@ class Metrics:
             buckets=BUCKETS,
             states=self.app.counts(),
             queues=self.app.queues(),
+            ready=self._ready(),
             workers_alive=sum(1 for p in processes if p.kind == "worker" and p.alive),
             schedulers_alive=sum(1 for p in processes if p.kind == "scheduler" and p.alive),
         )
+
+    def _ready(self) -> list[tuple[str, str, int]]:
+        """Ready jobs per (queue, job type), with 0 for the app's job types that have
+        none (so a gauge reads 0 rather than vanishing when its queue empties)."""
+        found = {(queue, name): n for queue, name, n in self.app.store.ready_by_type()}
+        for spec in self.app.registry.values():
+            found.setdefault((spec.queue, spec.name), 0)
+        return [(queue, name, n) for (queue, name), n in sorted(found.items())]
 
     def _cluster(self, actor: Actor, action: str) -> None:
         actor.require(Role.VIEWER, action)

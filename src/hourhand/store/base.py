@@ -358,6 +358,10 @@ class Store(ABC):
         ``listing.MAX_COUNT + 1``."""
 
     @abstractmethod
+    def ready_by_type(self) -> list[tuple[str, str, int]]:
+        """(queue, job type, ready jobs) for every pair with ready jobs."""
+
+    @abstractmethod
     def delete_job(self, job_id: int) -> bool:
         """Delete a job that is not running, with its attempts; False if there is none
         (or it is running)."""
@@ -379,7 +383,7 @@ class Store(ABC):
     def retry_job(self, job_id: int, delay: float = 0.0) -> Job | None:
         """Queue a failed, cancelled or retrying job to run now (after ``delay`` seconds:
         scheduled), granting one more attempt if it had none left. Returns the job after
-        the change (None if not found)."""
+        the change; None if nothing changed (no such job, or not in a state to retry)."""
 
     @abstractmethod
     def count_by_state(self) -> dict[str, int]:

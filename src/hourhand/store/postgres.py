@@ -761,6 +761,9 @@ class PostgresStore(Store):
         with self._connection() as conn:
             return conn.execute(sql.encode(), params).fetchall()
 
+    def ready_by_type(self) -> list[tuple[str, str, int]]:
+        return [(r["queue"], r["name"], r["n"]) for r in self._all("ready_by_type")]
+
     def delete_job(self, job_id: int) -> bool:
         return bool(self._all("delete_job", {"id": job_id}))
 
@@ -779,12 +782,12 @@ class PostgresStore(Store):
 
     def retry_job(self, job_id: int, delay: float = 0.0) -> Job | None:
         try:
-            self._all("retry_job", {"id": job_id, "delay": delay})
+            changed = self._all("retry_job", {"id": job_id, "delay": delay})
         except psycopg.errors.UniqueViolation as exc:
             raise JobStateError(
                 f"job {job_id} cannot be retried: another job with its unique key is waiting"
             ) from exc
-        return self.get_job(job_id)
+        return self.get_job(job_id) if changed else None
 
     # -- schedules ------------------------------------------------------------------------
     def _schedule(self, row: dict[str, Any] | None) -> Schedule | None:

@@ -653,6 +653,9 @@ class SQLiteStore(Store):
         sql, params = count_jobs_sql(flt, _param, datetime_to_epoch, "args")
         return int(self._read(sql, params)[0]["n"])
 
+    def ready_by_type(self) -> list[tuple[str, str, int]]:
+        return [(r["queue"], r["name"], r["n"]) for r in self._read(self.q["ready_by_type"])]
+
     def delete_job(self, job_id: int) -> bool:
         with self._write() as conn:
             if _first(conn.execute(self.q["delete_job"], {"id": job_id})) is None:
@@ -680,12 +683,12 @@ class SQLiteStore(Store):
     def retry_job(self, job_id: int, delay: float = 0.0) -> Job | None:
         try:
             with self._write() as conn:
-                _first(conn.execute(self.q["retry_job"], {"id": job_id, "delay": delay}))
+                changed = _first(conn.execute(self.q["retry_job"], {"id": job_id, "delay": delay}))
         except sqlite3.IntegrityError as exc:
             raise JobStateError(
                 f"job {job_id} cannot be retried: another job with its unique key is waiting"
             ) from exc
-        return self.get_job(job_id)
+        return self.get_job(job_id) if changed else None
 
     # -- schedules ------------------------------------------------------------------------
     def _schedule_ran(

@@ -118,8 +118,12 @@ class SnapshotCollector(Collector):
             dead.add_metric(values, t.dead)
         yield from (duration, executions, failures, dead)
         length = GaugeMetricFamily(
-            "hourhand_job_queue_length", "Jobs ready to run, per queue.", labels=["queue"]
+            "hourhand_job_queue_length",
+            "Jobs ready to run, per queue and job type.",
+            labels=["queue", "type"],
         )
+        for queue, name, count in snap.ready:
+            length.add_metric([queue, name], count)
         running = GaugeMetricFamily(
             "hourhand_jobs_running", "Jobs running now, per queue.", labels=["queue"]
         )
@@ -130,7 +134,6 @@ class SnapshotCollector(Collector):
         )
         paused = GaugeMetricFamily("hourhand_queue_paused", "1 if paused.", labels=["queue"])
         for q in snap.queues:
-            length.add_metric([q.name], q.ready)
             running.add_metric([q.name], q.running)
             age.add_metric([q.name], snap.oldest_ready_age(q))
             paused.add_metric([q.name], 1 if q.paused else 0)

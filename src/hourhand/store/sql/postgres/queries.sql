@@ -688,3 +688,8 @@ WHERE schedule_id = %(schedule_id)s
 -- name: schedule_jobs
 SELECT * FROM hourhand_jobs WHERE schedule_id = %(schedule_id)s ORDER BY id DESC
 LIMIT %(limit)s
+
+-- name: ready_by_type
+-- Ready jobs per (queue, job type): the queue length metric. Reads the ready jobs only.
+SELECT queue, name, count(*) AS n FROM hourhand_jobs WHERE state = 'queued'
+GROUP BY queue, name ORDER BY queue, name

@@ -452,3 +452,8 @@ FROM (
     WHERE :name IS NULL OR name = :name
 )
 GROUP BY name ORDER BY name
+
+-- name: ready_by_type
+-- Ready jobs per (queue, job type): the queue length metric. Reads the ready jobs only.
+SELECT queue, name, count(*) AS n FROM hourhand_jobs WHERE state = 'queued'
+GROUP BY queue, name ORDER BY queue, name
