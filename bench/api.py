@@ -7,7 +7,8 @@ For each store, in a fresh database (or SQLite file):
 1. a history of completed jobs: ``enqueue_many`` in chunks, then (setup only, not the
    public path: a drain of a million jobs would take minutes and measure nothing here) one
    UPDATE marks them completed; then a real worker runs 5,000 more jobs, 1,000 of which fail
-   for good, so the rollup, the attempts and the dead-letter set are real;
+   for good, so the rollup, the attempts and the dead-letter set are real; and two days of
+   per-minute statistics for 10 job types, as a compacting scheduler leaves them;
 2. ``hourhand web`` in a subprocess (uvicorn, one process), with an admin key;
 3. each route below called 100 times in a row over HTTP/1.1 keep-alive (after 5 warm-up
    calls): p50, p95 and max in milliseconds. The goal is p95 under 50 ms.
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +45,15 @@ from tests.support.pgserver import PgServer  # noqa: E402
 
 from hourhand import Hourhand, JobContext  # noqa: E402
 from hourhand.ops import Actor  # noqa: E402
+from hourhand.scheduler import COUNT_LAG, STATS_KEPT  # noqa: E402
 
 RESULTS = BENCH / "results" / "api-latest.json"
 HISTORY_JOBS = 1_000_000
 CHUNK = 50_000
 REAL_JOBS = 5_000
 REAL_FAILURES = 1_000
+STATS_DAYS = 2  # days of per-minute statistics (the scheduler folds older ones)
+STATS_TYPES = 10  # job types with statistics every minute
 CALLS = 100
 WARMUP = 5
 GOAL_MS = 50.0
@@ -91,9 +96,44 @@ def make_history(url: str, history: int) -> dict[str, float]:
         time.sleep(0.2)
     worker.stop()
     thread.join(60)
+    fill_stats(url)
+    now = app.store.now()
+    app.store.compact_stats(now - STATS_KEPT, now - COUNT_LAG)  # as the scheduler does
     analyze(url)
     app.close()
     return {"enqueue_s": round(enqueued, 1)}
+
+
+def fill_stats(url: str) -> None:
+    """Setup only: two days of per-minute statistics for STATS_TYPES job types, as a busy
+    cluster leaves them (shard 0, the last minutes sharded); then the scheduler's
+    compaction runs over them."""
+    now = int(time.time()) // 60 * 60
+    rows = []
+    for minute in range(now - STATS_DAYS * 86400, now, 60):
+        shards = range(16) if now - minute <= 300 else range(1)
+        for t in range(STATS_TYPES):
+            for shard in shards:
+                rows.append((minute, "default", f"stats:type{t}", shard, 50, 2, 1, 0, 12.5))
+    columns = "(minute, queue, name, shard, completed, failed, dead, cancelled, duration_sum)"
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        with conn:
+            conn.executemany(
+                f"INSERT INTO hourhand_job_stats {columns} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        conn.close()
+        return
+    import psycopg
+
+    with (
+        psycopg.connect(url) as conn,
+        conn.cursor() as cur,
+        cur.copy(f"COPY hourhand_job_stats {columns} FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row((datetime.fromtimestamp(row[0], UTC), *row[1:]))
 
 
 def mark_completed(url: str) -> None:

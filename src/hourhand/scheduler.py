@@ -46,6 +46,8 @@ ERROR_BACKOFF = 1.0  # seconds
 # job type), so that the rollup stays small; one scheduler looks at most this often.
 STATS_KEPT = timedelta(days=2)
 COMPACT_EVERY = timedelta(hours=1)
+# minutes older than this are counted into the totals (no transaction still adds to them)
+COUNT_LAG = timedelta(hours=1)
 
 
 @dataclass
@@ -248,14 +250,14 @@ class Scheduler:
         self.app.store.fire_schedule(schedule.id, schedule.next_fire_at, following, [])
 
     def compact_stats(self, now: datetime) -> int | None:
-        """Fold the job statistics' minute rows older than STATS_KEPT into totals, at most
-        once per COMPACT_EVERY (by ``now``, the database's clock in :meth:`run`). Returns
-        how many rows were folded, None if it was not time yet. Several schedulers may do
-        it at once: a row is folded by whichever deletes it."""
+        """Count the job statistics' minutes older than COUNT_LAG into the totals, delete
+        those older than STATS_KEPT, at most once per COMPACT_EVERY (by ``now``, the
+        database's clock in :meth:`run`). Returns how many rows went, None if it was not
+        time yet. Several schedulers may do it at once: the mark's row lock orders them."""
         if self._compacted_at is not None and now - self._compacted_at < COMPACT_EVERY:
             return None
         self._compacted_at = now
-        return self.app.store.compact_stats(now - STATS_KEPT)
+        return self.app.store.compact_stats(now - STATS_KEPT, now - COUNT_LAG)
 
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> None:

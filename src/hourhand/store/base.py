@@ -409,9 +409,12 @@ class Store(ABC):
         :meth:`compact_stats` are no longer in it."""
 
     @abstractmethod
-    def compact_stats(self, before: datetime) -> int:
-        """Fold the rollup's minute rows older than ``before`` into one row per (queue, job
-        type); totals do not change. Returns how many rows were folded."""
+    def compact_stats(self, before: datetime, upto: datetime | None = None) -> int:
+        """Count the rollup's minutes before ``upto`` (default: ``before``) into the totals
+        (one row per (queue, job type)) and move the mark there, so totals read the
+        minutes after it only; delete the counted minute rows older than ``before``; merge
+        the shards of minutes no worker writes to. Totals and series do not change.
+        Returns how many rows were deleted or merged."""
 
     @abstractmethod
     def prune_jobs(self, before: datetime, states: Sequence[JobState], limit: int) -> int:

@@ -897,8 +897,8 @@ class PostgresStore(Store):
         params = {"since": since, "until": until, "queue": queue, "name": name}
         return [decode_point(r, _utc) for r in self._all("stats_series", params)]
 
-    def compact_stats(self, before: datetime) -> int:
-        row = self._one("compact_stats", {"before": before})
+    def compact_stats(self, before: datetime, upto: datetime | None = None) -> int:
+        row = self._one("compact_stats", {"before": before, "upto": upto or before})
         return 0 if row is None else int(row["n"])
 
     def prune_jobs(self, before: datetime, states: Sequence[JobState], limit: int) -> int:

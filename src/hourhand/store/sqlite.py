@@ -824,11 +824,13 @@ class SQLiteStore(Store):
         rows = self._read(self.q["stats_series"], params)
         return [decode_point(r, epoch_to_datetime) for r in rows]
 
-    def compact_stats(self, before: datetime) -> int:
-        params = {"before": datetime_to_epoch(before)}
+    def compact_stats(self, before: datetime, upto: datetime | None = None) -> int:
+        params = {"before": datetime_to_epoch(before), "upto": datetime_to_epoch(upto or before)}
         with self._write() as conn:
             conn.execute(self.q["fold_stats"], params)
-            return conn.execute(self.q["drop_stats"], params).rowcount
+            dropped = conn.execute(self.q["drop_stats"], params).rowcount
+            conn.execute(self.q["mark_stats"], params)
+            return dropped
 
     def prune_jobs(self, before: datetime, states: Sequence[JobState], limit: int) -> int:
         params = {

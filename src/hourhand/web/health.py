@@ -70,11 +70,14 @@ def stats(
     hours: Annotated[float, Query(gt=0, le=24 * 31, allow_inf_nan=False)] = 24,
     queue: str | None = None,
     type: str | None = None,
-) -> StatsOut:
+) -> Response:
     """Jobs per state, and per minute over the last `hours` (default 24) the completed and
     failed attempts and their durations; totals per (queue, job type). Cluster keys only."""
     states, found = app.ops.metrics.stats(actor, hours, queue, type)
-    return StatsOut.of(states, found)
+    # (built and checked once, serialized by pydantic: FastAPI would check the 1,440
+    # minutes of a day again and encode them in Python, 10 ms more)
+    body = StatsOut.of(states, found).model_dump_json()
+    return Response(body, media_type="application/json")
 
 
 class SnapshotCollector(Collector):

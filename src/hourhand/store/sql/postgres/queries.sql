@@ -539,10 +539,12 @@ UNION ALL
 SELECT 'failed', count(*) FROM hourhand_jobs WHERE state = 'failed'
 
 -- name: count_finished
--- Jobs that ever completed or ended cancelled, from the rollup (pruning leaves it alone).
+-- Jobs that ever completed or ended cancelled, from the rollup (pruning leaves it alone):
+-- the totals at the epoch (the minutes before the mark) and the minutes from the mark on.
 SELECT coalesce(sum(completed), 0)::bigint AS completed,
        coalesce(sum(cancelled), 0)::bigint AS cancelled
 FROM hourhand_job_stats
+WHERE minute = 'epoch' OR minute >= (SELECT upto FROM hourhand_stats_mark WHERE id = 1)
 
 -- Job statistics (hourhand_job_stats): a row per (minute, queue, job type, shard), added to
 -- by complete, end_attempt, release_unheld and cancel_waiting in the same statement as the
@@ -551,7 +553,9 @@ FROM hourhand_job_stats
 -- lock. Compacted history is one row per (queue, job type) at the epoch, shard 0.
 
 -- name: stats_totals
--- Everything counted, per (queue, job type).
+-- Everything counted, per (queue, job type): the totals at the epoch (every minute before
+-- the mark) and the minutes from the mark on (an hour or two of them: compaction moves the
+-- mark), never the two days of minutes kept for the series.
 SELECT queue, name, sum(completed)::bigint AS completed, sum(failed)::bigint AS failed,
        sum(dead)::bigint AS dead, sum(cancelled)::bigint AS cancelled,
        sum(duration_sum) AS duration_sum,
@@ -559,7 +563,9 @@ SELECT queue, name, sum(completed)::bigint AS completed, sum(failed)::bigint AS 
        sum(b3)::bigint AS b3, sum(b4)::bigint AS b4, sum(b5)::bigint AS b5,
        sum(b6)::bigint AS b6, sum(b7)::bigint AS b7, sum(b8)::bigint AS b8,
        sum(b9)::bigint AS b9, sum(b10)::bigint AS b10, sum(b11)::bigint AS b11
-FROM hourhand_job_stats GROUP BY queue, name ORDER BY queue, name
+FROM hourhand_job_stats
+WHERE minute = 'epoch' OR minute >= (SELECT upto FROM hourhand_stats_mark WHERE id = 1)
+GROUP BY queue, name ORDER BY queue, name
 
 -- name: stats_series
 -- Per minute from %(since)s (to %(until)s), summed over shards and the queues and job types
@@ -576,33 +582,40 @@ WHERE minute >= %(since)s AND minute > 'epoch'
 GROUP BY minute ORDER BY minute
 
 -- name: compact_stats
--- Fold the minute rows older than %(before)s into one row per (queue, job type) at the
--- epoch, shard 0, and the shards of each minute that ended over 5 minutes ago into its
--- shard 0 (no worker writes to it any more): totals and series do not change, and what
--- counts and totals sum stays about a row per minute and job type. Says how many rows
--- were folded.
-WITH old AS (
-    DELETE FROM hourhand_job_stats
-    WHERE minute < %(before)s AND minute > 'epoch'
-    RETURNING *
+-- Under the mark's lock: add the minutes from the mark up to %(upto)s to the totals at the
+-- epoch and move the mark there; delete the minute rows older than %(before)s that are
+-- below the mark (counted); merge the shards of each minute that ended over 5 minutes ago
+-- into its shard 0 (no worker writes to it any more). Totals and series do not change;
+-- what totals sum stays the epoch's rows and an hour or two of minutes. Says how many rows
+-- were deleted or merged. (Minutes newer than the mark stay out of the totals until a
+-- later compaction: %(upto)s is an hour behind the clock, far behind any transaction that
+-- could still add to a minute.)
+WITH mark AS (  -- (never past this minute's start, whatever is asked)
+    SELECT upto, least(%(upto)s, date_trunc('minute', now())) AS target
+    FROM hourhand_stats_mark WHERE id = 1 FOR UPDATE
+), counted AS (
+    SELECT s.queue, s.name, s.completed, s.failed, s.dead, s.cancelled, s.duration_sum,
+           s.b0, s.b1, s.b2, s.b3, s.b4, s.b5, s.b6, s.b7, s.b8, s.b9, s.b10, s.b11
+    FROM hourhand_job_stats s, mark
+    WHERE s.minute > 'epoch' AND s.minute >= mark.upto AND s.minute < mark.target
+), old AS (
+    DELETE FROM hourhand_job_stats s USING mark
+    WHERE s.minute > 'epoch' AND s.minute < least(%(before)s, greatest(mark.upto, mark.target))
+    RETURNING s.minute
 ), sharded AS (
     DELETE FROM hourhand_job_stats
     WHERE minute >= %(before)s AND minute < now() - interval '6 minutes' AND shard <> 0
     RETURNING *
 ), moved AS (
-    SELECT 'epoch'::timestamptz AS minute, * FROM (SELECT queue, name, completed, failed,
-        dead, cancelled, duration_sum, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11
-        FROM old) AS o
+    SELECT 'epoch'::timestamptz AS minute, * FROM counted
     UNION ALL
-    SELECT minute, queue, name, completed, failed, dead, cancelled, duration_sum, b0, b1, b2,
-           b3, b4, b5, b6, b7, b8, b9, b10, b11
+    SELECT minute, queue, name, completed, failed, dead, cancelled, duration_sum, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11
     FROM sharded
 ), folded AS (
     INSERT INTO hourhand_job_stats AS s (minute, queue, name, shard, completed, failed, dead,
         cancelled, duration_sum, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11)
     SELECT minute, queue, name, 0, sum(completed), sum(failed), sum(dead), sum(cancelled),
-           sum(duration_sum), sum(b0), sum(b1), sum(b2), sum(b3), sum(b4), sum(b5), sum(b6),
-           sum(b7), sum(b8), sum(b9), sum(b10), sum(b11)
+           sum(duration_sum), sum(b0), sum(b1), sum(b2), sum(b3), sum(b4), sum(b5), sum(b6), sum(b7), sum(b8), sum(b9), sum(b10), sum(b11)
     FROM moved GROUP BY minute, queue, name ORDER BY minute, queue, name
     ON CONFLICT (minute, queue, name, shard) DO UPDATE
     SET completed = s.completed + excluded.completed, failed = s.failed + excluded.failed,
@@ -612,6 +625,9 @@ WITH old AS (
         b3 = s.b3 + excluded.b3, b4 = s.b4 + excluded.b4, b5 = s.b5 + excluded.b5,
         b6 = s.b6 + excluded.b6, b7 = s.b7 + excluded.b7, b8 = s.b8 + excluded.b8,
         b9 = s.b9 + excluded.b9, b10 = s.b10 + excluded.b10, b11 = s.b11 + excluded.b11
+), marked AS (
+    UPDATE hourhand_stats_mark m SET upto = greatest(m.upto, mark.target) FROM mark
+    WHERE m.id = 1
 )
 SELECT (SELECT count(*) FROM old) + (SELECT count(*) FROM sharded) AS n
 

@@ -166,6 +166,15 @@ CREATE TABLE hourhand_job_stats (
     CONSTRAINT hourhand_job_stats_pkey PRIMARY KEY (minute, queue, name, shard)
 );
 
+-- Compaction's mark: the minutes before it are counted in the totals at the epoch (their
+-- rows stay, for the per-minute series, until they are two days old), so totals read the
+-- epoch's rows and the minutes from the mark on, never two days of minutes.
+CREATE TABLE hourhand_stats_mark (
+    id integer PRIMARY KEY CHECK (id = 1),
+    upto timestamptz NOT NULL
+);
+INSERT INTO hourhand_stats_mark (id, upto) VALUES (1, 'epoch');
+
 -- The dead-letter set alone, for its count (hourhand_jobs_dead also holds cancelled jobs,
 -- which are history).
 CREATE INDEX hourhand_jobs_failed ON hourhand_jobs (id) WHERE state = 'failed';

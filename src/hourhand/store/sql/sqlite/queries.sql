@@ -263,8 +263,10 @@ UNION ALL
 SELECT 'failed', count(*) FROM hourhand_jobs WHERE state = 'failed'
 UNION ALL
 SELECT 'completed', coalesce(sum(completed), 0) FROM hourhand_job_stats
+WHERE minute = 0 OR minute >= (SELECT upto FROM hourhand_stats_mark WHERE id = 1)
 UNION ALL
 SELECT 'cancelled', coalesce(sum(cancelled), 0) FROM hourhand_job_stats
+WHERE minute = 0 OR minute >= (SELECT upto FROM hourhand_stats_mark WHERE id = 1)
 
 -- Job statistics (hourhand_job_stats): a row per (minute, queue, job type, shard), added to
 -- in the write transaction of each state change that ends an attempt or a job (one writer
@@ -287,13 +289,16 @@ SET completed = completed + excluded.completed, failed = failed + excluded.faile
     b9 = b9 + excluded.b9, b10 = b10 + excluded.b10, b11 = b11 + excluded.b11
 
 -- name: stats_totals
--- Everything counted, per (queue, job type).
+-- Everything counted, per (queue, job type): the totals at minute 0 (every minute before
+-- the mark) and the minutes from the mark on (see the PostgreSQL query).
 SELECT queue, name, sum(completed) AS completed, sum(failed) AS failed, sum(dead) AS dead,
        sum(cancelled) AS cancelled, sum(duration_sum) AS duration_sum,
        sum(b0) AS b0, sum(b1) AS b1, sum(b2) AS b2, sum(b3) AS b3, sum(b4) AS b4,
        sum(b5) AS b5, sum(b6) AS b6, sum(b7) AS b7, sum(b8) AS b8, sum(b9) AS b9,
        sum(b10) AS b10, sum(b11) AS b11
-FROM hourhand_job_stats GROUP BY queue, name ORDER BY queue, name
+FROM hourhand_job_stats
+WHERE minute = 0 OR minute >= (SELECT upto FROM hourhand_stats_mark WHERE id = 1)
+GROUP BY queue, name ORDER BY queue, name
 
 -- name: stats_series
 -- Per minute from :since (to :until), summed over the queues and job types asked for;
@@ -307,14 +312,17 @@ WHERE minute >= :since AND minute > 0 AND (:until IS NULL OR minute < :until)
 GROUP BY minute ORDER BY minute
 
 -- name: fold_stats
--- Fold the minute rows older than :before into one row per (queue, job type) at minute 0
--- (then drop_stats deletes them): the totals do not change.
+-- Add the minutes from the mark up to :upto to the totals at minute 0 (then drop_stats
+-- deletes the counted rows older than :before, and mark_stats moves the mark). The mark
+-- never passes this minute's start, whatever is asked.
 INSERT INTO hourhand_job_stats (minute, queue, name, shard, completed, failed, dead, cancelled,
     duration_sum, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11)
 SELECT 0, queue, name, 0, sum(completed), sum(failed), sum(dead), sum(cancelled),
        sum(duration_sum), sum(b0), sum(b1), sum(b2), sum(b3), sum(b4), sum(b5), sum(b6),
        sum(b7), sum(b8), sum(b9), sum(b10), sum(b11)
-FROM hourhand_job_stats WHERE minute < :before AND minute > 0
+FROM hourhand_job_stats
+WHERE minute > 0 AND minute >= (SELECT upto FROM hourhand_stats_mark WHERE id = 1)
+  AND minute < min(:upto, CAST(NOW() / 60 AS INTEGER) * 60)
 GROUP BY queue, name
 ON CONFLICT (minute, queue, name, shard) DO UPDATE
 SET completed = completed + excluded.completed, failed = failed + excluded.failed,
@@ -326,7 +334,13 @@ SET completed = completed + excluded.completed, failed = failed + excluded.faile
     b9 = b9 + excluded.b9, b10 = b10 + excluded.b10, b11 = b11 + excluded.b11
 
 -- name: drop_stats
-DELETE FROM hourhand_job_stats WHERE minute < :before AND minute > 0
+DELETE FROM hourhand_job_stats
+WHERE minute > 0
+  AND minute < min(:before, max(min(:upto, CAST(NOW() / 60 AS INTEGER) * 60),
+                                (SELECT upto FROM hourhand_stats_mark WHERE id = 1)))
+
+-- name: mark_stats
+UPDATE hourhand_stats_mark SET upto = max(upto, min(:upto, CAST(NOW() / 60 AS INTEGER) * 60)) WHERE id = 1
 
 -- name: prunable
 -- Up to :limit finished jobs (of the given states) that finished before :before, oldest

@@ -65,3 +65,12 @@ SET failed = excluded.failed, duration_sum = excluded.duration_sum,
     b0 = excluded.b0, b1 = excluded.b1, b2 = excluded.b2, b3 = excluded.b3,
     b4 = excluded.b4, b5 = excluded.b5, b6 = excluded.b6, b7 = excluded.b7,
     b8 = excluded.b8, b9 = excluded.b9, b10 = excluded.b10, b11 = excluded.b11;
+
+-- Compaction's mark: the minutes before it are counted in the totals at minute 0 (their
+-- rows stay, for the per-minute series, until they are two days old), so totals read
+-- minute 0 and the minutes from the mark on, never two days of minutes.
+CREATE TABLE hourhand_stats_mark (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    upto REAL NOT NULL
+);
+INSERT INTO hourhand_stats_mark (id, upto) VALUES (1, 0);
