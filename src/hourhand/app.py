@@ -207,6 +207,8 @@ class Hourhand:
             version = store.schema_version()
             if version is None:
                 return info
+            if version < latest_migration(where.dialect):  # tables it reads may be missing
+                return replace(info, schema_version=version)
             jobs = store.count_by_state()
             schedules = len(store.list_schedules())
         finally:
@@ -569,6 +571,8 @@ class Hourhand:
         job = self.store.cancel_job(job_id)
         if job is None:
             raise JobNotFound(f"no job with id {job_id}")
+        if job.state in FINAL_STATES and job.state != JobState.CANCELLED:  # ended meanwhile
+            raise JobStateError(f"job {job_id} is {job.state} now; it was not cancelled")
         return job
 
     def retry(self, job_id: int) -> Job:

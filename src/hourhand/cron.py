@@ -190,7 +190,10 @@ class Cron:
         if after.tzinfo is None or after.utcoffset() is None:
             raise InvalidInput("cron fire times need an aware datetime (e.g. in UTC)")
         after = after.astimezone(UTC)
-        start = (after - LOOKAHEAD).astimezone(self.zone).replace(tzinfo=None)
+        try:
+            start = (after - LOOKAHEAD).astimezone(self.zone).replace(tzinfo=None)
+        except OverflowError:  # within a day of year 1
+            start = datetime(1, 1, 2)
         pending: list[datetime] = []
         last: datetime | None = None
         try:
@@ -203,7 +206,7 @@ class Cron:
                     if instant > after and (last is None or instant > last):
                         last = instant
                         yield instant
-        except StopIteration:  # cronsim found nothing within 50 years
+        except (StopIteration, OverflowError):  # nothing within 50 years, or past year 9999
             pass
         while pending:
             instant = heapq.heappop(pending)

@@ -118,13 +118,17 @@ class Schedules:
                 f"schedule {current.name!r} is defined in {current.source}: change it there "
                 "(an operator can enable or disable it)"
             )
-        if "enabled" in changes:
-            self._set_enabled(current, bool(changes.pop("enabled")))
+        enabled = changes.pop("enabled", None)
+        if changes:  # checked before anything is changed: a bad value changes nothing
+            if "name" in changes:
+                self._refuse_system_name(changes["name"], current.org_id)
+            spec_fields = {k: getattr(current, k) for k in ScheduleSpec.__dataclass_fields__}
+            self.check(ScheduleSpec(**{**spec_fields, **changes}))
+        if enabled is not None:
+            self._set_enabled(current, bool(enabled))
             if not changes:
                 return self.get(schedule_id)
             current = self.get(schedule_id)
-        if "name" in changes:
-            self._refuse_system_name(changes["name"], current.org_id)
         spec_fields = {k: getattr(current, k) for k in ScheduleSpec.__dataclass_fields__}
         spec = self.check(ScheduleSpec(**{**spec_fields, **changes}))
         values = {k: getattr(spec, k) for k in changes}

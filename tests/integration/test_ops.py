@@ -272,3 +272,78 @@ def test_cron_preview_marks_the_fires_a_dst_change_moves(app: Hourhand) -> None:
         app.ops.schedules.preview("61 * * * *")
     with pytest.raises(InvalidInput):
         app.ops.schedules.preview("* * * * *", "Mars/Olympus")
+
+
+ORG_ADMIN = Actor("key", "a-admin", Role.ADMIN, org_id="org_a")
+ORG_VIEWER = Actor("key", "a-viewer", Role.VIEWER, org_id="org_a")
+
+
+def test_queues_are_the_clusters_an_organisation_neither_reads_nor_pauses_them(
+    app: Hourhand,
+) -> None:
+    app.enqueue("echo", {})
+    for action in (
+        lambda: app.ops.queues.pause(ORG_ADMIN, "a"),
+        lambda: app.ops.queues.resume(ORG_ADMIN, "a"),
+        lambda: app.ops.queues.list(ORG_VIEWER),
+        lambda: app.ops.queues.get(ORG_VIEWER, "a"),
+    ):
+        with pytest.raises(Forbidden, match="outside any organisation"):
+            action()
+    assert not app.queue("a").paused
+    assert [q.name for q in app.ops.queues.list(VIEWER)] == ["a", "b"]
+
+
+def test_a_schedule_name_not_found_does_not_say_which_organisations_have_it(
+    app: Hourhand,
+) -> None:
+    app.ops.schedules.create(ORG_B, "nightly", "echo", "0 3 * * *")
+    with pytest.raises(ScheduleNotFound) as found:
+        app.ops.schedules.find(ORG_A, "nightly")
+    assert "org_b" not in str(found.value) and found.value.elsewhere == []
+    with pytest.raises(ScheduleNotFound, match="org_b"):  # a cluster actor is told where
+        app.ops.schedules.find(ADMIN, "nightly")
+
+
+def test_the_audit_log_keeps_a_schedules_arg_names_not_their_values(app: Hourhand) -> None:
+    made = app.ops.schedules.create(
+        ORG_A, "ping", "echo", "0 3 * * *", args={"text": "token-s3cret"}
+    )
+    app.ops.schedules.update(ORG_A, made.id, args={"text": "token-n3w"})
+    entries = app.ops.audit.list(ORG_A, target_kind="schedule", target_id=str(made.id))
+    assert entries and "s3cret" not in repr(entries) and "n3w" not in repr(entries)
+    created = next(e for e in entries if e.action == "schedule.create")
+    assert created.details["after"]["args"] == ["text"]
+
+
+def test_a_preview_stops_at_the_calendars_ends(app: Hourhand) -> None:
+    end = datetime(9999, 12, 31, 23, 57, tzinfo=UTC)
+    fires = app.ops.schedules.preview("* * * * *", "UTC", 5, end).fires
+    assert [f.utc for f in fires] == [end + timedelta(minutes=1), end + timedelta(minutes=2)]
+    start = datetime(1, 1, 1, tzinfo=UTC)
+    early = app.ops.schedules.preview("0 0 * * *", "America/New_York", 2, start).fires
+    assert len(early) == 2 and early[0].utc > start
+
+
+def test_only_finished_jobs_are_deleted(app: Hourhand) -> None:
+    waiting = app.enqueue("echo", {}, delay=600)
+    with pytest.raises(JobStateError, match="cancel it first"):
+        app.ops.jobs.delete(OPERATOR, waiting)
+    assert app.get_job(waiting).state == JobState.SCHEDULED
+
+
+def test_a_retry_expecting_a_state_leaves_a_job_in_another_alone(app: Hourhand) -> None:
+    fail_jobs(app, 1)
+    [job] = app.list_jobs(state="failed")
+    assert app.store.retry_job(job.id, 60.0, expect=JobState.FAILED) is not None
+    assert app.get_job(job.id).state == JobState.SCHEDULED
+    # a second, overlapping redrive of the dead-letter set: the job is no longer failed
+    assert app.store.retry_job(job.id, 0.0, expect=JobState.FAILED) is None
+    assert app.get_job(job.id).state == JobState.SCHEDULED
+
+
+def test_a_bad_value_in_an_edit_changes_nothing_not_even_enabled(app: Hourhand) -> None:
+    made = app.ops.schedules.create(ORG_A, "nightly", "echo", "0 3 * * *")
+    with pytest.raises(InvalidInput):
+        app.ops.schedules.update(ORG_A, made.id, enabled=False, cron="bad cron")
+    assert app.ops.schedules.get(ORG_A, made.id).enabled

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from hourhand import checks
 from hourhand.errors import InvalidInput, JobNotFound, JobStateError
-from hourhand.jobs import Attempt, Job, JobState
+from hourhand.jobs import FINAL_STATES, Attempt, Job, JobState
 from hourhand.ops.actor import Actor, Role
 from hourhand.ratelimits import RateUse
 from hourhand.schedule_model import Schedule
@@ -225,11 +225,14 @@ class JobOps:
         return after
 
     def delete(self, actor: Actor, job_id: int) -> None:
-        """Delete a job that is not running, with its attempts."""
+        """Delete a finished job (completed, failed or cancelled) with its attempts. A
+        waiting or running one is cancelled first (cancelling also releases a schedule's
+        run held behind it)."""
         actor.require(Role.OPERATOR, "deleting a job")
         job = self.visible(actor, job_id)
-        if job.state == JobState.RUNNING or not self.app.store.delete_job(job.id):
-            raise JobStateError(f"job {job.id} is running: cancel it first, then delete it")
+        if job.state not in FINAL_STATES or not self.app.store.delete_job(job.id):
+            now = self.visible(actor, job_id)  # JobNotFound if it went meanwhile
+            raise JobStateError(f"job {job.id} is {now.state}: cancel it first, then delete it")
         self.ops.record(actor, "job.delete", "job", job.id, job.org_id, {"state": str(job.state)})
 
     async def wait(self, actor: Actor, job_id: int, seconds: float) -> Job:
@@ -326,7 +329,7 @@ class JobOps:
         try:
             if action == "retry":
                 delay = index / rate if rate else 0.0
-                return self.app.store.retry_job(job.id, delay) is not None
+                return self.app.store.retry_job(job.id, delay, expect=job.state) is not None
             self.app.cancel(job.id)
             return True
         except (JobStateError, JobNotFound):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from hourhand.errors import Forbidden
 from hourhand.ops.actor import Actor, Role
 from hourhand.store import QueueInfo
 
@@ -24,24 +25,32 @@ class QueueOps:
         return self.app.store.now()
 
     def get(self, actor: Actor, name: str) -> QueueInfo:
-        del actor
+        _cluster(actor, Role.VIEWER, "reading queues")
         return self.app.queue(name)
 
     def pause(self, actor: Actor, name: str) -> QueueInfo:
-        actor.require(Role.ADMIN, "pausing a queue")
+        _cluster(actor, Role.ADMIN, "pausing a queue")
         info = self.app.pause_queue(name)
         self.ops.record(actor, "queue.pause", "queue", name, None, None)
         return info
 
     def resume(self, actor: Actor, name: str) -> QueueInfo:
-        actor.require(Role.ADMIN, "resuming a queue")
+        _cluster(actor, Role.ADMIN, "resuming a queue")
         info = self.app.resume_queue(name)
         self.ops.record(actor, "queue.resume", "queue", name, None, None)
         return info
 
     # last: inside the class, later annotations would take ``list`` for this method
     def list(self, actor: Actor) -> list[QueueInfo]:
-        """Every queue, by name, with its counts (cluster-wide: queues are shared by every
-        organisation)."""
-        del actor  # any role may read queues
+        """Every queue, by name, with its counts. Queues are shared by every organisation,
+        and so are their counts: cluster actors only."""
+        _cluster(actor, Role.VIEWER, "reading queues")
         return self.app.queues()
+
+
+def _cluster(actor: Actor, role: Role, action: str) -> None:
+    """Queues are the cluster's: an organisation's actor neither reads their counts (every
+    organisation's jobs are in them) nor pauses them (every organisation's jobs stop)."""
+    actor.require(role, action)
+    if actor.org_id is not None:
+        raise Forbidden(f"{action} needs a key outside any organisation (queues are shared)")

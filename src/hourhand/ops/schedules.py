@@ -57,11 +57,14 @@ class ScheduleOps:
     def find(self, actor: Actor, name: str, org_id: str | None = None) -> Schedule:
         """The schedule called ``name`` in ``org_id`` (None: outside any organisation);
         ScheduleNotFound says where else that name is, among what the actor may see."""
-        if actor.org_id is not None:
-            if org_id not in (None, actor.org_id):
-                raise ScheduleNotFound(f"no schedule named {name!r} in organisation {org_id!r}")
-            org_id = actor.org_id
-        return self.app.schedules.find(name, org_id)
+        if actor.org_id is None:
+            return self.app.schedules.find(name, org_id)
+        if org_id not in (None, actor.org_id):
+            raise ScheduleNotFound(f"no schedule named {name!r} in organisation {org_id!r}")
+        try:
+            return self.app.schedules.find(name, actor.org_id)
+        except ScheduleNotFound:  # without naming where else the name is: other orgs'
+            raise ScheduleNotFound(f"no schedule named {name!r}") from None
 
     def next_fires(
         self, actor: Actor, schedule_id: int, count: int = 5, after: datetime | None = None
@@ -89,9 +92,8 @@ class ScheduleOps:
         checks.integer("count", count, 1, MAX_PREVIEW)
         cron = Cron.parse(expression, tz)
         start = after or datetime.now(UTC)
-        fires = [
-            Fire(f, f.astimezone(cron.zone), _dst_note(cron, f)) for f in cron.next_n(start, count)
-        ]
+        times = cron.next_n(start, count)  # fewer near the calendar's end (year 9999)
+        fires = [Fire(f, f.astimezone(cron.zone), _dst_note(cron, f)) for f in times]
         return CronPreview(cron.expr, cron.tz, cron.describe(), fires, zone_warning(tz))
 
     # -- actions --------------------------------------------------------------------------
@@ -184,7 +186,7 @@ class ScheduleOps:
     def trigger(self, actor: Actor, schedule_id: int) -> Job:
         """Run the schedule's job now; returns the job."""
         current = self._changeable(actor, schedule_id, "triggering a schedule")
-        job_id = self.app.schedules.trigger(current.id, created_by=actor.name)
+        job_id = self.app.schedules.trigger(current.id)
         self.ops.record(
             actor, "schedule.trigger", "schedule", current.id, current.org_id, {"job": job_id}
         )
@@ -234,7 +236,10 @@ def _fields(schedule: Schedule) -> dict[str, Any]:
         "overlap",
         "jitter",
     )
-    return {key: getattr(schedule, key) for key in keep}
+    fields = {key: getattr(schedule, key) for key in keep}
+    # args may hold secrets (tokens, addresses) and the audit log is kept: their names only
+    fields["args"] = sorted(schedule.args)
+    return fields
 
 
 def _dst_note(cron: Cron, fire: datetime) -> str | None:

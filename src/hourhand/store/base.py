@@ -363,8 +363,8 @@ class Store(ABC):
 
     @abstractmethod
     def delete_job(self, job_id: int) -> bool:
-        """Delete a job that is not running, with its attempts; False if there is none
-        (or it is running)."""
+        """Delete a finished job (completed, failed, cancelled) with its attempts; False if
+        there is none (or it has not finished)."""
 
     @abstractmethod
     def list_jobs(self, flt: JobFilter) -> list[Job]:
@@ -380,10 +380,13 @@ class Store(ABC):
         this change left it (None if there is no such job); a finished one is unchanged."""
 
     @abstractmethod
-    def retry_job(self, job_id: int, delay: float = 0.0) -> Job | None:
+    def retry_job(
+        self, job_id: int, delay: float = 0.0, expect: JobState | None = None
+    ) -> Job | None:
         """Queue a failed, cancelled or retrying job to run now (after ``delay`` seconds:
-        scheduled), granting one more attempt if it had none left. Returns the job after
-        the change; None if nothing changed (no such job, or not in a state to retry)."""
+        scheduled), granting one more attempt if it had none left; with ``expect``, only
+        if it is in that state. Returns the job after the change; None if nothing changed
+        (no such job, or not in a state to retry)."""
 
     @abstractmethod
     def count_by_state(self) -> dict[str, int]:

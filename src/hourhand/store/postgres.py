@@ -780,9 +780,14 @@ class PostgresStore(Store):
             return self.get_job(job_id)
         return decode_job(row, _utc, json_native)
 
-    def retry_job(self, job_id: int, delay: float = 0.0) -> Job | None:
+    def retry_job(
+        self, job_id: int, delay: float = 0.0, expect: JobState | None = None
+    ) -> Job | None:
         try:
-            changed = self._all("retry_job", {"id": job_id, "delay": delay})
+            changed = self._all(
+                "retry_job",
+                {"id": job_id, "delay": delay, "expect": None if expect is None else str(expect)},
+            )
         except psycopg.errors.UniqueViolation as exc:
             raise JobStateError(
                 f"job {job_id} cannot be retried: another job with its unique key is waiting"

@@ -680,10 +680,21 @@ class SQLiteStore(Store):
             return self.get_job(job_id)
         return decode_job(row, epoch_to_datetime, json_text)
 
-    def retry_job(self, job_id: int, delay: float = 0.0) -> Job | None:
+    def retry_job(
+        self, job_id: int, delay: float = 0.0, expect: JobState | None = None
+    ) -> Job | None:
         try:
             with self._write() as conn:
-                changed = _first(conn.execute(self.q["retry_job"], {"id": job_id, "delay": delay}))
+                changed = _first(
+                    conn.execute(
+                        self.q["retry_job"],
+                        {
+                            "id": job_id,
+                            "delay": delay,
+                            "expect": None if expect is None else str(expect),
+                        },
+                    )
+                )
         except sqlite3.IntegrityError as exc:
             raise JobStateError(
                 f"job {job_id} cannot be retried: another job with its unique key is waiting"
@@ -825,8 +836,10 @@ class SQLiteStore(Store):
         return [decode_point(r, epoch_to_datetime) for r in rows]
 
     def compact_stats(self, before: datetime, upto: datetime | None = None) -> int:
-        params = {"before": datetime_to_epoch(before), "upto": datetime_to_epoch(upto or before)}
         with self._write() as conn:
+            now = _one(conn.execute(f"SELECT {NOW_SQL} AS now"))["now"]
+            target = min(datetime_to_epoch(upto or before) or 0.0, now // 60 * 60)
+            params = {"before": datetime_to_epoch(before), "upto": target}
             conn.execute(self.q["fold_stats"], params)
             dropped = conn.execute(self.q["drop_stats"], params).rowcount
             conn.execute(self.q["mark_stats"], params)

@@ -83,8 +83,9 @@ def for_error(exc: HourhandError) -> JSONResponse:
     for cls, status, code in ERRORS:
         if isinstance(exc, cls):
             headers = BEARER if status == 401 else None
-            if status == 503:
+            if status == 503:  # the detail names the database: for the log, not the caller
                 logger.warning("answering 503: %s", exc)
+                return error_response(status, code, "the database is unavailable; try again")
             return error_response(status, code, str(exc) or code, headers)
     return _internal(exc)
 

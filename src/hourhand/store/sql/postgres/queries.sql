@@ -512,14 +512,16 @@ WITH requeued AS (
         max_attempts = greatest(max_attempts, attempt + 1),
         finished_at = NULL, cancel_requested = false
     WHERE id = %(id)s AND state IN ('failed', 'cancelled', 'retrying', 'scheduled')
+      AND (%(expect)s::text IS NULL OR state = %(expect)s::text)
     RETURNING id, queue, state
 )
 SELECT id, CASE WHEN state = 'queued' THEN pg_notify('hourhand_jobs', queue) END FROM requeued
 
 -- name: delete_job
--- Delete a job that is not running, and its attempts.
+-- Delete a finished job, and its attempts.
 WITH gone AS (
-    DELETE FROM hourhand_jobs WHERE id = %(id)s AND state <> 'running' RETURNING id
+    DELETE FROM hourhand_jobs
+    WHERE id = %(id)s AND state IN ('completed', 'failed', 'cancelled') RETURNING id
 ), attempts AS (
     DELETE FROM hourhand_attempts WHERE job_id IN (SELECT id FROM gone)
 )

@@ -241,11 +241,13 @@ SET state = CASE WHEN :delay > 0 THEN 'scheduled' ELSE 'queued' END,
     run_at = NOW() + :delay, max_attempts = max(max_attempts, attempt + 1),
     finished_at = NULL, cancel_requested = 0
 WHERE id = :id AND state IN ('failed', 'cancelled', 'retrying', 'scheduled')
+  AND (:expect IS NULL OR state = :expect)
 RETURNING id
 
 -- name: delete_job
--- Delete a job that is not running (its attempts are deleted after it, in one transaction).
-DELETE FROM hourhand_jobs WHERE id = :id AND state <> 'running' RETURNING id
+-- Delete a finished job (its attempts are deleted after it, in one transaction).
+DELETE FROM hourhand_jobs WHERE id = :id AND state IN ('completed', 'failed', 'cancelled')
+RETURNING id
 
 -- name: delete_attempts
 DELETE FROM hourhand_attempts WHERE job_id = :id
@@ -313,8 +315,8 @@ GROUP BY minute ORDER BY minute
 
 -- name: fold_stats
 -- Add the minutes from the mark up to :upto to the totals at minute 0 (then drop_stats
--- deletes the counted rows older than :before, and mark_stats moves the mark). The mark
--- never passes this minute's start, whatever is asked.
+-- deletes the counted rows older than :before, and mark_stats moves the mark). :upto is
+-- never past this minute's start (compact_stats reads the clock once for the three).
 INSERT INTO hourhand_job_stats (minute, queue, name, shard, completed, failed, dead, cancelled,
     duration_sum, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11)
 SELECT 0, queue, name, 0, sum(completed), sum(failed), sum(dead), sum(cancelled),
@@ -322,7 +324,7 @@ SELECT 0, queue, name, 0, sum(completed), sum(failed), sum(dead), sum(cancelled)
        sum(b7), sum(b8), sum(b9), sum(b10), sum(b11)
 FROM hourhand_job_stats
 WHERE minute > 0 AND minute >= (SELECT upto FROM hourhand_stats_mark WHERE id = 1)
-  AND minute < min(:upto, CAST(NOW() / 60 AS INTEGER) * 60)
+  AND minute < :upto
 GROUP BY queue, name
 ON CONFLICT (minute, queue, name, shard) DO UPDATE
 SET completed = completed + excluded.completed, failed = failed + excluded.failed,
@@ -336,11 +338,11 @@ SET completed = completed + excluded.completed, failed = failed + excluded.faile
 -- name: drop_stats
 DELETE FROM hourhand_job_stats
 WHERE minute > 0
-  AND minute < min(:before, max(min(:upto, CAST(NOW() / 60 AS INTEGER) * 60),
+  AND minute < min(:before, max(:upto,
                                 (SELECT upto FROM hourhand_stats_mark WHERE id = 1)))
 
 -- name: mark_stats
-UPDATE hourhand_stats_mark SET upto = max(upto, min(:upto, CAST(NOW() / 60 AS INTEGER) * 60)) WHERE id = 1
+UPDATE hourhand_stats_mark SET upto = max(upto, :upto) WHERE id = 1
 
 -- name: prunable
 -- Up to :limit finished jobs (of the given states) that finished before :before, oldest
