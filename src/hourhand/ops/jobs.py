@@ -3,6 +3,7 @@ cancel, delete, and bulk retry/cancel over a filter (redriving the dead-letter s
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -237,7 +238,7 @@ class JobOps:
 
     async def wait(self, actor: Actor, job_id: int, seconds: float) -> Job:
         """The job once it has finished, or as it is when ``seconds`` have passed."""
-        self.visible(actor, job_id)
+        await asyncio.to_thread(self.visible, actor, job_id)  # (a database read)
         return await self.app.wait_async(job_id, seconds)
 
     def bulk_retry(
