@@ -9,7 +9,7 @@ from hourhand.cli.output import Cell, Column, echo_json, line, print_table, when
 from hourhand.humanize import plural
 from hourhand.ops.actor import ROLES, Actor
 from hourhand.ops.keys import KeyOps
-from hourhand.store.records import ApiKey
+from hourhand.store import ApiKey
 
 pass_settings = click.make_pass_decorator(Settings)
 

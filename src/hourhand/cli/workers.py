@@ -9,7 +9,7 @@ from hourhand.cli.output import Cell, Column, echo_json, print_table, when
 from hourhand.humanize import plural
 from hourhand.ops.actor import Actor
 from hourhand.ops.workers import Workers
-from hourhand.store.records import ProcessInfo
+from hourhand.store import ProcessInfo
 
 pass_settings = click.make_pass_decorator(Settings)
 

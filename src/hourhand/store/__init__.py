@@ -17,14 +17,18 @@ from hourhand.store.base import (
     TypeClaim,
     latest_migration,
 )
+from hourhand.store.records import ApiKey, AuditEntry, ProcessInfo
 
 __all__ = [
+    "ApiKey",
     "AttemptEnd",
+    "AuditEntry",
     "Completion",
     "DatabaseInfo",
     "HeartbeatResult",
     "JobFilter",
     "Location",
+    "ProcessInfo",
     "QueueInfo",
     "Store",
     "TypeClaim",
