@@ -92,6 +92,15 @@ def test_enqueue_over_http_with_wait_and_pause_a_queue(served: Served) -> None:
     r = served.call("post", "/v1/jobs?wait=20", json={"type": "add", "args": {"a": 2, "b": 3}})
     assert r.status_code == 201, r.text
     assert (r.json()["state"], r.json()["result"]) == ("completed", 5)
+    kinds = wait_until(
+        lambda: (
+            {p["kind"] for p in served.call("get", "/v1/workers").json()}
+            >= {"worker", "scheduler", "web"}
+            and True
+        ),
+        what="serve's worker, scheduler and web listed among the processes",
+    )
+    assert kinds
 
     assert served.call("post", "/v1/queues/mail/pause").json()["paused"] is True
     job = served.call("post", "/v1/jobs", json={"type": "mail", "args": {"to": "a@b"}}).json()

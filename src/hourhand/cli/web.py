@@ -13,9 +13,11 @@ from typing import Any
 
 import click
 
+from hourhand.app import Hourhand
 from hourhand.cli.main import Settings, cli
 from hourhand.cli.schedules import load_config
 from hourhand.errors import InvalidInput
+from hourhand.presence import Presence, process_id
 from hourhand.worker import (
     DEFAULT_CONCURRENCY,
     DEFAULT_GRACE,
@@ -65,7 +67,22 @@ def web_server(settings: Settings, host: str, port: int, metrics_public: bool) -
 @pass_settings
 def web(settings: Settings, host: str, port: int, metrics_public: bool) -> None:
     """Serve the REST API (docs/api.md) until SIGTERM or Ctrl-C."""
-    web_server(settings, host, port, metrics_public).run()
+    server = web_server(settings, host, port, metrics_public)
+    registered(settings.app(), server.run)()
+
+
+def registered(app: Hourhand, run: Callable[[], None]) -> Callable[[], None]:
+    """``run`` with this API process listed among the processes (``hourhand workers``)
+    while it runs."""
+
+    def run_registered() -> None:
+        presence = Presence(app, "web", process_id()).start()
+        try:
+            run()
+        finally:
+            presence.stop()
+
+    return run_registered
 
 
 class Part:
@@ -139,7 +156,11 @@ def serve(
         parts.append(Part("scheduler", sched.run, sched.stop))
     if not no_web:
         server = web_server(settings, host, port, metrics_public)
-        parts.append(Part("web server", server.run, lambda: setattr(server, "should_exit", True)))
+
+        def stop_web() -> None:
+            server.should_exit = True
+
+        parts.append(Part("web server", registered(app, server.run), stop_web))
     if not parts:
         raise InvalidInput("--no-worker, --no-scheduler and --no-web leave nothing to run")
 
