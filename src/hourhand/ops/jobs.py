@@ -227,7 +227,7 @@ class JobOps:
 
     def delete(self, actor: Actor, job_id: int) -> None:
         """Delete a finished job (completed, failed or cancelled) with its attempts. A
-        waiting or running one is cancelled first (cancelling also releases a schedule's
+        waiting or running one must be cancelled first (which also releases a schedule's
         run held behind it)."""
         actor.require(Role.OPERATOR, "deleting a job")
         job = self.visible(actor, job_id)
