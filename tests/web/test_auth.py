@@ -82,6 +82,16 @@ def test_health_needs_no_key(api: Api) -> None:
     assert all(set(check) == {"status"} for check in r.json()["checks"].values())
     detailed = api.call("get", "/health/jobs", "viewer").json()
     assert all("description" in check for check in detailed["checks"].values())
+    # an organisation's key: the statuses only (the numbers are every organisation's)
+    org = api.call("get", "/health/jobs", "org_a_admin").json()
+    assert all(set(check) == {"status"} for check in org["checks"].values())
+
+
+def test_queues_are_for_cluster_keys(api: Api) -> None:
+    assert api.call("get", "/v1/queues", "viewer").status_code == 200
+    assert api.call("get", "/v1/queues", "org_a_admin").status_code == 403
+    assert api.call("post", "/v1/queues/default/pause", "org_a_admin").status_code == 403
+    assert api.call("post", "/v1/queues/default/pause", "admin").json()["paused"] is True
 
 
 def test_a_viewer_gets_403_on_every_action(api: Api) -> None:
