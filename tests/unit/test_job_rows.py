@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from hourhand.jobs import Job, JobState
-from hourhand.store.base import decode_job
+from hourhand.store.rows import decode_job
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 ROW = {

@@ -9,7 +9,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from hourhand.errors import Conflict
-from hourhand.store.base import json_native, load_queries
+from hourhand.store.base import load_queries
 from hourhand.store.records import (
     TOUCH_EVERY,
     ApiKey,
@@ -22,6 +22,7 @@ from hourhand.store.records import (
     decode_process,
     process_params,
 )
+from hourhand.store.rows import json_native
 
 if TYPE_CHECKING:
     from hourhand.store.postgres import PostgresStore

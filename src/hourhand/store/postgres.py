@@ -28,7 +28,6 @@ import psycopg
 from psycopg.abc import AdaptContext
 from psycopg.adapt import Loader
 from psycopg.rows import dict_row, tuple_row
-from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from hourhand.checks import safe_text
@@ -36,8 +35,6 @@ from hourhand.errors import DatabaseRejected, DatabaseUnavailable, HourhandError
 from hourhand.jobs import Attempt, Job, JobState, NewJob
 from hourhand.outage import first_line
 from hourhand.ratelimits import RateLimit, RateUse
-from hourhand.schedule_model import Schedule, ScheduleExists, ScheduleSpec
-from hourhand.stats import StatsPoint, StatsTotal
 from hourhand.store.base import (
     CANCEL_CHANNEL,
     DONE_CHANNEL,
@@ -55,26 +52,20 @@ from hourhand.store.base import (
     Watcher,
     claim_of_type,
     claim_rows,
-    decode_attempt,
-    decode_claimed,
-    decode_job,
-    decode_point,
-    decode_schedule,
-    decode_total,
     insert_or_find,
     job_params,
-    json_args,
-    json_native,
     load_migrations,
     load_queries,
     load_schema,
     read_rate_use,
-    schedule_params,
-    schedule_update_sql,
 )
 from hourhand.store.listing import count_jobs_sql, list_jobs_sql
 from hourhand.store.pg_listen import Listener, Polling
 from hourhand.store.pg_records import PgRecords
+from hourhand.store.pg_schedules import PgSchedules
+from hourhand.store.pg_stats import PgStats
+from hourhand.store.pg_util import _split, _utc
+from hourhand.store.rows import decode_attempt, decode_claimed, decode_job, json_args, json_native
 
 logger = logging.getLogger(__name__)
 
@@ -139,10 +130,6 @@ _BULK_COLUMNS = (
 )
 
 
-def _utc(value: Any) -> datetime | None:
-    return value  # type: ignore[no-any-return]  # timestamptz values load as UTC (_utc_times)
-
-
 _TIMESTAMPTZ = psycopg.postgres.types["timestamptz"].oid
 _PSYCOPG_TIMESTAMPTZ = psycopg.adapters.get_loader(_TIMESTAMPTZ, psycopg.pq.Format.TEXT)
 
@@ -169,14 +156,6 @@ def _utc_times(conn: psycopg.Connection[Any]) -> None:
     TimeZone (startup options are refused), and values are converted as they load."""
     if conn.info.timezone is not UTC:
         conn.adapters.register_loader(_TIMESTAMPTZ, _UTCTimestamptzLoader)
-
-
-def _split(jobs: Sequence[NewJob]) -> tuple[list[int], list[int]]:
-    """Positions of jobs that cannot conflict (one bulk statement) and of those that can,
-    on a unique key or a fire time (inserted one by one)."""
-    plain = [i for i, j in enumerate(jobs) if j.unique_key is None and j.schedule_id is None]
-    keyed = [i for i, j in enumerate(jobs) if j.unique_key is not None or j.schedule_id is not None]
-    return plain, keyed
 
 
 def _pipelined(
@@ -239,7 +218,7 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
-class PostgresStore(Store):
+class PostgresStore(PgSchedules, PgStats, Store):
     dialect = "postgres"
 
     def __init__(
@@ -794,86 +773,6 @@ class PostgresStore(Store):
             ) from exc
         return self.get_job(job_id) if changed else None
 
-    # -- schedules ------------------------------------------------------------------------
-    def _schedule(self, row: dict[str, Any] | None) -> Schedule | None:
-        return None if row is None else decode_schedule(row, _utc, json_native)
-
-    def insert_schedule(self, spec: ScheduleSpec, next_fire_at: datetime | None) -> Schedule:
-        try:
-            row = self._one("insert_schedule", schedule_params(spec, next_fire_at))
-        except psycopg.errors.UniqueViolation:
-            where = f" in organisation {spec.org_id!r}" if spec.org_id else ""
-            raise ScheduleExists(f"a schedule named {spec.name!r} already exists{where}") from None
-        found = self._schedule(row)
-        assert found is not None
-        return found
-
-    def update_schedule(self, schedule_id: int, values: dict[str, Any]) -> Schedule | None:
-        params: dict[str, Any] = {"id": schedule_id}
-        params.update({k: Jsonb(v) if k == "args" else v for k, v in values.items()})
-        sql = schedule_update_sql(values, lambda c: f"%({c})s", "now()")
-        try:
-            with self._connection() as conn:
-                row = conn.execute(sql.encode(), params).fetchone()
-        except psycopg.errors.UniqueViolation:
-            raise ScheduleExists(
-                f"a schedule named {values.get('name')!r} already exists"
-            ) from None
-        return self._schedule(row)
-
-    def delete_schedule(self, schedule_id: int) -> bool:
-        return self._one("delete_schedule", {"id": schedule_id}) is not None
-
-    def get_schedule(self, schedule_id: int) -> Schedule | None:
-        return self._schedule(self._one("get_schedule", {"id": schedule_id}))
-
-    def find_schedule(self, name: str, org_id: str | None) -> Schedule | None:
-        return self._schedule(self._one("find_schedule", {"name": name, "org_id": org_id}))
-
-    def list_schedules(
-        self, *, org_id: str | None = None, source: str | None = None
-    ) -> list[Schedule]:
-        rows = self._all("list_schedules", {"org_id": org_id, "source": source})
-        return [decode_schedule(r, _utc, json_native) for r in rows]
-
-    def due_schedules(self, now: datetime, limit: int) -> list[Schedule]:
-        rows = self._all("due_schedules", {"now": now, "limit": limit})
-        return [decode_schedule(r, _utc, json_native) for r in rows]
-
-    def next_schedule_due(self) -> datetime | None:
-        row = self._one("next_schedule_due")
-        return None if row is None else row["next_due"]
-
-    def fire_schedule(
-        self,
-        schedule_id: int,
-        expected: datetime,
-        next_fire_at: datetime | None,
-        jobs: Sequence[NewJob],
-    ) -> list[int]:
-        ids: list[int | None] = [None] * len(jobs)
-        plain, keyed = _split(jobs)
-        with self._connection() as conn, conn.transaction():
-            self._insert(conn, jobs, plain, keyed, ids, [True] * len(jobs))
-            params = {
-                "id": schedule_id,
-                "expected": expected,
-                "next_fire_at": next_fire_at,
-                "fired_at": jobs[-1].fire_time if jobs else None,
-                "job_id": ids[-1] if ids else None,
-            }
-            conn.execute(self.q["advance_schedule"], params).fetchall()
-        return [i for i in ids if i is not None]
-
-    def schedule_activity(self, schedule_id: int) -> tuple[int, int]:
-        row = self._one("schedule_activity", {"schedule_id": schedule_id})
-        assert row is not None
-        return int(row["waiting"]), int(row["running"])
-
-    def schedule_jobs(self, schedule_id: int, limit: int) -> list[Job]:
-        rows = self._all("schedule_jobs", {"schedule_id": schedule_id, "limit": limit})
-        return [decode_job(r, _utc, json_native) for r in rows]
-
     def count_by_state(self) -> dict[str, int]:
         counts = {str(s): 0 for s in JobState}
         with self._connection() as conn:
@@ -887,29 +786,6 @@ class PostgresStore(Store):
         assert row is not None
         counts["completed"], counts["cancelled"] = row["completed"], row["cancelled"]
         return counts
-
-    # -- statistics -----------------------------------------------------------------------
-    def stats_totals(self) -> list[StatsTotal]:
-        return [decode_total(r) for r in self._all("stats_totals")]
-
-    def stats_series(
-        self,
-        since: datetime,
-        until: datetime | None = None,
-        queue: str | None = None,
-        name: str | None = None,
-    ) -> list[StatsPoint]:
-        params = {"since": since, "until": until, "queue": queue, "name": name}
-        return [decode_point(r, _utc) for r in self._all("stats_series", params)]
-
-    def compact_stats(self, before: datetime, upto: datetime | None = None) -> int:
-        row = self._one("compact_stats", {"before": before, "upto": upto or before})
-        return 0 if row is None else int(row["n"])
-
-    def prune_jobs(self, before: datetime, states: Sequence[JobState], limit: int) -> int:
-        params = {"before": before, "states": [str(s) for s in states], "limit": limit}
-        row = self._one("prune_jobs", params)
-        return 0 if row is None else int(row["n"])
 
     # -- queues ---------------------------------------------------------------------------
     def set_paused(self, queue: str, paused: bool) -> None:

@@ -26,10 +26,8 @@ from hourhand.checks import safe_text
 from hourhand.errors import DatabaseNotFound, DatabaseUnavailable, HourhandError, JobStateError
 from hourhand.jobs import Attempt, Job, JobState, NewJob, Outcome
 from hourhand.ratelimits import RateLimit, RateUse
-from hourhand.schedule_model import Schedule, ScheduleExists, ScheduleSpec
-from hourhand.stats import BUCKETS, StatsPoint, StatsTotal, bucket_of
+from hourhand.stats import BUCKETS, bucket_of
 from hourhand.store.base import (
-    HOLD_UNTIL,
     AttemptEnd,
     Completion,
     HeartbeatResult,
@@ -40,27 +38,27 @@ from hourhand.store.base import (
     Watcher,
     claim_of_type,
     claim_rows,
-    datetime_to_epoch,
-    decode_attempt,
-    decode_claimed,
-    decode_job,
-    decode_point,
-    decode_schedule,
-    decode_total,
-    epoch_to_datetime,
     insert_or_find,
     job_params,
-    json_args,
-    json_text,
     load_migrations,
     load_queries,
     load_schema,
     read_rate_use,
-    schedule_params,
-    schedule_update_sql,
 )
 from hourhand.store.listing import count_jobs_sql, list_jobs_sql
+from hourhand.store.rows import (
+    datetime_to_epoch,
+    decode_attempt,
+    decode_claimed,
+    decode_job,
+    epoch_to_datetime,
+    json_args,
+    json_text,
+)
 from hourhand.store.sqlite_records import SQLiteRecords
+from hourhand.store.sqlite_schedules import SQLiteSchedules
+from hourhand.store.sqlite_stats import SQLiteStats
+from hourhand.store.sqlite_util import NOW_SQL, _first, _one
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +79,6 @@ UNAVAILABLE = (
     "readonly database",
     "closed database",
 )
-NOW_SQL = "((julianday('now') - 2440587.5) * 86400.0)"
 WAITING = ("scheduled", "queued", "running", "retrying")
 
 
@@ -91,19 +88,6 @@ def _param(name: str) -> str:
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
     return {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
-
-
-def _first(cursor: sqlite3.Cursor) -> dict[str, Any] | None:
-    """The first row, after stepping the statement to its end (an unfinished statement
-    would keep the transaction from committing)."""
-    rows = cursor.fetchall()
-    return rows[0] if rows else None
-
-
-def _one(cursor: sqlite3.Cursor) -> dict[str, Any]:
-    row = _first(cursor)
-    assert row is not None, "query returned no row"
-    return row
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -141,7 +125,7 @@ class _Count:
             self.buckets[bucket_of(duration)] += 1
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteSchedules, SQLiteStats, Store):
     dialect = "sqlite"
 
     def __init__(self, path: str, *, synchronous: str = "FULL", create: bool = True) -> None:
@@ -701,160 +685,11 @@ class SQLiteStore(Store):
             ) from exc
         return self.get_job(job_id) if changed else None
 
-    # -- schedules ------------------------------------------------------------------------
-    def _schedule_ran(
-        self,
-        conn: sqlite3.Connection,
-        schedule_id: int,
-        status: str,
-        duration: float | None,
-        finished: bool,
-    ) -> None:
-        conn.execute(
-            self.q["schedule_ran"],
-            {"schedule_id": schedule_id, "status": status, "duration": duration},
-        )
-        if finished:
-            conn.execute(
-                self.q["release_held"],
-                {"schedule_id": schedule_id, "hold": datetime_to_epoch(HOLD_UNTIL)},
-            )
-
-    def _schedule(self, row: dict[str, Any] | None) -> Schedule | None:
-        return None if row is None else decode_schedule(row, epoch_to_datetime, json_text)
-
-    def insert_schedule(self, spec: ScheduleSpec, next_fire_at: datetime | None) -> Schedule:
-        params = schedule_params(spec, datetime_to_epoch(next_fire_at))
-        params["enabled"] = int(spec.enabled)
-        try:
-            with self._write() as conn:
-                row = _one(conn.execute(self.q["insert_schedule"], params))
-        except sqlite3.IntegrityError:
-            raise ScheduleExists(_exists_message(spec)) from None
-        found = self._schedule(row)
-        assert found is not None
-        return found
-
-    def update_schedule(self, schedule_id: int, values: dict[str, Any]) -> Schedule | None:
-        params: dict[str, Any] = {"id": schedule_id}
-        for key, value in values.items():
-            if isinstance(value, datetime):
-                value = datetime_to_epoch(value)
-            elif isinstance(value, bool):
-                value = int(value)
-            elif key == "args":
-                value = json.dumps(value)
-            params[key] = value
-        sql = schedule_update_sql(values, lambda c: f":{c}", NOW_SQL)
-        try:
-            with self._write() as conn:
-                row = _first(conn.execute(sql, params))
-        except sqlite3.IntegrityError:
-            raise ScheduleExists(
-                f"a schedule named {values.get('name')!r} already exists"
-            ) from None
-        return self._schedule(row)
-
-    def delete_schedule(self, schedule_id: int) -> bool:
-        with self._write() as conn:
-            return _first(conn.execute(self.q["delete_schedule"], {"id": schedule_id})) is not None
-
-    def get_schedule(self, schedule_id: int) -> Schedule | None:
-        return self._schedule(self._read_one(self.q["get_schedule"], {"id": schedule_id}))
-
-    def find_schedule(self, name: str, org_id: str | None) -> Schedule | None:
-        params = {"name": name, "org_id": org_id}
-        return self._schedule(self._read_one(self.q["find_schedule"], params))
-
-    def list_schedules(
-        self, *, org_id: str | None = None, source: str | None = None
-    ) -> list[Schedule]:
-        rows = self._read(self.q["list_schedules"], {"org_id": org_id, "source": source})
-        return [decode_schedule(r, epoch_to_datetime, json_text) for r in rows]
-
-    def due_schedules(self, now: datetime, limit: int) -> list[Schedule]:
-        params = {"now": datetime_to_epoch(now), "limit": limit}
-        rows = self._read(self.q["due_schedules"], params)
-        return [decode_schedule(r, epoch_to_datetime, json_text) for r in rows]
-
-    def next_schedule_due(self) -> datetime | None:
-        row = self._read_one(self.q["next_schedule_due"])
-        return None if row is None else epoch_to_datetime(row["next_due"])
-
-    def fire_schedule(
-        self,
-        schedule_id: int,
-        expected: datetime,
-        next_fire_at: datetime | None,
-        jobs: Sequence[NewJob],
-    ) -> list[int]:
-        with self._write() as conn:
-            ids = [self._insert(conn, job)[0] for job in jobs]
-            params = {
-                "id": schedule_id,
-                "expected": datetime_to_epoch(expected),
-                "next_fire_at": datetime_to_epoch(next_fire_at),
-                "fired_at": datetime_to_epoch(jobs[-1].fire_time) if jobs else None,
-                "job_id": ids[-1] if ids else None,
-            }
-            _first(conn.execute(self.q["advance_schedule"], params))
-        return ids
-
-    def schedule_activity(self, schedule_id: int) -> tuple[int, int]:
-        row = self._read_one(self.q["schedule_activity"], {"schedule_id": schedule_id})
-        assert row is not None
-        return int(row["waiting"]), int(row["running"])
-
-    def schedule_jobs(self, schedule_id: int, limit: int) -> list[Job]:
-        rows = self._read(self.q["schedule_jobs"], {"schedule_id": schedule_id, "limit": limit})
-        return [decode_job(r, epoch_to_datetime, json_text) for r in rows]
-
     def count_by_state(self) -> dict[str, int]:
         rows = self._read(self.q["count_by_state"])
         counts = {str(s): 0 for s in JobState}
         counts.update({r["state"]: r["n"] for r in rows})
         return counts
-
-    # -- statistics -----------------------------------------------------------------------
-    def stats_totals(self) -> list[StatsTotal]:
-        return [decode_total(r) for r in self._read(self.q["stats_totals"])]
-
-    def stats_series(
-        self,
-        since: datetime,
-        until: datetime | None = None,
-        queue: str | None = None,
-        name: str | None = None,
-    ) -> list[StatsPoint]:
-        params = {
-            "since": datetime_to_epoch(since),
-            "until": datetime_to_epoch(until),
-            "queue": queue,
-            "name": name,
-        }
-        rows = self._read(self.q["stats_series"], params)
-        return [decode_point(r, epoch_to_datetime) for r in rows]
-
-    def compact_stats(self, before: datetime, upto: datetime | None = None) -> int:
-        with self._write() as conn:
-            now = _one(conn.execute(f"SELECT {NOW_SQL} AS now"))["now"]
-            target = min(datetime_to_epoch(upto or before) or 0.0, now // 60 * 60)
-            params = {"before": datetime_to_epoch(before), "upto": target}
-            conn.execute(self.q["fold_stats"], params)
-            dropped = conn.execute(self.q["drop_stats"], params).rowcount
-            conn.execute(self.q["mark_stats"], params)
-            return dropped
-
-    def prune_jobs(self, before: datetime, states: Sequence[JobState], limit: int) -> int:
-        params = {
-            "before": datetime_to_epoch(before),
-            "states": json.dumps([str(s) for s in states]),
-            "limit": limit,
-        }
-        with self._write() as conn:
-            ids = json.dumps([r["id"] for r in conn.execute(self.q["prunable"], params)])
-            conn.execute(self.q["prune_attempts"], {"ids": ids})
-            return conn.execute(self.q["prune_jobs"], {"ids": ids}).rowcount
 
     # -- queues ---------------------------------------------------------------------------
     def set_paused(self, queue: str, paused: bool) -> None:
@@ -883,11 +718,6 @@ class SQLiteStore(Store):
             )
             for r in rows
         ]
-
-
-def _exists_message(spec: ScheduleSpec) -> str:
-    where = f" in organisation {spec.org_id!r}" if spec.org_id else ""
-    return f"a schedule named {spec.name!r} already exists{where}"
 
 
 class _ChangeWatcher(Watcher):

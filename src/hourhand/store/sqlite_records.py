@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from hourhand.errors import Conflict
-from hourhand.store.base import epoch_to_datetime, json_text, load_queries
+from hourhand.store.base import load_queries
 from hourhand.store.records import (
     TOUCH_EVERY,
     ApiKey,
@@ -21,6 +21,7 @@ from hourhand.store.records import (
     decode_process,
     process_params,
 )
+from hourhand.store.rows import epoch_to_datetime, json_text
 
 if TYPE_CHECKING:
     from hourhand.store.sqlite import SQLiteStore

@@ -1,0 +1,156 @@
+"""The schedule operations of the SQLite store: a mixin of SQLiteStore, on its connections
+and its queries (``sql/sqlite/queries.sql``)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from hourhand.jobs import Job, NewJob
+from hourhand.schedule_model import Schedule, ScheduleExists, ScheduleSpec
+from hourhand.store.base import HOLD_UNTIL
+from hourhand.store.rows import (
+    datetime_to_epoch,
+    decode_job,
+    decode_schedule,
+    epoch_to_datetime,
+    json_text,
+    schedule_params,
+    schedule_update_sql,
+)
+from hourhand.store.sqlite_util import NOW_SQL, _first, _one
+
+
+class SQLiteSchedules:
+    """insert_schedule ... schedule_jobs of :class:`hourhand.store.base.Store`, and what the
+    store's job endings tell a schedule (``_schedule_ran``)."""
+
+    if TYPE_CHECKING:  # what the mixin uses of SQLiteStore
+        q: dict[str, str]
+
+        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+        def _read(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
+
+        def _read_one(
+            self, sql: str, params: dict[str, Any] | None = None
+        ) -> dict[str, Any] | None: ...
+
+        def _insert(self, conn: sqlite3.Connection, job: NewJob) -> tuple[int, bool]: ...
+
+    # -- schedules ------------------------------------------------------------------------
+    def _schedule_ran(
+        self,
+        conn: sqlite3.Connection,
+        schedule_id: int,
+        status: str,
+        duration: float | None,
+        finished: bool,
+    ) -> None:
+        conn.execute(
+            self.q["schedule_ran"],
+            {"schedule_id": schedule_id, "status": status, "duration": duration},
+        )
+        if finished:
+            conn.execute(
+                self.q["release_held"],
+                {"schedule_id": schedule_id, "hold": datetime_to_epoch(HOLD_UNTIL)},
+            )
+
+    def _schedule(self, row: dict[str, Any] | None) -> Schedule | None:
+        return None if row is None else decode_schedule(row, epoch_to_datetime, json_text)
+
+    def insert_schedule(self, spec: ScheduleSpec, next_fire_at: datetime | None) -> Schedule:
+        params = schedule_params(spec, datetime_to_epoch(next_fire_at))
+        params["enabled"] = int(spec.enabled)
+        try:
+            with self._write() as conn:
+                row = _one(conn.execute(self.q["insert_schedule"], params))
+        except sqlite3.IntegrityError:
+            raise ScheduleExists(_exists_message(spec)) from None
+        found = self._schedule(row)
+        assert found is not None
+        return found
+
+    def update_schedule(self, schedule_id: int, values: dict[str, Any]) -> Schedule | None:
+        params: dict[str, Any] = {"id": schedule_id}
+        for key, value in values.items():
+            if isinstance(value, datetime):
+                value = datetime_to_epoch(value)
+            elif isinstance(value, bool):
+                value = int(value)
+            elif key == "args":
+                value = json.dumps(value)
+            params[key] = value
+        sql = schedule_update_sql(values, lambda c: f":{c}", NOW_SQL)
+        try:
+            with self._write() as conn:
+                row = _first(conn.execute(sql, params))
+        except sqlite3.IntegrityError:
+            raise ScheduleExists(
+                f"a schedule named {values.get('name')!r} already exists"
+            ) from None
+        return self._schedule(row)
+
+    def delete_schedule(self, schedule_id: int) -> bool:
+        with self._write() as conn:
+            return _first(conn.execute(self.q["delete_schedule"], {"id": schedule_id})) is not None
+
+    def get_schedule(self, schedule_id: int) -> Schedule | None:
+        return self._schedule(self._read_one(self.q["get_schedule"], {"id": schedule_id}))
+
+    def find_schedule(self, name: str, org_id: str | None) -> Schedule | None:
+        params = {"name": name, "org_id": org_id}
+        return self._schedule(self._read_one(self.q["find_schedule"], params))
+
+    def list_schedules(
+        self, *, org_id: str | None = None, source: str | None = None
+    ) -> list[Schedule]:
+        rows = self._read(self.q["list_schedules"], {"org_id": org_id, "source": source})
+        return [decode_schedule(r, epoch_to_datetime, json_text) for r in rows]
+
+    def due_schedules(self, now: datetime, limit: int) -> list[Schedule]:
+        params = {"now": datetime_to_epoch(now), "limit": limit}
+        rows = self._read(self.q["due_schedules"], params)
+        return [decode_schedule(r, epoch_to_datetime, json_text) for r in rows]
+
+    def next_schedule_due(self) -> datetime | None:
+        row = self._read_one(self.q["next_schedule_due"])
+        return None if row is None else epoch_to_datetime(row["next_due"])
+
+    def fire_schedule(
+        self,
+        schedule_id: int,
+        expected: datetime,
+        next_fire_at: datetime | None,
+        jobs: Sequence[NewJob],
+    ) -> list[int]:
+        with self._write() as conn:
+            ids = [self._insert(conn, job)[0] for job in jobs]
+            params = {
+                "id": schedule_id,
+                "expected": datetime_to_epoch(expected),
+                "next_fire_at": datetime_to_epoch(next_fire_at),
+                "fired_at": datetime_to_epoch(jobs[-1].fire_time) if jobs else None,
+                "job_id": ids[-1] if ids else None,
+            }
+            _first(conn.execute(self.q["advance_schedule"], params))
+        return ids
+
+    def schedule_activity(self, schedule_id: int) -> tuple[int, int]:
+        row = self._read_one(self.q["schedule_activity"], {"schedule_id": schedule_id})
+        assert row is not None
+        return int(row["waiting"]), int(row["running"])
+
+    def schedule_jobs(self, schedule_id: int, limit: int) -> list[Job]:
+        rows = self._read(self.q["schedule_jobs"], {"schedule_id": schedule_id, "limit": limit})
+        return [decode_job(r, epoch_to_datetime, json_text) for r in rows]
+
+
+def _exists_message(spec: ScheduleSpec) -> str:
+    where = f" in organisation {spec.org_id!r}" if spec.org_id else ""
+    return f"a schedule named {spec.name!r} already exists{where}"
