@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from hourhand import checks
+from hourhand.alert_config import AlertingConfig
 from hourhand.checks import MAX_ID
-from hourhand.config import load_schedules, option_names
+from hourhand.config import load_alerting, load_schedules, option_names
 from hourhand.errors import (
     ConfigurationError,
     DatabaseNotFound,
@@ -118,6 +119,7 @@ class Hourhand:
         self.code_schedules: dict[str, ScheduleSpec] = {}  # from @hh.cron
         self.config_schedules: dict[str, ScheduleSpec] = {}  # from hourhand.toml
         self.config_path: Path | None = None  # the config file read, if any
+        self.alerting = AlertingConfig()  # [smtp], [channels.*], [alerts.*] of that file
         self.schedules = Schedules(self)
         self.hooks = Hooks()  # see the before_job, after_job, on_failure, on_dead properties
         self._store: Store | None = None
@@ -354,6 +356,7 @@ class Hourhand:
         Every schedule's job type must be registered, and every key that is not an option
         must be a parameter of its handler: ConfigurationError names file, table and key."""
         entries = load_schedules(path)
+        alerting = load_alerting(path)
         for entry in entries:
             spec = self.registry.get(entry.spec.job)
             if spec is None:
@@ -373,6 +376,7 @@ class Hourhand:
             except InvalidInput as exc:
                 raise ConfigurationError(f"{entry.where}: {exc}") from None
         self.config_schedules = {entry.spec.name: entry.spec for entry in entries}
+        self.alerting = alerting
         self.config_path = Path(path)
         return [entry.spec for entry in entries]
 

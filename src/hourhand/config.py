@@ -1,4 +1,5 @@
-"""``hourhand.toml``: schedules kept in a config file.
+"""``hourhand.toml``: schedules kept in a config file (and the alerting tables, whose
+definitions are in alert_config.py).
 
 ::
 
@@ -25,11 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hourhand.alert_config import ALERTING_TABLES, AlertingConfig, alerting_from
 from hourhand.errors import ConfigurationError, HourhandError
 from hourhand.schedule_model import ScheduleSpec
 
 DEFAULT_CONFIG = "hourhand.toml"
-TABLES = ("schedules",)  # the top-level tables hourhand.toml may have
+TABLES = ("schedules", *ALERTING_TABLES)  # the top-level tables hourhand.toml may have
 OPTION_KEYS: dict[str, type | tuple[type, ...]] = {
     "queue": str,
     "priority": int,
@@ -64,16 +66,28 @@ class ConfigSchedule:
     extra_keys: tuple[str, ...]  # keys that are not options: arguments for the handler
 
 
-def load_schedules(path: str | Path) -> list[ConfigSchedule]:
-    """The ``[schedules.*]`` tables of a TOML file; ConfigurationError names the problem
-    (the file, the table and the key)."""
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A config file's tables; ConfigurationError if it is missing or not TOML."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigurationError(f"config file {path} not found") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+
+
+def load_alerting(path: str | Path) -> AlertingConfig:
+    """The ``[smtp]``, ``[channels.*]`` and ``[alerts.*]`` tables of a TOML file
+    (hourhand.alert_config); ConfigurationError names the file, the table and the key."""
+    return alerting_from(read_toml(path), path)
+
+
+def load_schedules(path: str | Path) -> list[ConfigSchedule]:
+    """The ``[schedules.*]`` tables of a TOML file; ConfigurationError names the problem
+    (the file, the table and the key)."""
+    path = Path(path)
+    data = read_toml(path)
     for key, value in data.items():
         if key not in TABLES:
             what = f"table [{key}]" if isinstance(value, dict) else f"key {key!r}"

@@ -603,3 +603,20 @@ def test_enqueue_wait_prints_the_result_and_exits_by_how_the_job_ended(db: str) 
     finally:
         worker.stop()
         app.close()
+
+
+def test_config_check_says_ok_or_names_the_problem(tmp_path: Path) -> None:
+    path = tmp_path / "hourhand.toml"
+    path.write_text(
+        '[channels.ops-hook]\nkind = "webhook"\nurl = "http://127.0.0.1:9000/hook"\n\n'
+        '[alerts.mail-backlog]\nkind = "queue_backlog"\nqueue = "mail"\nready_above = 1000\n'
+        'channels = ["ops-hook"]\n'
+    )
+    ok = hourhand("config", "check", str(path))
+    assert ok.returncode == 0, ok.stderr
+    assert "ok: 0 schedules, 1 channel, 1 alert rule" in ok.stdout
+    path.write_text(path.read_text().replace("ready_above = 1000", "ready_above = -1"))
+    bad = hourhand("config", "check", str(path))
+    assert bad.returncode == 2
+    assert f"{path}: [alerts.mail-backlog]: 'ready_above':" in bad.stderr
+    assert "Traceback" not in bad.stderr
