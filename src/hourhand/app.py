@@ -76,6 +76,7 @@ DEFAULT_WAIT = 30.0  # seconds hh.wait waits when given no timeout
 MAX_WAIT = 24 * 3600.0
 
 MAX_KEY_LENGTH = 1000  # characters in a unique key
+PRUNED_STATES = ("completed", "cancelled", "failed")
 
 
 def database_from_env() -> str:
@@ -618,16 +619,35 @@ class Hourhand:
     def prune(
         self,
         older_than: float | timedelta,
-        states: Iterable[str] = ("completed", "cancelled", "failed"),
+        states: Iterable[str] = PRUNED_STATES,
         batch: int = 1000,
     ) -> int:
         """Delete finished jobs (and their attempts) that finished more than ``older_than``
         (seconds, or a timedelta) ago by the database's clock, in short transactions of
         ``batch`` jobs; returns how many. Counts and stats keep what they counted."""
+        size = checks.integer("batch", batch, 1)
+        before, wanted = self._prune_target(older_than, states)
+        pruned = 0
+        while wanted:
+            n = self.store.prune_jobs(before, wanted, size)
+            pruned += n
+            if n < size:
+                break
+        return pruned
+
+    def prunable(
+        self, older_than: float | timedelta, states: Iterable[str] = PRUNED_STATES
+    ) -> dict[str, int]:
+        """What :meth:`prune` would delete now: jobs per state (a dry run)."""
+        before, wanted = self._prune_target(older_than, states)
+        return self.store.count_prunable(before, wanted) if wanted else {}
+
+    def _prune_target(
+        self, older_than: float | timedelta, states: Iterable[str]
+    ) -> tuple[datetime, list[JobState]]:
         if isinstance(older_than, timedelta):
             older_than = older_than.total_seconds()
         age = checks.seconds("older_than", older_than)
-        size = checks.integer("batch", batch, 1)
         if isinstance(states, str):
             states = (states,)
         wanted: list[JobState] = []
@@ -638,15 +658,7 @@ class Hourhand:
                     f"not {state!r}"
                 )
             wanted.append(JobState(state))
-        if not wanted:
-            return 0
-        before = self.store.now() - timedelta(seconds=age)
-        pruned = 0
-        while True:
-            n = self.store.prune_jobs(before, wanted, size)
-            pruned += n
-            if n < size:
-                return pruned
+        return self.store.now() - timedelta(seconds=age), wanted
 
     # -- waiting for results ----------------------------------------------------------------
     def wait(self, job_id: int, timeout: float = DEFAULT_WAIT) -> Job:

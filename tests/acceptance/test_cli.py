@@ -620,3 +620,15 @@ def test_config_check_says_ok_or_names_the_problem(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert f"{path}: [alerts.mail-backlog]: 'ready_above':" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_prune_dry_run_then_delete(db: str) -> None:
+    """On an empty database: the command's shapes (the pruning itself: test_ops.py)."""
+    dry = hourhand("--database", db, "prune", "--older-than", "0", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith("would delete 0 jobs finished over")
+    done = hourhand("--database", db, "prune", "--older-than", "30", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["deleted"] == 0
+    bad = hourhand("--database", db, "prune", "--older-than", "1", "--state", "queued")
+    assert bad.returncode == 2 and "queued" in bad.stderr

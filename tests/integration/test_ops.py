@@ -347,3 +347,31 @@ def test_a_bad_value_in_an_edit_changes_nothing_not_even_enabled(app: Hourhand) 
     with pytest.raises(InvalidInput):
         app.ops.schedules.update(ORG_A, made.id, enabled=False, cron="bad cron")
     assert app.ops.schedules.get(ORG_A, made.id).enabled
+
+
+def test_prune_counts_first_then_deletes_and_the_counts_stay(app: Hourhand) -> None:
+    fail_jobs(app, 2)
+    done = app.enqueue("echo", {})
+    run_until(app, lambda: app.get_job(done).state == JobState.COMPLETED)
+    waiting = app.enqueue("echo", {}, delay=600)
+    counts = app.counts()
+    dry = app.ops.retention.prune(ADMIN, 0, dry_run=True)
+    assert (dry.matched, dry.deleted, dry.dry_run) == ({"failed": 2, "completed": 1}, 0, True)
+    assert app.counts() == counts
+    assert app.ops.retention.prune(ADMIN, 3600).deleted == 0  # nothing that old
+    for actor in (OPERATOR, ORG_ADMIN):
+        with pytest.raises(Forbidden):
+            app.ops.retention.prune(actor, 0)
+    only_failed = app.ops.retention.prune(ADMIN, 0, ("failed",))
+    assert only_failed.deleted == 2 and app.get_job(done).state == JobState.COMPLETED
+    assert app.ops.retention.prune(ADMIN, 0).deleted == 1
+    with pytest.raises(JobNotFound):
+        app.get_job(done)
+    assert app.get_job(waiting).state == JobState.SCHEDULED  # never a waiting job
+    after = app.counts()
+    assert after["completed"] == counts["completed"]  # the statistics keep what they counted
+    assert after["failed"] == 0  # the dead-letter set is what is left of it
+    audit = app.ops.audit.list(ADMIN, action="jobs.prune")
+    assert [e.details["deleted"] for e in audit] == [1, 2, 0]
+    with pytest.raises(InvalidInput, match="only finished jobs"):
+        app.ops.retention.prune(ADMIN, 0, ("queued",))

@@ -310,6 +310,7 @@ from hourhand.cli import (  # noqa: E402, F401
     info,
     jobs,
     keys,
+    prune,
     queues,
     run,
     schedules,

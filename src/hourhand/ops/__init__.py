@@ -21,6 +21,7 @@ from hourhand.ops.jobs import (
     JobTypeInfo,
 )
 from hourhand.ops.queues import QueueOps
+from hourhand.ops.retention import PruneResult, Retention
 from hourhand.ops.schedules import CronPreview, Fire, ScheduleOps
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class Operations:
         self.jobs = JobOps(self)
         self.schedules = ScheduleOps(self)
         self.queues = QueueOps(self)
+        self.retention = Retention(self)
 
     @cached_property
     def audit(self) -> Audit:
@@ -101,7 +103,9 @@ __all__ = [
     "JobQuery",
     "JobTypeInfo",
     "Operations",
+    "PruneResult",
     "QueueOps",
+    "Retention",
     "Role",
     "ScheduleOps",
 ]

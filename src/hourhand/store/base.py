@@ -420,6 +420,11 @@ class Store(ABC):
         Returns how many rows were deleted or merged."""
 
     @abstractmethod
+    def count_prunable(self, before: datetime, states: Sequence[JobState]) -> dict[str, int]:
+        """How many jobs of each of ``states`` finished before ``before`` (what
+        prune_jobs would delete)."""
+
+    @abstractmethod
     def prune_jobs(self, before: datetime, states: Sequence[JobState], limit: int) -> int:
         """Delete up to ``limit`` jobs in ``states`` (finished ones) that finished before
         ``before``, with their attempts, in one short transaction; returns how many. The

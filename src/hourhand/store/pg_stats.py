@@ -46,6 +46,10 @@ class PgStats:
         row = self._one("compact_stats", {"before": before, "upto": upto or before})
         return 0 if row is None else int(row["n"])
 
+    def count_prunable(self, before: datetime, states: Sequence[JobState]) -> dict[str, int]:
+        params = {"before": before, "states": [str(s) for s in states]}
+        return {r["state"]: int(r["n"]) for r in self._all("count_prunable", params)}
+
     def prune_jobs(self, before: datetime, states: Sequence[JobState], limit: int) -> int:
         params = {"before": before, "states": [str(s) for s in states], "limit": limit}
         row = self._one("prune_jobs", params)

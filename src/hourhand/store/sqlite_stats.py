@@ -58,6 +58,14 @@ class SQLiteStats:
             conn.execute(self.q["mark_stats"], params)
             return dropped
 
+    def count_prunable(self, before: datetime, states: Sequence[JobState]) -> dict[str, int]:
+        params = {
+            "before": datetime_to_epoch(before),
+            "states": json.dumps([str(s) for s in states]),
+        }
+        rows = self._read(self.q["count_prunable"], params)
+        return {r["state"]: int(r["n"]) for r in rows}
+
     def prune_jobs(self, before: datetime, states: Sequence[JobState], limit: int) -> int:
         params = {
             "before": datetime_to_epoch(before),

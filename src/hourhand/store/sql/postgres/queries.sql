@@ -633,6 +633,12 @@ WITH mark AS (  -- (never past this minute's start, whatever is asked)
 )
 SELECT (SELECT count(*) FROM old) + (SELECT count(*) FROM sharded) AS n
 
+-- name: count_prunable
+-- Jobs per state that prune_jobs would delete (a dry run).
+SELECT state, count(*) AS n FROM hourhand_jobs
+WHERE state = ANY(%(states)s::text[]) AND finished_at < %(before)s
+GROUP BY state
+
 -- name: prune_jobs
 -- Delete up to %(limit)s finished jobs (of the given states) that finished before
 -- %(before)s, oldest ids first, and their attempts. The rollup keeps what they counted.

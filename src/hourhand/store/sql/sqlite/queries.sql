@@ -344,6 +344,12 @@ WHERE minute > 0
 -- name: mark_stats
 UPDATE hourhand_stats_mark SET upto = max(upto, :upto) WHERE id = 1
 
+-- name: count_prunable
+-- Jobs per state that prune_jobs would delete (a dry run).
+SELECT state, count(*) AS n FROM hourhand_jobs
+WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :before
+GROUP BY state
+
 -- name: prunable
 -- Up to :limit finished jobs (of the given states) that finished before :before, oldest
 -- ids first.
