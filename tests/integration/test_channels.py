@@ -1,0 +1,160 @@
+"""Notification channels against real local servers: a webhook receiver (http.server) and
+an SMTP server (aiosmtpd). No database is involved."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from hourhand.alert_config import EmailChannel, LogChannel, SmtpSettings, WebhookChannel
+from hourhand.channels import (
+    SIGNATURE_HEADER,
+    DeliveryFailed,
+    Notification,
+    send_email,
+    send_log,
+    send_webhook,
+)
+
+NOTE = Notification(
+    rule="reports-failing",
+    kind="failures_in_a_row",
+    severity="critical",
+    state="firing",
+    summary="reports:generate failed 3 times in a row",
+    details={"job": "reports:generate", "count": 3},
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Receiver:
+    """A real HTTP server that records what is posted and answers ``status``."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.status = 200
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.requests.append((dict(self.headers), body))
+                self.send_response(outer.status)
+                self.end_headers()
+                self.wfile.write(b"no thanks" if outer.status >= 400 else b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append((envelope.rcpt_tos, message))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[SmtpSettings, Mailbox]]:
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings = SmtpSettings(host="127.0.0.1", port=port, sender="hourhand@example.com")
+    yield settings, box
+    controller.stop()
+
+
+def test_a_webhook_gets_the_json_signed(receiver: Receiver) -> None:
+    channel = WebhookChannel(kind="webhook", url=receiver.url, secret="hook-s3cret")
+    assert send_webhook(channel, NOTE) == 200
+    [(headers, body)] = receiver.requests
+    payload = json.loads(body)
+    assert payload["rule"] == "reports-failing" and payload["state"] == "firing"
+    assert payload["details"] == {"job": "reports:generate", "count": 3}
+    expected = hmac.new(b"hook-s3cret", body, hashlib.sha256).hexdigest()
+    assert headers[SIGNATURE_HEADER] == f"sha256={expected}"
+
+
+def test_slack_and_teams_shapes(receiver: Receiver) -> None:
+    send_webhook(WebhookChannel(kind="webhook", url=receiver.url, format="slack"), NOTE)
+    send_webhook(WebhookChannel(kind="webhook", url=receiver.url, format="teams"), NOTE)
+    slack, teams = (json.loads(body) for _, body in receiver.requests)
+    assert slack == {"text": "[CRITICAL] reports-failing: reports:generate failed 3 times in a row"}
+    assert teams["@type"] == "MessageCard" and teams["title"] == slack["text"]
+    assert SIGNATURE_HEADER not in receiver.requests[0][0]  # no secret, no signature
+
+
+def test_a_refusing_or_absent_webhook_is_a_failed_delivery(receiver: Receiver) -> None:
+    receiver.status = 503
+    channel = WebhookChannel(kind="webhook", url=receiver.url, secret="hook-s3cret")
+    with pytest.raises(DeliveryFailed, match="HTTP 503: no thanks") as refused:
+        send_webhook(channel, NOTE, name="ops-hook")
+    assert "ops-hook" in str(refused.value) and "s3cret" not in str(refused.value)
+    gone = WebhookChannel(kind="webhook", url=f"http://127.0.0.1:{free_port()}/", timeout=2)
+    with pytest.raises(DeliveryFailed, match="ConnectError"):
+        send_webhook(gone, NOTE)
+
+
+def test_an_email_reaches_the_smtp_server(smtp: tuple[SmtpSettings, Mailbox]) -> None:
+    settings, box = smtp
+    channel = EmailChannel(kind="email", to=["ops@example.com", "oncall@example.com"])
+    asyncio.run(send_email(settings, channel, NOTE))
+    [(recipients, message)] = box.messages
+    assert recipients == ["ops@example.com", "oncall@example.com"]
+    assert message["Subject"] == (
+        "[hourhand] [CRITICAL] reports-failing: reports:generate failed 3 times in a row"
+    )
+    assert message["From"] == "hourhand@example.com"
+    body = message.get_content()
+    assert "reports:generate failed 3 times in a row" in body and "count: 3" in body
+
+
+def test_an_smtp_server_that_is_down_is_a_failed_delivery() -> None:
+    settings = SmtpSettings(host="127.0.0.1", port=free_port(), sender="h@example.com", timeout=3)
+    channel = EmailChannel(kind="email", to=["ops@example.com"])
+    with pytest.raises(DeliveryFailed, match="channel ops-mail"):
+        asyncio.run(send_email(settings, channel, NOTE, name="ops-mail"))
+
+
+def test_the_log_channel(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="hourhand.channels")
+    send_log(LogChannel(kind="log", level="error"), NOTE)
+    [record] = caplog.records
+    assert record.levelno == logging.ERROR and "reports-failing" in record.getMessage()
