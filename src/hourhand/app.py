@@ -381,6 +381,12 @@ class Hourhand:
         self.config_path = Path(path)
         return [entry.spec for entry in entries]
 
+    def load_alerting(self, path: str | Path) -> AlertingConfig:
+        """Read only the ``[smtp]``, ``[channels.*]`` and ``[alerts.*]`` tables of a config
+        file (:meth:`load_config` reads them too, with the schedules)."""
+        self.alerting = load_alerting(path)
+        return self.alerting
+
     def system_schedules(self) -> list[ScheduleSpec]:
         """Code and config schedules (a config entry wins over code of the same name)."""
         return list({**self.code_schedules, **self.config_schedules}.values())

@@ -27,6 +27,7 @@ from hourhand.channels import (
     send_log,
     send_webhook,
 )
+from tests.acceptance.test_cli import hourhand
 
 NOTE = Notification(
     rule="reports-failing",
@@ -158,3 +159,19 @@ def test_the_log_channel(caplog: pytest.LogCaptureFixture) -> None:
     send_log(LogChannel(kind="log", level="error"), NOTE)
     [record] = caplog.records
     assert record.levelno == logging.ERROR and "reports-failing" in record.getMessage()
+
+
+def test_alerts_test_sends_through_a_configured_channel(receiver: Receiver, tmp_path: Any) -> None:
+    config = tmp_path / "hourhand.toml"
+    config.write_text(f'[channels.ops-hook]\nkind = "webhook"\nurl = "{receiver.url}"\n')
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    assert hourhand("--database", db, "migrate").returncode == 0
+    sent = hourhand("--database", db, "alerts", "test", "ops-hook", "--config", str(config))
+    assert sent.returncode == 0, sent.stderr
+    [(_, body)] = receiver.requests
+    assert json.loads(body)["state"] == "test"
+    receiver.status = 500
+    failed = hourhand("--database", db, "alerts", "test", "ops-hook", "--config", str(config))
+    assert failed.returncode == 2 and "HTTP 500" in failed.stderr
+    unknown = hourhand("--database", db, "alerts", "test", "nope", "--config", str(config))
+    assert unknown.returncode == 2 and "no channel 'nope'" in unknown.stderr

@@ -304,6 +304,7 @@ def main() -> None:
 
 # Register the subcommands (they import this module's cli group).
 from hourhand.cli import (  # noqa: E402, F401
+    alerts,
     config,
     cron,
     demo,

@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from hourhand.ops.actor import ROLES, Actor, Role
+from hourhand.ops.alerts import AlertOps
 from hourhand.ops.jobs import (
     BulkResult,
     Enqueued,
@@ -44,6 +45,7 @@ class Operations:
         self.schedules = ScheduleOps(self)
         self.queues = QueueOps(self)
         self.retention = Retention(self)
+        self.alerts = AlertOps(self)
 
     @cached_property
     def audit(self) -> Audit:
@@ -93,6 +95,7 @@ class Operations:
 __all__ = [
     "ROLES",
     "Actor",
+    "AlertOps",
     "BulkResult",
     "CronPreview",
     "Enqueued",
