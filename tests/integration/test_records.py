@@ -237,7 +237,7 @@ def test_audit_lists_newest_first_by_keyset_pages_and_filters(hh: Hourhand) -> N
 def test_a_failed_audit_write_never_fails_the_action(
     hh: Hourhand, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def down(**_: Any) -> None:
+    def down(*_: Any, **__: Any) -> None:
         raise DatabaseUnavailable("the database is gone")
 
     monkeypatch.setattr(hh.store.records, "add_audit", down)
@@ -248,7 +248,7 @@ def test_a_failed_audit_write_never_fails_the_action(
     assert key not in caplog.text
 
     caplog.clear()
-    monkeypatch.setattr(hh.store.records, "add_audit", lambda **_: 1 / 0)
+    monkeypatch.setattr(hh.store.records, "add_audit", lambda *_, **__: 1 / 0)
     with caplog.at_level(logging.WARNING, logger="hourhand.ops.audit"):
         assert Audit(hh).record(CLI, "job.retry", "job", 1, details={"args": "s3cret"}) is None
     assert "ZeroDivisionError" in caplog.text and "s3cret" not in caplog.text

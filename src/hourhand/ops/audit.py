@@ -16,7 +16,7 @@ from hourhand import checks
 from hourhand.errors import DatabaseUnavailable
 from hourhand.ops.actor import Actor, Role
 from hourhand.outage import first_line
-from hourhand.store.records import AuditEntry
+from hourhand.store.records import AuditEntry, NewAuditEntry
 
 if TYPE_CHECKING:
     from hourhand.app import Hourhand
@@ -45,7 +45,7 @@ class Audit:
         """Add an entry for an action ``actor`` took (None if it could not be written).
         ``org_id``: the organisation of the target (default: the actor's)."""
         try:
-            return self.app.store.records.add_audit(
+            entry = NewAuditEntry(
                 actor_kind=actor.kind,
                 actor=actor.name,
                 actor_id=actor.id,
@@ -57,6 +57,7 @@ class Audit:
                 # JSON-ready, whatever the caller passed (a datetime in a before/after)
                 details=None if details is None else json.loads(json.dumps(details, default=str)),
             )
+            return self.app.store.records.add_audit(entry)
         except Exception as exc:  # never into the caller's action
             # The reason, but not the message of a refused value: it may quote the details.
             reason = first_line(exc) if isinstance(exc, DatabaseUnavailable) else type(exc).__name__

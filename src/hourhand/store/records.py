@@ -128,6 +128,21 @@ class ProcessInfo:
         }
 
 
+@dataclass(frozen=True)
+class NewAuditEntry:
+    """An audit entry to add (the database gives it its id and time)."""
+
+    actor_kind: str
+    actor: str
+    action: str
+    actor_id: str | None = None
+    org_id: str | None = None
+    address: str | None = None
+    target_kind: str | None = None
+    target_id: str | None = None
+    details: dict[str, Any] | None = None
+
+
 class Records(ABC):
     """Primitive operations on the keys, audit and processes tables. Blocking and
     thread-safe, with the store's errors (DatabaseUnavailable, DatabaseRejected)."""
@@ -167,19 +182,7 @@ class Records(ABC):
 
     # -- the audit log --------------------------------------------------------------------
     @abstractmethod
-    def add_audit(
-        self,
-        *,
-        actor_kind: str,
-        actor: str,
-        action: str,
-        actor_id: str | None = None,
-        org_id: str | None = None,
-        address: str | None = None,
-        target_kind: str | None = None,
-        target_id: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> AuditEntry:
+    def add_audit(self, entry: NewAuditEntry) -> AuditEntry:
         """Add an entry, timed by the database's clock."""
 
     @abstractmethod
@@ -298,26 +301,6 @@ def process_params(
     }
 
 
-def audit_params(
-    *,
-    actor_kind: str,
-    actor: str,
-    action: str,
-    actor_id: str | None,
-    org_id: str | None,
-    address: str | None,
-    target_kind: str | None,
-    target_id: str | None,
-    details: Any,
-) -> dict[str, Any]:
-    return {
-        "actor_kind": actor_kind,
-        "actor": actor,
-        "action": action,
-        "actor_id": actor_id,
-        "org_id": org_id,
-        "address": address,
-        "target_kind": target_kind,
-        "target_id": target_id,
-        "details": details,
-    }
+def audit_params(entry: NewAuditEntry, details: Any) -> dict[str, Any]:
+    """The add_audit statement's parameters (``details``: as the dialect stores JSON)."""
+    return {**entry.__dict__, "details": details}

@@ -13,6 +13,7 @@ from hourhand.store.records import (
     TOUCH_EVERY,
     ApiKey,
     AuditEntry,
+    NewAuditEntry,
     ProcessInfo,
     Records,
     audit_params,
@@ -92,30 +93,8 @@ class SQLiteRecords(Records):
         self._write("touch_key", {"id": key_id, "every": every})
 
     # -- the audit log --------------------------------------------------------------------
-    def add_audit(
-        self,
-        *,
-        actor_kind: str,
-        actor: str,
-        action: str,
-        actor_id: str | None = None,
-        org_id: str | None = None,
-        address: str | None = None,
-        target_kind: str | None = None,
-        target_id: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> AuditEntry:
-        params = audit_params(
-            actor_kind=actor_kind,
-            actor=actor,
-            action=action,
-            actor_id=actor_id,
-            org_id=org_id,
-            address=address,
-            target_kind=target_kind,
-            target_id=target_id,
-            details=None if details is None else json.dumps(details),
-        )
+    def add_audit(self, entry: NewAuditEntry) -> AuditEntry:
+        params = audit_params(entry, None if entry.details is None else json.dumps(entry.details))
         [row] = self._write("add_audit", params)
         return decode_audit(row, epoch_to_datetime, json_text)
 
