@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from hourhand import checks
-from hourhand.alert_config import AlertingConfig
+from hourhand.alert_config import AlertingConfig, AlertRule, rule_from
 from hourhand.checks import MAX_ID
 from hourhand.config import load_alerting, load_schedules, option_names
 from hourhand.errors import (
@@ -63,6 +63,7 @@ from hourhand.waiting import Waiters
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from hourhand.alert_engine import AlertEngine
     from hourhand.ops import Operations
     from hourhand.scheduler import Scheduler
     from hourhand.worker import Worker
@@ -121,12 +122,16 @@ class Hourhand:
         self.config_schedules: dict[str, ScheduleSpec] = {}  # from hourhand.toml
         self.config_path: Path | None = None  # the config file read, if any
         self.alerting = AlertingConfig()  # [smtp], [channels.*], [alerts.*] of that file
+        self.alert_rules: dict[str, AlertRule] = {}  # from hh.alert(...)
         self.schedules = Schedules(self)
         self.hooks = Hooks()  # see the before_job, after_job, on_failure, on_dead properties
         self._store: Store | None = None
         self._waiters: Waiters | None = None
         self._ops: Operations | None = None
         self._lock = threading.Lock()
+        from hourhand.alert_engine import register_notify  # (it registers on this app)
+
+        register_notify(self)
 
     # -- the database ---------------------------------------------------------------------
     @property
@@ -739,6 +744,21 @@ class Hourhand:
         return create_app(self, **options)
 
     # -- workers --------------------------------------------------------------------------
+    def alert(self, name: str, kind: str, **params: Any) -> AlertRule:
+        """Add an alert rule in code, as an ``[alerts.NAME]`` table would (docs/alerts.md):
+        ``hh.alert("reports-failing", "failures_in_a_row", job="reports:generate",
+        count=3, severity="critical", channels=["ops-hook"])``. ConfigurationError names
+        what is wrong."""
+        rule = rule_from({"kind": kind, **params}, f"alert rule {name!r}")
+        self.alert_rules[name] = rule
+        return rule
+
+    def alert_engine(self) -> AlertEngine:
+        """The evaluation of this app's alert rules (schedulers run it)."""
+        from hourhand.alert_engine import AlertEngine
+
+        return AlertEngine(self)
+
     def scheduler(self, **options: Any) -> Scheduler:
         """A scheduler for this app's schedules (see :class:`hourhand.scheduler.Scheduler`)."""
         from hourhand.scheduler import Scheduler
