@@ -40,6 +40,7 @@ from hourhand.store.base import HOLD_UNTIL
 if TYPE_CHECKING:
     from hourhand.app import Hourhand
 
+NOTIFY_QUEUE = "hourhand"  # where notifications wait (alert_engine.NOTIFY_QUEUE)
 FAILED_OUTCOMES = frozenset({"failed", "timeout", "lost"})
 RECENT_SCAN = 10_000  # a job type's runs are looked for among the newest jobs of all
 P95_SAMPLE = 200  # completed attempts a type's p95 is taken over
@@ -211,6 +212,8 @@ def _queue_backlog(app: Hourhand, active: ActiveRule, now: datetime) -> list[Fin
     rule = active.rule
     found = []
     for queue in app.store.list_queues(rule.queue):
+        if rule.queue is None and queue.name == NOTIFY_QUEUE:
+            continue  # (its own notifications would feed it; name the queue to watch it)
         reasons = []
         if rule.ready_above is not None and queue.ready > rule.ready_above:
             reasons.append(f"{queue.ready} jobs ready (limit {rule.ready_above})")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from hourhand.alert_conditions import ActiveRule, Finding, findings
+from hourhand.alert_conditions import NOTIFY_QUEUE, ActiveRule, Finding, findings
 from hourhand.alert_config import AlertRule, EmailChannel, LogChannel, WebhookChannel
 from hourhand.errors import ConfigurationError, NotFound
 from hourhand.jobs import JobContext, NewJob
@@ -43,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 EVALUATE_EVERY = 10.0  # seconds between evaluations in a scheduler
 NOTIFY_JOB = "hourhand.notify"
-NOTIFY_QUEUE = "hourhand"
 # a channel that is down is tried for about a day: 15 s, 30 s, ... capped at 30 minutes
 NOTIFY_RETRY = Retry.exponential(base=15, cap=1800)
 NOTIFY_ATTEMPTS = 60
@@ -161,10 +160,16 @@ class AlertEngine:
                 self._log(alert, "firing")
             return
         # firing: notify again every `repeat`, unless acknowledged or silenced
-        if rule.repeat is None or alert.acked_at is not None or alert.silenced(now):
-            return
         last = alert.notified_at or alert.fired_at or alert.opened_at
-        if now - last < timedelta(seconds=rule.repeat):
+        if (
+            rule.repeat is None
+            or alert.acked_at is not None
+            or alert.silenced(now)
+            or now - last < timedelta(seconds=rule.repeat)
+        ):
+            if finding.summary != alert.summary:  # what it says changed: keep it current
+                values = {"summary": finding.summary, "details": finding.details}
+                store.change_alert(alert.id, {"state": "firing"}, values)
             return
         notify = self._notes(active, finding.summary, finding.details, "firing", now, repeat=True)
         expect = {"state": "firing", "notified_at": alert.notified_at}
