@@ -276,7 +276,7 @@ def _no_workers(app: Hourhand, active: ActiveRule, now: datetime) -> list[Findin
     if rule.queue is not None:
         queues = [rule.queue]
     else:
-        queues = sorted({q.name for q in app.store.list_queues()} | set(_registered_queues(app)))
+        queues = [q.name for q in app.queues()]
     found = []
     for queue in queues:
         if not any(w.queues is None or queue in w.queues for w in workers):
@@ -351,10 +351,6 @@ def _last_success(app: Hourhand, schedule: Schedule) -> datetime | None:
         if job.state == JobState.COMPLETED and job.finished_at is not None:
             return job.finished_at
     return None
-
-
-def _registered_queues(app: Hourhand) -> list[str]:
-    return [spec.queue for spec in app.registry.values()]
 
 
 def _hm(value: datetime) -> str:

@@ -70,6 +70,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+BUILTIN_PREFIX = "hourhand."  # the job types hourhand registers on every app
+
 P = ParamSpec("P")
 R = TypeVar("R")
 Handler = Callable[Concatenate[Any, P], R]
@@ -718,10 +720,12 @@ class Hourhand:
 
     def queues(self) -> list[QueueInfo]:
         """Every queue, by name: those with ready or running jobs, those ever paused and
-        those this app's job types use; each with its paused flag and job counts."""
+        those this app's job types use (hourhand's own, such as notifications, only while
+        they have jobs); each with its paused flag and job counts."""
         found = {q.name: q for q in self.store.list_queues()}
         for spec in self.registry.values():
-            found.setdefault(spec.queue, QueueInfo(spec.queue, False, 0, 0, None))
+            if not spec.name.startswith(BUILTIN_PREFIX):
+                found.setdefault(spec.queue, QueueInfo(spec.queue, False, 0, 0, None))
         return [found[name] for name in sorted(found)]
 
     # -- operations -----------------------------------------------------------------------

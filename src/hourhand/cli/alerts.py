@@ -13,7 +13,7 @@ from hourhand.config import config_path
 from hourhand.errors import InvalidInput
 from hourhand.humanize import plural
 from hourhand.ops import Operations
-from hourhand.store.alert_rows import AlertRow
+from hourhand.store import AlertRow
 
 pass_settings = click.make_pass_decorator(Settings)
 CONFIG_HELP = "Config file (default: HOURHAND_CONFIG or ./hourhand.toml)."

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from hourhand.alert_config import AlertRule
 from hourhand.ops.alerts import RuleInfo
-from hourhand.store.alert_rows import AlertRow
+from hourhand.store import AlertRow
 from hourhand.web.models import Body
 
 
