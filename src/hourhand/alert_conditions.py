@@ -273,10 +273,7 @@ def _dead_letter(app: Hourhand, active: ActiveRule, now: datetime) -> list[Findi
 def _no_workers(app: Hourhand, active: ActiveRule, now: datetime) -> list[Finding]:
     rule = active.rule
     workers = [p for p in app.store.records.list_processes(ALIVE_WITHIN) if p.kind == "worker"]
-    if rule.queue is not None:
-        queues = [rule.queue]
-    else:
-        queues = [q.name for q in app.queues()]
+    queues = [rule.queue] if rule.queue is not None else [q.name for q in app.queues()]
     found = []
     for queue in queues:
         if not any(w.queues is None or queue in w.queues for w in workers):
