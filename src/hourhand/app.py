@@ -398,6 +398,11 @@ class Hourhand:
         """Code and config schedules (a config entry wins over code of the same name)."""
         return list({**self.code_schedules, **self.config_schedules}.values())
 
+    def own_types(self) -> list[str]:
+        """The app's job types, without those hourhand registers on every app
+        (``hourhand.notify``, ...), by name."""
+        return sorted(n for n in self.registry if not n.startswith(BUILTIN_PREFIX))
+
     def spec(self, name: str) -> JobSpec:
         try:
             return self.registry[name]
