@@ -404,3 +404,43 @@ channels = ["ops-mail"]
     assert "[WARNING] backlog" in message["Subject"]
     attempts = s.hh.ops.jobs.get(CLI, note.id).attempts
     assert attempts[0].outcome == "failed" and attempts[-1].outcome == "completed"
+
+
+def test_two_schedulers_evaluating_at_the_same_instant_open_and_notify_once(
+    setup_for: Callable[[str], Setup],
+) -> None:
+    s = setup_for(
+        """
+[alerts.backlog]
+kind = "queue_backlog"
+queue = "default"
+ready_above = 0
+channels = ["ops-hook"]
+"""
+    )
+    s.hh.enqueue("reports:generate", {})
+    now = s.now()
+    for step in (now, now + timedelta(minutes=1)):  # fire, then (queue drained) resolve
+        if step != now:
+            s.finish(*[j.id for j in s.hh.store.list_jobs(JobFilter(name="reports:generate"))])
+        barrier = threading.Barrier(2)
+        results: list[Evaluation] = []
+
+        threads = [
+            threading.Thread(target=_evaluate, args=(app, step, barrier, results)) for app in s.apps
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert len(results) == 2
+        what = "fired" if step == now else "resolved"
+        assert len(changes(results, what)) == 1
+    assert len(s.notifications()) == 2  # firing, resolved: one each
+
+
+def _evaluate(
+    app: Hourhand, at: datetime, barrier: threading.Barrier, results: list[Evaluation]
+) -> None:
+    barrier.wait(10)
+    results.append(app.alert_engine().evaluate(at))
