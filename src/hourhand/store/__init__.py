@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from hourhand.errors import ConfigurationError
+from hourhand.store.alert_rows import AlertQuery, AlertRow, StoredRule
 from hourhand.store.base import (
     AttemptEnd,
     Completion,
@@ -20,6 +21,8 @@ from hourhand.store.base import (
 from hourhand.store.records import ApiKey, AuditEntry, ProcessInfo
 
 __all__ = [
+    "AlertQuery",
+    "AlertRow",
     "ApiKey",
     "AttemptEnd",
     "AuditEntry",
@@ -31,6 +34,7 @@ __all__ = [
     "ProcessInfo",
     "QueueInfo",
     "Store",
+    "StoredRule",
     "TypeClaim",
     "check_listen_url",
     "check_url",
