@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from hourhand import checks
 from hourhand.alert_config import AlertingConfig
+from hourhand.builtin import BASE_KINDS, BuiltinSettings, builtin_from, kinds_from, register
 from hourhand.checks import MAX_ID
-from hourhand.config import load_alerting, load_schedules, option_names
+from hourhand.config import load_alerting, load_schedules, option_names, read_toml
 from hourhand.errors import (
     ConfigurationError,
     DatabaseNotFound,
@@ -121,12 +122,16 @@ class Hourhand:
         self.config_schedules: dict[str, ScheduleSpec] = {}  # from hourhand.toml
         self.config_path: Path | None = None  # the config file read, if any
         self.alerting = AlertingConfig()  # [smtp], [channels.*], [alerts.*] of that file
+        # [databases.*], [secrets], [email], [kinds.*] of that file (hourhand.builtin)
+        self.builtin = BuiltinSettings()
+        self.custom_kinds: frozenset[str] = frozenset()  # job types of its [kinds.*]
         self.schedules = Schedules(self)
         self.hooks = Hooks()  # see the before_job, after_job, on_failure, on_dead properties
         self._store: Store | None = None
         self._waiters: Waiters | None = None
         self._ops: Operations | None = None
         self._lock = threading.Lock()
+        register(self)  # hourhand.http, hourhand.sql, hourhand.email
 
     # -- the database ---------------------------------------------------------------------
     @property
@@ -354,14 +359,19 @@ class Hourhand:
         database when a scheduler starts. Only an app that read a config file adds,
         changes or removes config schedules: one that read none leaves them alone.
 
-        Every schedule's job type must be registered, and every key that is not an option
-        must be a parameter of its handler: ConfigurationError names file, table and key."""
+        The file's custom kinds (``[kinds.*]``) become job types, replacing those of a file
+        read before. Every schedule's job type must be registered (or be such a kind), and
+        every key that is not an option must be one of its parameters: ConfigurationError
+        names file, table and key; nothing is changed then."""
         entries = load_schedules(path)
         alerting = load_alerting(path)
+        settings, kinds = self._read_kinds(path, alerting)
+        registry = {n: s for n, s in self.registry.items() if n not in self.custom_kinds}
+        registry.update(kinds)
         for entry in entries:
-            spec = self.registry.get(entry.spec.job)
+            spec = registry.get(entry.spec.job)
             if spec is None:
-                known = ", ".join(sorted(self.registry)) or "none"
+                known = ", ".join(sorted(registry)) or "none"
                 raise ConfigurationError(
                     f"{entry.where}: unknown job type {entry.spec.job!r} (registered: {known})"
                 )
@@ -373,11 +383,17 @@ class Hourhand:
                         f"{entry.spec.job!r}'s handler"
                     )
             try:
-                spec.check_args(entry.spec.args)
+                spec.check_args(entry.spec.args, depth="args")  # the settings are not in yet
             except InvalidInput as exc:
                 raise ConfigurationError(f"{entry.where}: {exc}") from None
+        previous = self._install_kinds(settings, kinds, alerting)
+        for entry in entries:  # against the file's own settings: databases, SMTP server
+            try:
+                registry[entry.spec.job].check_args(entry.spec.args, depth="config")
+            except InvalidInput as exc:
+                self._install_kinds(*previous)
+                raise ConfigurationError(f"{entry.where}: {exc}") from None
         self.config_schedules = {entry.spec.name: entry.spec for entry in entries}
-        self.alerting = alerting
         self.config_path = Path(path)
         return [entry.spec for entry in entries]
 
@@ -386,6 +402,40 @@ class Hourhand:
         file (:meth:`load_config` reads them too, with the schedules)."""
         self.alerting = load_alerting(path)
         return self.alerting
+
+    def load_kinds(self, path: str | Path) -> list[str]:
+        """Read the built-in kinds' tables (``[databases.*]``, ``[secrets]``, ``[email]``,
+        ``[kinds.*]``) and the alerting ones (``[smtp]``) of a config file, without its
+        schedules: for an app that runs those kinds but none of the file's schedules'
+        types. Returns the custom kinds' names (:meth:`load_config` reads all of it)."""
+        alerting = load_alerting(path)
+        settings, kinds = self._read_kinds(path, alerting)
+        self._install_kinds(settings, kinds, alerting)
+        return sorted(kinds)
+
+    def _read_kinds(
+        self, path: str | Path, alerting: AlertingConfig
+    ) -> tuple[BuiltinSettings, dict[str, JobSpec]]:
+        settings = builtin_from(read_toml(path), path)
+        return settings, kinds_from(self, settings, alerting.smtp, path)
+
+    def _install_kinds(
+        self, settings: BuiltinSettings, kinds: dict[str, JobSpec], alerting: AlertingConfig
+    ) -> tuple[BuiltinSettings, dict[str, JobSpec], AlertingConfig]:
+        """Put a file's settings and custom kinds in place of the previous ones; returns
+        those."""
+        previous = (
+            self.builtin,
+            {name: self.registry[name] for name in self.custom_kinds},
+            self.alerting,
+        )
+        for name in self.custom_kinds:
+            self.registry.pop(name, None)
+        self.registry.update(kinds)
+        self.custom_kinds = frozenset(kinds)
+        self.builtin = settings
+        self.alerting = alerting
+        return previous
 
     def system_schedules(self) -> list[ScheduleSpec]:
         """Code and config schedules (a config entry wins over code of the same name)."""
@@ -513,7 +563,10 @@ class Hourhand:
         """Validate an enqueue request against the registry; raise a clear error if wrong."""
         spec = self.spec(name)
         args_json = encode_args(name, args)
-        spec.check_args(args or {}, args_json)
+        # A schedule's run is checked against its arguments alone (jobs.CheckDepth): a run
+        # that could not be checked against this process's settings is better run, and
+        # failed with its reason, than skipped.
+        spec.check_args(args or {}, args_json, depth="all" if schedule_id is None else "args")
         if max_attempts is not None:
             checks.integer("max_attempts", max_attempts, 1, MAX_ATTEMPTS)
         if timeout is not None:
@@ -713,10 +766,12 @@ class Hourhand:
 
     def queues(self) -> list[QueueInfo]:
         """Every queue, by name: those with ready or running jobs, those ever paused and
-        those this app's job types use; each with its paused flag and job counts."""
+        those this app's job types use (the built-in kinds' only when they have jobs);
+        each with its paused flag and job counts."""
         found = {q.name: q for q in self.store.list_queues()}
         for spec in self.registry.values():
-            found.setdefault(spec.queue, QueueInfo(spec.queue, False, 0, 0, None))
+            if spec.name not in BASE_KINDS:
+                found.setdefault(spec.queue, QueueInfo(spec.queue, False, 0, 0, None))
         return [found[name] for name in sorted(found)]
 
     # -- operations -----------------------------------------------------------------------

@@ -6,7 +6,7 @@ import click
 
 from hourhand.cli.main import Settings, cli
 from hourhand.cli.output import echo_json
-from hourhand.config import config_path, load_alerting, load_schedules
+from hourhand.config import config_path, load_schedules
 from hourhand.errors import InvalidInput
 from hourhand.humanize import plural
 
@@ -24,19 +24,20 @@ def config_group() -> None:
 @pass_settings
 def check(settings: Settings, path: str | None, as_json: bool) -> None:
     """Check a config file (PATH, else HOURHAND_CONFIG, else ./hourhand.toml): its
-    schedules (with --app, also their job types and arguments), channels and alert rules.
-    The first problem is one line naming the file, the table and the key (exit code 2)."""
+    schedules (with --app, also their job types and arguments), channels, alert rules,
+    databases and custom kinds (each against its base kind). The first problem is one line
+    naming the file, the table and the key (exit code 2)."""
     found = config_path(path)
     if found is None:
         raise InvalidInput("no config file: pass one, set HOURHAND_CONFIG or add ./hourhand.toml")
+    app = settings.app(required=bool(settings.app_path))
     if settings.app_path:
-        app = settings.app(required=True)
         app.load_config(found)
         schedules = sorted(app.config_schedules)
-        alerting = app.alerting
     else:
         schedules = sorted(entry.spec.name for entry in load_schedules(found))
-        alerting = load_alerting(found)
+        app.load_kinds(found)  # the built-in kinds are on every app: presets of them check
+    alerting = app.alerting
     if as_json:
         echo_json(
             {
@@ -45,12 +46,15 @@ def check(settings: Settings, path: str | None, as_json: bool) -> None:
                 "smtp": alerting.smtp is not None,
                 "channels": sorted(alerting.channels),
                 "alerts": sorted(alerting.alerts),
+                "databases": sorted(app.builtin.databases),
+                "kinds": sorted(app.custom_kinds),
             }
         )
         return
     checked = "" if settings.app_path else " (pass --app to check job types and arguments too)"
+    kinds = f", {plural(len(app.custom_kinds), 'custom kind')}" if app.custom_kinds else ""
     click.echo(
         f"{found}: ok: {plural(len(schedules), 'schedule')}, "
         f"{plural(len(alerting.channels), 'channel')}, "
-        f"{plural(len(alerting.alerts), 'alert rule')}{checked}"
+        f"{plural(len(alerting.alerts), 'alert rule')}{kinds}{checked}"
     )

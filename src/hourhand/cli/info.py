@@ -4,16 +4,20 @@ database holds. It creates and changes nothing."""
 from __future__ import annotations
 
 from importlib.metadata import version as package_version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from hourhand.builtin import BASE_KINDS
 from hourhand.cli.main import Settings, cli
 from hourhand.cli.output import Cell, echo_json, print_fields
 from hourhand.config import config_path
 from hourhand.humanize import plural
 from hourhand.jobs import JobState
 from hourhand.store import DatabaseInfo
+
+if TYPE_CHECKING:
+    from hourhand.app import Hourhand
 
 pass_settings = click.make_pass_decorator(Settings)
 ORIGINS = {"app": "set in the app", "default": "the default"}
@@ -74,7 +78,7 @@ def info_command(settings: Settings, as_json: bool) -> None:
         app_info = {
             "path": settings.app_path,
             "from": settings.app_source,
-            "job_types": sorted(app.registry),
+            "job_types": own_types(app),
             "code_schedules": sorted(app.code_schedules),
         }
     if as_json:
@@ -114,7 +118,7 @@ def info_command(settings: Settings, as_json: bool) -> None:
     if app_info is None:
         rows.append(("app", "none (pass --app module:attribute or set HOURHAND_APP)"))
     else:
-        types = plural(len(app.registry), "job type")
+        types = plural(len(own_types(app)), "job type")
         crons = plural(len(app.code_schedules), "code schedule")
         rows.append(("app", f"{settings.app_path} (from {settings.app_source}): {types}, {crons}"))
     rows += [
@@ -122,3 +126,9 @@ def info_command(settings: Settings, as_json: bool) -> None:
         ("hourhand", package_version("hourhand")),
     ]
     print_fields(rows)
+
+
+def own_types(app: Hourhand) -> list[str]:
+    """The app's job types and its config file's custom kinds, without the built-in kinds
+    every app has (``hourhand jobs types`` lists those)."""
+    return sorted(name for name in app.registry if name not in BASE_KINDS)

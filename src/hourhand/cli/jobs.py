@@ -1,8 +1,9 @@
-"""``enqueue`` and ``jobs list|show|retry|cancel``."""
+"""``enqueue`` and ``jobs list|show|retry|cancel|types``."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import shlex
 from datetime import datetime
@@ -10,9 +11,10 @@ from datetime import datetime
 import click
 
 from hourhand.cli.main import Settings, cli
-from hourhand.cli.output import echo_json, line, print_jobs, show_job
+from hourhand.cli.output import Cell, Column, echo_json, line, print_jobs, print_table, show_job
+from hourhand.cli.schedules import load_config
 from hourhand.errors import InvalidArguments, InvalidInput
-from hourhand.humanize import duration
+from hourhand.humanize import duration, plural
 from hourhand.jobs import FINAL_STATES, EnqueueResult, Job, JobState
 from hourhand.ops import JobQuery
 from hourhand.store import locate
@@ -247,3 +249,40 @@ def cancel(settings: Settings, job_id: int) -> None:
         )
     else:
         click.echo(f"job {job.id} is {job.state}")
+
+
+@jobs.command("types")
+@click.option(
+    "--config",
+    help="Config file whose custom kinds to list too (default: HOURHAND_CONFIG or "
+    "./hourhand.toml if present).",
+)
+@click.option("--json", "as_json", is_flag=True, help="With the JSON schema of each one's args.")
+@pass_settings
+def job_types(settings: Settings, config: str | None, as_json: bool) -> None:
+    """The job types: the app's (with --app), the built-in kinds (hourhand.http,
+    hourhand.sql, hourhand.email) and the config file's custom kinds, with their
+    parameters ([name]: optional)."""
+    load_config(settings, config, app_required=False)
+    found = settings.ops().jobs.types(settings.actor)
+    if as_json:
+        echo_json([dataclasses.asdict(t) for t in found])
+        return
+    rows: list[list[Cell]] = [
+        [
+            t.name,
+            t.queue,
+            ", ".join(p["name"] if p["required"] else f"[{p['name']}]" for p in t.params) or "-",
+            t.description or "",
+        ]
+        for t in found
+    ]
+    print_table(TYPE_COLUMNS, rows, plural(len(found), "job type"))
+
+
+TYPE_COLUMNS = (
+    Column("type"),
+    Column("queue"),
+    Column("parameters", wrap=True),
+    Column("description", wrap=True),
+)

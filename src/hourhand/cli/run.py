@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from hourhand.cli.main import Settings, cli
-from hourhand.errors import InvalidInput
+from hourhand.cli.schedules import load_config
 from hourhand.worker import (
     DEFAULT_CONCURRENCY,
     DEFAULT_GRACE,
@@ -37,6 +37,11 @@ def migrate(settings: Settings) -> None:
 @click.option("--grace", type=float, default=DEFAULT_GRACE, show_default=True, help="Seconds.")
 @click.option("--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL, show_default=True)
 @click.option("--worker-id", help="Default: host:pid:random.")
+@click.option(
+    "--config",
+    help="Config file: custom kinds, databases, secrets, SMTP (default: ./hourhand.toml if "
+    "present).",
+)
 @pass_settings
 def worker(
     settings: Settings,
@@ -46,11 +51,11 @@ def worker(
     grace: float,
     poll_interval: float,
     worker_id: str | None,
+    config: str | None,
 ) -> None:
     """Run jobs until SIGTERM or Ctrl-C (a second one skips the grace period)."""
     app = settings.app(required=True, create=True)
-    if not app.registry:
-        raise InvalidInput("the app defines no job types: nothing to run")
+    load_config(settings, config)  # the built-in kinds' settings and the custom kinds
     names, limits = parse_queues(queues)
     app.worker(
         queues=names,
