@@ -291,3 +291,35 @@ def test_user_schedules_use_custom_kinds_and_only_cluster_admins_the_built_in_on
     )
     assert raw.job == "hourhand.sql"
     assert lite.ops.jobs.enqueue(admin, "hourhand.sql", {"sql": "SELECT 1"}).created
+
+
+def test_a_job_whose_kind_changed_since_it_was_enqueued_fails_at_once(
+    lite: Hourhand,
+    tmp_path: Path,
+    server: Server,
+    monkeypatch: pytest.MonkeyPatch,
+    lite_worker: Callable[..., WorkerThread],
+) -> None:
+    monkeypatch.setenv("HOURHAND_SECRET_API_TOKEN", "x")
+    config = write_config(tmp_path, lite.database_url, server.url, free_port())
+    lite.load_config(config)
+    job_id = lite.enqueue("refresh-tenant", {"tenant": "acme"})
+    config.write_text(  # the kind now requires a region, which the job does not have
+        config.read_text()
+        .replace(
+            "[kinds.refresh-tenant.params.depth]",
+            '[kinds.refresh-tenant.params.region]\ntype = "string"\n\n'
+            "[kinds.refresh-tenant.params.depth]",
+        )
+        .replace("/tenants/{tenant}/", "/{region}/tenants/{tenant}/")
+        .replace('args = { tenant = "acme" }', 'args = { tenant = "acme", region = "eu" }')
+    )
+    lite.load_config(config)
+    lite_worker()
+    job = lite.wait(job_id, 15)
+    assert job.state == JobState.FAILED and job.attempt == 1
+    assert job.error == (
+        "DoNotRetry: the kind 'refresh-tenant' changed: its parameters no longer fit "
+        "('region' missing)"
+    )
+    assert server.requests == []

@@ -113,7 +113,16 @@ class Preset:
 
     def base_args(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """The base kind's arguments when a job runs, converted for its handler;
-        DoNotRetry if they do not fit it (the preset changed since the job was enqueued)."""
+        DoNotRetry if the job's parameters or the filled preset no longer fit (the kind
+        changed since the job was enqueued): another attempt would not fit either."""
+        params = self.kind.params
+        unknown = sorted(set(given) - set(params))
+        missing = sorted(n for n, p in params.items() if p.required and n not in given)
+        if unknown or missing:
+            what = f"unknown {unknown[0]!r}" if unknown else f"{missing[0]!r} missing"
+            raise DoNotRetry(
+                f"the kind {self.name!r} changed: its parameters no longer fit ({what})"
+            )
         args = self.expand(given)
         try:
             self.base.check_args(args, depth="args")
