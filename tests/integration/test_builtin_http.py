@@ -239,3 +239,22 @@ def test_bad_parameters_are_refused_at_enqueue(
         lite.enqueue("hourhand.http", args)
     assert message in str(refused.value)
     assert lite.counts()["queued"] == 0
+
+
+def test_a_secret_a_header_cannot_carry_fails_without_showing_it(
+    lite: Hourhand,
+    server: Server,
+    monkeypatch: pytest.MonkeyPatch,
+    lite_worker: Callable[..., WorkerThread],
+) -> None:
+    monkeypatch.setenv("HOURHAND_SECRET_API_TOKEN", "Bearer abc\nInjected: yes")
+    args = {"url": f"{server.url}/echo", "headers": {"Authorization": {"secret": "API_TOKEN"}}}
+    job_id = lite.enqueue("hourhand.http", args, max_attempts=1)
+    lite_worker()
+    job = finished(lite, job_id)
+    assert job.error == (
+        "RequestFailed: secret 'API_TOKEN' holds a line break or NUL, which a header value "
+        "cannot (header 'Authorization')"
+    )
+    [attempt] = lite.attempts(job_id)
+    assert "abc" not in (attempt.traceback or "") and server.requests == []

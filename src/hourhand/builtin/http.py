@@ -22,7 +22,9 @@ retried after that many seconds.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json as jsonlib
+import ssl
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -163,10 +165,18 @@ async def request(
 ) -> dict[str, Any]:
     import httpx2  # imported when a job runs: `import hourhand` stays quick
 
-    sent = {
-        name: value if isinstance(value, str) else resolve_secret(app, value["secret"])
-        for name, value in headers.items()
-    }
+    sent: dict[str, str] = {}
+    for name, value in headers.items():
+        if isinstance(value, str):
+            sent[name] = value
+            continue
+        secret = resolve_secret(app, value["secret"])
+        if any(c in secret for c in "\r\n\x00"):  # the client's error would show the value
+            raise RequestFailed(
+                f"secret {value['secret']!r} holds a line break or NUL, which a header "
+                f"value cannot (header {name!r})"
+            )
+        sent[name] = secret
     lower = {name.lower() for name in sent}
     if "user-agent" not in lower:
         sent["User-Agent"] = USER_AGENT
@@ -184,7 +194,9 @@ async def request(
     try:
         async with asyncio.timeout(timeout):
             async with (
-                httpx2.AsyncClient(timeout=timeout, follow_redirects=follow_redirects) as client,
+                httpx2.AsyncClient(
+                    timeout=timeout, follow_redirects=follow_redirects, verify=_tls()
+                ) as client,
                 client.stream(method, url, headers=sent, content=content) as response,
             ):
                 data, truncated = await _read(response, BODY_LIMIT)
@@ -225,6 +237,15 @@ async def request(
         result["body"] = text
     safe: dict[str, Any] = json_safe(result)
     return safe
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """The client's TLS settings, made once: loading the CA certificates for every request
+    would cost milliseconds of CPU each."""
+    import httpx2
+
+    return httpx2.create_ssl_context()
 
 
 async def _read(response: Any, limit: int) -> tuple[bytes, bool]:
