@@ -48,6 +48,9 @@ pass_settings = click.make_pass_decorator(Settings)
     "it was still unfinished.",
 )
 @click.option("--json", "as_json", is_flag=True, help='Print {"id": N, "created": true}.')
+@click.option(
+    "--config", help="Config file with custom kinds (default: ./hourhand.toml if present)."
+)
 @pass_settings
 def enqueue(
     settings: Settings,
@@ -64,8 +67,10 @@ def enqueue(
     max_attempts: int | None,
     wait_for: float | None,
     as_json: bool,
+    config: str | None,
 ) -> None:
-    """Add a job of type NAME (your app, from --app, must define it).
+    """Add a job of type NAME (your app, from --app, must define it, or the config file
+    as a custom kind; the built-in kinds are on every app).
 
     With --unique-key, a job of this type already waiting or running with that key is not
     duplicated: "already enqueued as job N", and this call's args and options are dropped."""
@@ -76,6 +81,7 @@ def enqueue(
     if not isinstance(args, dict):
         raise InvalidArguments(f"--args must be a JSON object, got {type(args).__name__}")
     ops = settings.app(required=True, create=True).ops
+    load_config(settings, config)
     enqueued = ops.jobs.enqueue(
         settings.actor,
         name,
