@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from hourhand import checks
 from hourhand.alert_config import AlertingConfig
-from hourhand.builtin import BASE_KINDS, BuiltinSettings, builtin_from, kinds_from, register
+from hourhand.builtin import BASE_KINDS, BuiltinSettings, install_kinds, read_kinds, register
 from hourhand.checks import MAX_ID
 from hourhand.config import load_alerting, load_schedules, option_names, read_toml
 from hourhand.errors import (
@@ -365,7 +365,7 @@ class Hourhand:
         names file, table and key; nothing is changed then."""
         entries = load_schedules(path)
         alerting = load_alerting(path)
-        settings, kinds = self._read_kinds(path, alerting)
+        settings, kinds = read_kinds(self, read_toml(path), path, alerting)
         registry = {n: s for n, s in self.registry.items() if n not in self.custom_kinds}
         registry.update(kinds)
         for entry in entries:
@@ -386,12 +386,12 @@ class Hourhand:
                 spec.check_args(entry.spec.args, depth="args")  # the settings are not in yet
             except InvalidInput as exc:
                 raise ConfigurationError(f"{entry.where}: {exc}") from None
-        previous = self._install_kinds(settings, kinds, alerting)
+        previous = install_kinds(self, settings, kinds, alerting)
         for entry in entries:  # against the file's own settings: databases, SMTP server
             try:
                 registry[entry.spec.job].check_args(entry.spec.args, depth="config")
             except InvalidInput as exc:
-                self._install_kinds(*previous)
+                install_kinds(self, *previous)
                 raise ConfigurationError(f"{entry.where}: {exc}") from None
         self.config_schedules = {entry.spec.name: entry.spec for entry in entries}
         self.config_path = Path(path)
@@ -409,33 +409,9 @@ class Hourhand:
         schedules: for an app that runs those kinds but none of the file's schedules'
         types. Returns the custom kinds' names (:meth:`load_config` reads all of it)."""
         alerting = load_alerting(path)
-        settings, kinds = self._read_kinds(path, alerting)
-        self._install_kinds(settings, kinds, alerting)
+        settings, kinds = read_kinds(self, read_toml(path), path, alerting)
+        install_kinds(self, settings, kinds, alerting)
         return sorted(kinds)
-
-    def _read_kinds(
-        self, path: str | Path, alerting: AlertingConfig
-    ) -> tuple[BuiltinSettings, dict[str, JobSpec]]:
-        settings = builtin_from(read_toml(path), path)
-        return settings, kinds_from(self, settings, alerting.smtp, path)
-
-    def _install_kinds(
-        self, settings: BuiltinSettings, kinds: dict[str, JobSpec], alerting: AlertingConfig
-    ) -> tuple[BuiltinSettings, dict[str, JobSpec], AlertingConfig]:
-        """Put a file's settings and custom kinds in place of the previous ones; returns
-        those."""
-        previous = (
-            self.builtin,
-            {name: self.registry[name] for name in self.custom_kinds},
-            self.alerting,
-        )
-        for name in self.custom_kinds:
-            self.registry.pop(name, None)
-        self.registry.update(kinds)
-        self.custom_kinds = frozenset(kinds)
-        self.builtin = settings
-        self.alerting = alerting
-        return previous
 
     def system_schedules(self) -> list[ScheduleSpec]:
         """Code and config schedules (a config entry wins over code of the same name)."""

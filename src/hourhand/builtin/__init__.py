@@ -16,7 +16,7 @@ See docs/builtin-jobs.md.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hourhand.builtin import http, mail, sql
 from hourhand.builtin.config import BASE_KINDS, BUILTIN_TABLES, BuiltinSettings, builtin_from
@@ -24,7 +24,7 @@ from hourhand.builtin.custom import custom_specs
 from hourhand.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from hourhand.alert_config import SmtpSettings
+    from hourhand.alert_config import AlertingConfig, SmtpSettings
     from hourhand.app import Hourhand
     from hourhand.jobs import JobSpec
 
@@ -34,7 +34,9 @@ __all__ = [
     "BuiltinSettings",
     "builtin_from",
     "custom_specs",
+    "install_kinds",
     "kinds_from",
+    "read_kinds",
     "register",
 ]
 
@@ -44,6 +46,33 @@ def register(app: Hourhand) -> None:
     for make in (http.make_spec, sql.make_spec, mail.make_spec):
         spec = make(app)
         app.registry[spec.name] = spec
+
+
+def read_kinds(
+    app: Hourhand, data: dict[str, Any], path: str | Path, alerting: AlertingConfig
+) -> tuple[BuiltinSettings, dict[str, JobSpec]]:
+    """The built-in kinds' tables of a parsed config file, and its custom kinds as job
+    types of ``app`` (not registered yet); ConfigurationError if one is wrong."""
+    settings = builtin_from(data, path)
+    return settings, kinds_from(app, settings, alerting.smtp, path)
+
+
+Installed = tuple[BuiltinSettings, dict[str, "JobSpec"], "AlertingConfig"]
+
+
+def install_kinds(
+    app: Hourhand, settings: BuiltinSettings, kinds: dict[str, JobSpec], alerting: AlertingConfig
+) -> Installed:
+    """Put a file's settings (its alerting tables too: ``[smtp]``) and custom kinds in
+    place of the app's previous ones; returns those, to put back."""
+    previous = (app.builtin, {name: app.registry[name] for name in app.custom_kinds}, app.alerting)
+    for name in app.custom_kinds:
+        app.registry.pop(name, None)
+    app.registry.update(kinds)
+    app.custom_kinds = frozenset(kinds)
+    app.builtin = settings
+    app.alerting = alerting
+    return previous
 
 
 def kinds_from(
