@@ -323,3 +323,30 @@ def test_a_job_whose_kind_changed_since_it_was_enqueued_fails_at_once(
         "('region' missing)"
     )
     assert server.requests == []
+
+
+def test_through_the_rest_api_an_organisations_key_schedules_a_custom_kind_not_a_raw_one(
+    lite: Hourhand, tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOURHAND_SECRET_API_TOKEN", "x")
+    lite.load_config(write_config(tmp_path, lite.database_url, server.url, free_port()))
+    _, key = lite.ops.keys.create(Actor.app("tests"), "acme-ops", "operator", "acme")
+    auth = {"Authorization": f"Bearer {key}"}
+    with TestClient(lite.asgi_app()) as client:
+        made = client.post(
+            "/v1/schedules",
+            headers=auth,
+            json={"name": "n", "job": "refresh-tenant", "cron": "@daily", "args": {"tenant": "a"}},
+        )
+        raw = client.post(
+            "/v1/jobs", headers=auth, json={"type": "hourhand.http", "args": {"url": "http://x"}}
+        )
+        bad = client.post(
+            "/v1/jobs", headers=auth, json={"type": "refresh-tenant", "args": {"tenant": 1}}
+        )
+    assert made.status_code == 201, made.text
+    assert made.json()["org_id"] == "acme" and made.json()["job"] == "refresh-tenant"
+    assert raw.status_code == 403 and raw.json()["error"]["code"] == "forbidden"
+    assert "needs a cluster admin" in raw.json()["error"]["message"]
+    assert bad.status_code == 400, bad.text
+    assert "argument 'tenant'" in bad.json()["error"]["message"]
