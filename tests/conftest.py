@@ -77,6 +77,16 @@ def hh(store_url: str) -> Iterator[Hourhand]:
         app.close()
 
 
+@pytest.fixture
+def lite(tmp_path: Path) -> Iterator[Hourhand]:
+    """An app on an SQLite file only, for tests of what does not depend on the store."""
+    app = Hourhand(f"sqlite:///{tmp_path}/lite.db")
+    try:
+        yield app
+    finally:
+        app.close()
+
+
 def wait_until(
     predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02, what: str = ""
 ) -> Any:
@@ -142,6 +152,18 @@ def run_worker(
 
     def start(**options: Any) -> WorkerThread:
         return app_workers(hh, **{"poll_interval": 0.2, **options})
+
+    return start
+
+
+@pytest.fixture
+def lite_worker(
+    lite: Hourhand, app_workers: Callable[..., WorkerThread]
+) -> Callable[..., WorkerThread]:
+    """``start(**options)``: a worker thread of the ``lite`` app (polling every 0.2 s)."""
+
+    def start(**options: Any) -> WorkerThread:
+        return app_workers(lite, **{"poll_interval": 0.2, **options})
 
     return start
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -237,6 +237,8 @@ def register_notify(app: Hourhand) -> None:
         max_attempts=NOTIFY_ATTEMPTS,
         timeout=120,
     )(notify)
+    # through hh.ops only a cluster admin may enqueue one (it sends through any channel)
+    app.registry[NOTIFY_JOB] = replace(app.registry[NOTIFY_JOB], admin_only=True)
 
 
 def note_from(data: dict[str, Any]) -> Notification:

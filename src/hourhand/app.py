@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from hourhand import checks
 from hourhand.alert_config import AlertRule, rule_from
 from hourhand.app_settings import AppSettings
+from hourhand.builtin import BuiltinSettings, install_kinds, read_kinds, register
 from hourhand.checks import MAX_ID
-from hourhand.config import load_schedules, option_names
+from hourhand.config import load_schedules, option_names, read_toml
 from hourhand.errors import (
     ConfigurationError,
     DatabaseNotFound,
@@ -135,6 +136,9 @@ class Hourhand(AppSettings):
         self.config_schedules: dict[str, ScheduleSpec] = {}  # from hourhand.toml
         self.config_path: Path | None = None  # the config file read, if any
         self.alert_rules: dict[str, AlertRule] = {}  # from hh.alert(...)
+        # [databases.*], [secrets], [email], [kinds.*] of that file (hourhand.builtin)
+        self.builtin = BuiltinSettings()
+        self.custom_kinds: frozenset[str] = frozenset()  # job types of its [kinds.*]
         self.schedules = Schedules(self)
         self.hooks = Hooks()  # see the before_job, after_job, on_failure, on_dead properties
         self._settings: Settings | None = None  # see the settings property
@@ -143,10 +147,11 @@ class Hourhand(AppSettings):
         self._ops: Operations | None = None
         self._lock = threading.Lock()
         # hourhand's own job types (named hourhand.*), on every app, so that any worker
-        # runs them: alert notifications, and the retention job of the [retention] system
-        # schedule
+        # runs them: the ready-made kinds, alert notifications, and the retention job of
+        # the [retention] system schedule
         from hourhand.alert_engine import register_notify
 
+        register(self)  # hourhand.http, hourhand.sql, hourhand.email
         register_notify(self)
         self.job(RETENTION)(retention_handler(self))
 
@@ -377,14 +382,19 @@ class Hourhand(AppSettings):
         :attr:`settings`). Only an app that read a config file adds, changes or removes
         config schedules: one that read none leaves them alone.
 
-        Every schedule's job type must be registered, and every key that is not an option
-        must be a parameter of its handler: ConfigurationError names file, table and key."""
+        The file's custom kinds (``[kinds.*]``) become job types, replacing those of a file
+        read before. Every schedule's job type must be registered (or be such a kind), and
+        every key that is not an option must be one of its parameters: ConfigurationError
+        names file, table and key; nothing is changed then."""
         entries = load_schedules(path)
         settings = self._checked_settings(path)
+        builtin, kinds = read_kinds(self, read_toml(path), path, settings.alerting)
+        registry = {n: s for n, s in self.registry.items() if n not in self.custom_kinds}
+        registry.update(kinds)
         for entry in entries:
-            spec = self.registry.get(entry.spec.job)
+            spec = registry.get(entry.spec.job)
             if spec is None:
-                known = ", ".join(sorted(self.registry)) or "none"
+                known = ", ".join(sorted(registry)) or "none"
                 raise ConfigurationError(
                     f"{entry.where}: unknown job type {entry.spec.job!r} (registered: {known})"
                 )
@@ -396,13 +406,32 @@ class Hourhand(AppSettings):
                         f"{entry.spec.job!r}'s handler"
                     )
             try:
-                spec.check_args(entry.spec.args)
+                spec.check_args(entry.spec.args, depth="args")  # the settings are not in yet
             except InvalidInput as exc:
                 raise ConfigurationError(f"{entry.where}: {exc}") from None
-        self.config_schedules = {entry.spec.name: entry.spec for entry in entries}
+        previous = install_kinds(self, builtin, kinds), self._settings
         self._use(settings)
+        for entry in entries:  # against the file's own settings: databases, SMTP server
+            try:
+                registry[entry.spec.job].check_args(entry.spec.args, depth="config")
+            except InvalidInput as exc:
+                install_kinds(self, *previous[0])
+                self._settings = previous[1]
+                raise ConfigurationError(f"{entry.where}: {exc}") from None
+        self.config_schedules = {entry.spec.name: entry.spec for entry in entries}
         self.config_path = Path(path)
         return [entry.spec for entry in entries]
+
+    def load_kinds(self, path: str | Path) -> list[str]:
+        """Read the settings of a config file (:meth:`load_settings`: ``[smtp]``, the
+        channels, ...) and the built-in kinds' tables (``[databases.*]``, ``[secrets]``,
+        ``[email]``, ``[kinds.*]``), without its schedules: for an app that runs those
+        kinds but none of the file's schedules' types. Returns the custom kinds' names
+        (:meth:`load_config` reads all of it)."""
+        settings = self.load_settings(path)
+        builtin, kinds = read_kinds(self, read_toml(path), path, settings.alerting)
+        install_kinds(self, builtin, kinds)
+        return sorted(kinds)
 
     def spec(self, name: str) -> JobSpec:
         try:
@@ -526,7 +555,10 @@ class Hourhand(AppSettings):
         """Validate an enqueue request against the registry; raise a clear error if wrong."""
         spec = self.spec(name)
         args_json = encode_args(name, args)
-        spec.check_args(args or {}, args_json)
+        # A schedule's run is checked against its arguments alone (jobs.CheckDepth): a run
+        # that could not be checked against this process's settings is better run, and
+        # failed with its reason, than skipped.
+        spec.check_args(args or {}, args_json, depth="all" if schedule_id is None else "args")
         if max_attempts is not None:
             checks.integer("max_attempts", max_attempts, 1, MAX_ATTEMPTS)
         if timeout is not None:

@@ -128,20 +128,31 @@ async def send_email(
     """Send the notification to the channel's addresses through the SMTP server;
     DeliveryFailed if the server cannot be reached or refuses it."""
     message = email_message(smtp, channel, note)
-    password = None if smtp.password is None else smtp.password.get_secret_value()
     try:
-        await aiosmtplib.send(
-            message,
-            hostname=smtp.host,
-            port=smtp.port,
-            username=smtp.username,
-            password=password,
-            use_tls=smtp.tls == "tls",
-            start_tls=smtp.tls == "starttls",
-            timeout=smtp.timeout,
-        )
+        await smtp_send(smtp, message)
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise DeliveryFailed(f"channel {name}: {type(exc).__name__}: {exc}") from None
+
+
+async def smtp_send(
+    smtp: SmtpSettings, message: EmailMessage, recipients: list[str] | None = None
+) -> tuple[dict[str, Any], str]:
+    """Send a message through the SMTP server of ``smtp`` (to ``recipients``, else to its
+    To, Cc and Bcc headers): the recipients it refused and its answer. Raises aiosmtplib's
+    SMTPException (all refused, a refusal) or OSError (no connection)."""
+    password = None if smtp.password is None else smtp.password.get_secret_value()
+    refused, answer = await aiosmtplib.send(
+        message,
+        recipients=recipients,
+        hostname=smtp.host,
+        port=smtp.port,
+        username=smtp.username,
+        password=password,
+        use_tls=smtp.tls == "tls",
+        start_tls=smtp.tls == "starttls",
+        timeout=smtp.timeout,
+    )
+    return dict(refused), answer
 
 
 def send_log(channel: LogChannel, note: Notification) -> None:

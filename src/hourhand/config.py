@@ -28,11 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from hourhand.alert_config import ALERTING_TABLES, AlertingConfig
+from hourhand.builtin.config import BUILTIN_TABLES
 from hourhand.errors import ConfigurationError, HourhandError
 from hourhand.schedule_model import ScheduleSpec
 
 DEFAULT_CONFIG = "hourhand.toml"
-TABLES = ("schedules", *ALERTING_TABLES, "retention")  # the tables hourhand.toml may have
+# the top-level tables hourhand.toml may have (the built-in kinds': hourhand/builtin/config.py)
+TABLES = ("schedules", *ALERTING_TABLES, "retention", *BUILTIN_TABLES)
 SETTING_KEYS = ("database", "listen_database")  # its keys outside any table (settings.py)
 OPTION_KEYS: dict[str, type | tuple[type, ...]] = {
     "queue": str,

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from hourhand import checks
 from hourhand.errors import InvalidArguments, InvalidInput
@@ -26,6 +26,14 @@ MAX_CACHED_SIGNATURES = 64  # argument-name sets remembered as accepted, per job
 MAX_ATTEMPTS = 10_000  # the most attempts a job may have
 MAX_CONCURRENCY = 1_000_000
 MAX_PRIORITY = 1_000_000  # priorities run from -MAX_PRIORITY to MAX_PRIORITY
+
+
+# How far a job type's own check of arguments looks (JobSpec.check; the built-in kinds):
+# "args": at the arguments alone (a schedule's run: its schedule was checked when it was
+# made, and a run is better failed with its reason than skipped); "config": also at the
+# config file's settings (databases, the SMTP server, template files: a schedule);
+# "all": also at what this process holds (secrets: an enqueue).
+CheckDepth = Literal["args", "config", "all"]
 
 
 def check_priority(value: Any) -> int:
@@ -193,6 +201,12 @@ class JobSpec:
     # at most this many starts in any period, across all workers: RateLimit, (N, seconds)
     # or "N/unit" text (normalized to a RateLimit)
     rate_limit: RateLimit | None = None
+    # further checks of a job's arguments at enqueue, after their names and types:
+    # ``check(args, depth)`` raises InvalidArguments (see CheckDepth)
+    check: Callable[[Mapping[str, Any], CheckDepth], None] | None = field(
+        default=None, repr=False, compare=False
+    )
+    admin_only: bool = False  # through hh.ops (CLI, API): cluster admins enqueue or schedule it
     is_async: bool = field(init=False)
     signature: inspect.Signature = field(init=False, repr=False)
     types: ArgumentTypes = field(init=False, repr=False, compare=False)
@@ -228,11 +242,20 @@ class JobSpec:
             for p in params
         )
 
-    def check_args(self, args: Mapping[str, Any], args_json: str | None = None) -> None:
+    def check_args(
+        self,
+        args: Mapping[str, Any],
+        args_json: str | None = None,
+        *,
+        depth: CheckDepth = "all",
+    ) -> None:
         """Raise InvalidArguments unless ``handler(ctx, **args)`` would bind, with values
-        that fit the handler's type hints (``args_json``: the args encoded, if at hand)."""
+        that fit the handler's type hints (``args_json``: the args encoded, if at hand),
+        and pass the job type's own ``check`` (as deep as ``depth`` says)."""
         self._check_names(args)
         self.types.check(checks.encode_json(args) if args_json is None else args_json)
+        if self.check is not None:
+            self.check(args, depth)
 
     def check_args_many(self, args_list: Sequence[Mapping[str, Any]], encoded: list[str]) -> None:
         """:meth:`check_args` for a batch (``encoded``: each item's JSON): names per item,
@@ -240,6 +263,12 @@ class JobSpec:
         for args in args_list:
             self._check_names(args)
         self.types.check_many(encoded)
+        if self.check is not None:
+            for index, args in enumerate(args_list):
+                try:
+                    self.check(args, "all")
+                except InvalidArguments as exc:
+                    raise InvalidArguments(f"item {index}: {exc}") from None
 
     def _check_names(self, args: Mapping[str, Any]) -> None:
         keys = frozenset(args)

@@ -75,7 +75,8 @@ class Schedules:
 
     def check(self, spec: ScheduleSpec) -> ScheduleSpec:
         spec = spec.validated()
-        self.app.spec(spec.job).check_args(spec.args)  # the job type exists and takes the args
+        # the job type exists and takes the args (its runs will hold the secrets they need)
+        self.app.spec(spec.job).check_args(spec.args, depth="config")
         return spec
 
     def get(self, schedule_id: int) -> Schedule:

@@ -81,11 +81,13 @@ class ArgumentTypes:
     def __init__(self, name: str, handler: Callable[..., Any], signature: inspect.Signature):
         self.name = name
         self._handler = handler
+        self._signature = signature
         self._names = [
             p.name
             for p in list(signature.parameters.values())[1:]
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
         ]
+        self._schema: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._built = False
         self._one: TypeAdapter[Any] | None = None
@@ -134,6 +136,16 @@ class ArgumentTypes:
             ) from None
         return {**args, **converted}
 
+    def schema(self) -> dict[str, Any]:
+        """A JSON schema of the arguments (what a form or a client needs): an object with
+        one property per parameter (its type where the hint says, its description where an
+        ``Annotated[..., Field(description=...)]`` gives one, its default), the required
+        ones, and no others unless the handler takes ``**kwargs``. A hint pydantic cannot
+        describe leaves its property open (``{}``)."""
+        if self._schema is None:
+            self._schema = _schema(self._handler, self._signature, self._names)
+        return self._schema
+
     def _build(self) -> None:
         if self._built:
             return
@@ -165,6 +177,51 @@ class ArgumentTypes:
                     )
             self.converts = self._convert is not None
             self._built = True
+
+
+def _schema(
+    handler: Callable[..., Any], signature: inspect.Signature, names: Sequence[str]
+) -> dict[str, Any]:
+    from pydantic import TypeAdapter
+
+    hints = _resolve(handler, names)
+    params = signature.parameters
+    properties: dict[str, Any] = {}
+    definitions: dict[str, Any] = {}
+    for name in names:
+        hint = hints.get(name, inspect.Parameter.empty)
+        prop: dict[str, Any] = {}
+        if not any(hint is unchecked for unchecked in _UNCHECKED):
+            try:
+                prop = TypeAdapter(hint).json_schema()
+            except Exception:  # an arbitrary class: the property stays open
+                prop = {}
+            definitions.update(prop.pop("$defs", {}))
+        default = params[name].default
+        if default is not inspect.Parameter.empty and _is_json(default):
+            prop["default"] = default
+        properties[name] = prop
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "required": [n for n in names if params[n].default is inspect.Parameter.empty],
+        "additionalProperties": any(p.kind == p.VAR_KEYWORD for p in params.values()),
+    }
+    if definitions:
+        schema["$defs"] = definitions
+    return schema
+
+
+def _is_json(value: Any) -> bool:
+    if value is None or isinstance(value, bool | int | str):
+        return True
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    if isinstance(value, list | tuple):
+        return all(_is_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
+    return False
 
 
 def _hint_source(handler: Callable[..., Any]) -> Any:

@@ -7,7 +7,17 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "hourhand"
-ABOVE_THE_STORE = ("app", "schedules", "scheduler", "worker", "ops", "web", "cli", "demo")
+ABOVE_THE_STORE = (
+    "app",
+    "schedules",
+    "scheduler",
+    "worker",
+    "ops",
+    "web",
+    "cli",
+    "demo",
+    "builtin",
+)
 # what the faces may take from the store package: data types and URL helpers, no store
 FACE_MAY_IMPORT = {"hourhand.store"}
 

@@ -26,22 +26,21 @@ def config_group() -> None:
 def check(settings: Settings, path: str | None, as_json: bool) -> None:
     """Check a config file (PATH, else HOURHAND_CONFIG, else ./hourhand.toml; none: the
     variables alone) under the HOURHAND_* variables: its schedules (with --app, also their
-    job types and arguments), channels, alert rules, [smtp] and [retention]. Every problem
-    is one line naming the key and the file and table, or the variable (exit code 2)."""
-    from hourhand.settings import load_settings  # pydantic-settings: for this command only
-
+    job types and arguments), channels, alert rules, [smtp], [retention], databases and
+    custom kinds (each against its base kind). Every problem is one line naming the key
+    and the file and table, or the variable (exit code 2)."""
     found = config_path(path)
-    if settings.app_path:
-        app = settings.app(required=True)
-        if found is not None:
-            app.load_config(found)
-        else:
-            app.load_settings(None)
+    app = settings.app(required=bool(settings.app_path))
+    if settings.app_path and found is not None:
+        app.load_config(found)
         schedules = sorted(app.config_schedules)
-        resolved = app.settings
+    elif found is not None:
+        schedules = sorted(e.spec.name for e in load_schedules(found))
+        app.load_kinds(found)  # the built-in kinds are on every app: presets of them check
     else:
-        schedules = sorted(e.spec.name for e in load_schedules(found)) if found else []
-        resolved = load_settings(found)
+        app.load_settings(None)
+        schedules = []
+    resolved = app.settings
     alerting = resolved.alerting
     if as_json:
         echo_json(
@@ -50,15 +49,18 @@ def check(settings: Settings, path: str | None, as_json: bool) -> None:
                 "schedules": schedules,
                 "channels": sorted(alerting.channels),
                 "alerts": sorted(alerting.alerts),
+                "databases": sorted(app.builtin.databases),
+                "kinds": sorted(app.custom_kinds),
             }
         )
         return
     checked = "" if settings.app_path else " (pass --app to check job types and arguments too)"
     where = str(found) if found is not None else "no config file, the variables"
+    kinds = f", {plural(len(app.custom_kinds), 'custom kind')}" if app.custom_kinds else ""
     click.echo(
         f"{where}: ok: {plural(len(schedules), 'schedule')}, "
         f"{plural(len(alerting.channels), 'channel')}, "
-        f"{plural(len(alerting.alerts), 'alert rule')}; "
+        f"{plural(len(alerting.alerts), 'alert rule')}{kinds}; "
         f"retention: {describe_retention(resolved.retention)}{checked}"
     )
     if resolved.from_env:

@@ -1,8 +1,9 @@
-"""``enqueue`` and ``jobs list|show|retry|cancel``."""
+"""``enqueue`` and ``jobs list|show|retry|cancel|types``."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import shlex
 from datetime import datetime
@@ -10,9 +11,10 @@ from datetime import datetime
 import click
 
 from hourhand.cli.main import Settings, cli
-from hourhand.cli.output import echo_json, line, print_jobs, show_job
+from hourhand.cli.output import Cell, Column, echo_json, line, print_jobs, print_table, show_job
+from hourhand.cli.schedules import load_config
 from hourhand.errors import InvalidArguments, InvalidInput
-from hourhand.humanize import duration
+from hourhand.humanize import duration, plural
 from hourhand.jobs import FINAL_STATES, EnqueueResult, Job, JobState
 from hourhand.ops import JobQuery
 from hourhand.store import locate
@@ -46,6 +48,9 @@ pass_settings = click.make_pass_decorator(Settings)
     "it was still unfinished.",
 )
 @click.option("--json", "as_json", is_flag=True, help='Print {"id": N, "created": true}.')
+@click.option(
+    "--config", help="Config file with custom kinds (default: ./hourhand.toml if present)."
+)
 @pass_settings
 def enqueue(
     settings: Settings,
@@ -62,8 +67,10 @@ def enqueue(
     max_attempts: int | None,
     wait_for: float | None,
     as_json: bool,
+    config: str | None,
 ) -> None:
-    """Add a job of type NAME (your app, from --app, must define it).
+    """Add a job of type NAME (your app, from --app, must define it, or the config file
+    as a custom kind; the built-in kinds are on every app).
 
     With --unique-key, a job of this type already waiting or running with that key is not
     duplicated: "already enqueued as job N", and this call's args and options are dropped."""
@@ -74,6 +81,7 @@ def enqueue(
     if not isinstance(args, dict):
         raise InvalidArguments(f"--args must be a JSON object, got {type(args).__name__}")
     ops = settings.app(required=True, create=True).ops
+    load_config(settings, config)
     enqueued = ops.jobs.enqueue(
         settings.actor,
         name,
@@ -247,3 +255,40 @@ def cancel(settings: Settings, job_id: int) -> None:
         )
     else:
         click.echo(f"job {job.id} is {job.state}")
+
+
+@jobs.command("types")
+@click.option(
+    "--config",
+    help="Config file whose custom kinds to list too (default: HOURHAND_CONFIG or "
+    "./hourhand.toml if present).",
+)
+@click.option("--json", "as_json", is_flag=True, help="With the JSON schema of each one's args.")
+@pass_settings
+def job_types(settings: Settings, config: str | None, as_json: bool) -> None:
+    """The job types: the app's (with --app), the built-in kinds (hourhand.http,
+    hourhand.sql, hourhand.email) and the config file's custom kinds, with their
+    parameters ([name]: optional)."""
+    load_config(settings, config, app_required=False)
+    found = settings.ops().jobs.types(settings.actor)
+    if as_json:
+        echo_json([dataclasses.asdict(t) for t in found])
+        return
+    rows: list[list[Cell]] = [
+        [
+            t.name,
+            t.queue,
+            ", ".join(p["name"] if p["required"] else f"[{p['name']}]" for p in t.params) or "-",
+            t.description or "",
+        ]
+        for t in found
+    ]
+    print_table(TYPE_COLUMNS, rows, plural(len(found), "job type"))
+
+
+TYPE_COLUMNS = (
+    Column("type"),
+    Column("queue"),
+    Column("parameters", wrap=True),
+    Column("description", wrap=True),
+)

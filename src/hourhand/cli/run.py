@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 
 from hourhand.cli.main import Settings, cli
-from hourhand.config import config_path
-from hourhand.errors import InvalidInput
+from hourhand.cli.schedules import load_config
 from hourhand.worker import (
     DEFAULT_CONCURRENCY,
     DEFAULT_GRACE,
@@ -40,7 +39,7 @@ def migrate(settings: Settings) -> None:
 @click.option("--worker-id", help="Default: host:pid:random.")
 @click.option(
     "--config",
-    help="Config file whose [smtp] and [channels.*] deliver alert notifications "
+    help="Config file: custom kinds, databases, secrets, [smtp] and the alert channels "
     "(default: HOURHAND_CONFIG or ./hourhand.toml if present).",
 )
 @pass_settings
@@ -56,11 +55,7 @@ def worker(
 ) -> None:
     """Run jobs until SIGTERM or Ctrl-C (a second one skips the grace period)."""
     app = settings.app(required=True, create=True)
-    path = config_path(config)
-    if path is not None and app.config_path is None:  # (alert notifications need channels)
-        app.load_alerting(path)
-    if not app.own_job_types():
-        raise InvalidInput("the app defines no job types: nothing to run")
+    load_config(settings, config)  # the built-in kinds' settings, the custom kinds, channels
     names, limits = parse_queues(queues)
     app.worker(
         queues=names,

@@ -257,12 +257,20 @@ def next_fires(
     preview(schedule.parsed, fires, as_json, title=title)
 
 
-def load_config(settings: Settings, config: str | None) -> None:
+def load_config(settings: Settings, config: str | None, *, app_required: bool = True) -> None:
+    """Read the config file (``config``, else HOURHAND_CONFIG, else ./hourhand.toml if
+    there is one) into the app: all of it, or without --app (when ``app_required`` is
+    False) only the built-in kinds' tables and [smtp]: a bare app has none of the job types
+    the file's schedules name."""
     from hourhand.config import config_path
 
     path = config_path(config)
-    if path is not None:
+    if path is None:
+        return
+    if app_required or settings.app_path:
         settings.app(required=True).load_config(path)
+    else:
+        settings.app().load_kinds(path)
 
 
 @cli.command()

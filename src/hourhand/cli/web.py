@@ -64,9 +64,13 @@ def web_server(settings: Settings, host: str, port: int, metrics_public: bool) -
 @host_option
 @port_option
 @metrics_option
+@click.option(
+    "--config", help="Config file: custom kinds and their settings (default: ./hourhand.toml)."
+)
 @pass_settings
-def web(settings: Settings, host: str, port: int, metrics_public: bool) -> None:
+def web(settings: Settings, host: str, port: int, metrics_public: bool, config: str | None) -> None:
     """Serve the REST API (docs/api.md) until SIGTERM or Ctrl-C."""
+    load_config(settings, config, app_required=False)  # custom kinds are job types
     server = web_server(settings, host, port, metrics_public)
     registered(settings.app(), server.run)()
 
@@ -139,8 +143,6 @@ def serve(
     parts: list[Part] = []
     worker = None
     if not no_worker:
-        if not app.own_job_types():  # (hourhand.* types come with every app)
-            raise InvalidInput("the app defines no job types: nothing to run (or --no-worker)")
         names, limits = parse_queues(queues)
         worker = app.worker(
             queues=names,

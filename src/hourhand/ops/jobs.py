@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hourhand import checks
-from hourhand.errors import InvalidInput, JobNotFound, JobStateError
-from hourhand.jobs import FINAL_STATES, Attempt, Job, JobState
+from hourhand.errors import Forbidden, InvalidInput, JobNotFound, JobStateError
+from hourhand.jobs import FINAL_STATES, Attempt, Job, JobSpec, JobState
 from hourhand.ops.actor import Actor, Role
 from hourhand.ops.retention import check_cluster_job
 from hourhand.ratelimits import RateUse
@@ -135,6 +136,9 @@ class JobTypeInfo:
     rate_limit: str | None
     retry: str
     params: list[dict[str, Any]]
+    description: str | None = None  # the handler's docstring, first paragraph
+    schema: dict[str, Any] = field(default_factory=dict)  # JSON schema of the arguments
+    admin_only: bool = False  # enqueued and scheduled through ops by cluster admins only
 
 
 class JobOps:
@@ -205,6 +209,7 @@ class JobOps:
         enqueues into its own organisation; naming another is not found. ``created``
         False: a waiting or running job held the ``unique_key``, and that job is returned."""
         actor.require(Role.OPERATOR, "enqueueing a job")
+        may_use_type(actor, self.app.spec(type), "enqueueing")
         org_id = self._own_org(actor, org_id)
         check_cluster_job(actor, type, org_id)
         result = self.app.enqueue(type, args, org_id=org_id, **options)
@@ -377,6 +382,18 @@ class JobOps:
         return JobPage(jobs, str(jobs[-1].id) if more and jobs else None)
 
 
+def may_use_type(actor: Actor, spec: JobSpec, action: str) -> None:
+    """Forbidden unless the actor may enqueue or schedule jobs of this type: the built-in
+    kinds reach any URL, database or address, so only cluster admins use them here (custom
+    kinds, presets of them, are how others get a safe part of what they do)."""
+    if spec.admin_only and (not actor.can(Role.ADMIN) or actor.org_id is not None):
+        raise Forbidden(
+            f"{action} {spec.name} jobs needs a cluster admin (the admin role, outside any "
+            "organisation); custom kinds ([kinds.NAME] in hourhand.toml) are how others run "
+            "presets of it"
+        )
+
+
 def _query_details(query: JobQuery) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in query.__dict__.items():
@@ -386,12 +403,15 @@ def _query_details(query: JobQuery) -> dict[str, Any]:
     return out
 
 
-def _type_info(spec: Any) -> JobTypeInfo:
+def _type_info(spec: JobSpec) -> JobTypeInfo:
+    schema = spec.types.schema()
     params = []
     for param in list(spec.signature.parameters.values())[1:]:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         annotation = param.annotation
+        if typing.get_origin(annotation) is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
         type_name = (
             None
             if annotation is inspect.Parameter.empty
@@ -404,6 +424,9 @@ def _type_info(spec: Any) -> JobTypeInfo:
         }
         if param.default is not inspect.Parameter.empty:
             entry["default"] = _json_or_text(param.default)
+        description = _description(schema["properties"].get(param.name, {}))
+        if description:
+            entry["description"] = description
         params.append(entry)
     return JobTypeInfo(
         name=spec.name,
@@ -415,7 +438,24 @@ def _type_info(spec: Any) -> JobTypeInfo:
         rate_limit=None if spec.rate_limit is None else str(spec.rate_limit),
         retry=str(spec.retry),
         params=params,
+        description=_first_paragraph(inspect.getdoc(spec.handler)),
+        schema=schema,
+        admin_only=spec.admin_only,
     )
+
+
+def _description(prop: dict[str, Any]) -> str | None:
+    """A property's description, also where it is one branch's (``X | None``)."""
+    found = prop.get("description")
+    for branch in prop.get("anyOf", []) if found is None else []:
+        found = found or branch.get("description")
+    return found if isinstance(found, str) else None
+
+
+def _first_paragraph(doc: str | None) -> str | None:
+    if not doc:
+        return None
+    return " ".join(doc.strip().split("\n\n")[0].split())
 
 
 def _json_or_text(value: Any) -> Any:

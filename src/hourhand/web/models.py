@@ -206,6 +206,11 @@ class JobTypeOut(BaseModel):
     rate_limit: str | None
     retry: str
     params: list[dict[str, Any]]
+    description: str | None  # what the handler's docstring (or a custom kind) says
+    schema_: dict[str, Any] = Field(alias="schema")  # JSON schema of the job's args
+    admin_only: bool  # enqueued and scheduled through the API by cluster admins only
+
+    model_config = ConfigDict(populate_by_name=True)
 
     @classmethod
     def of(cls, info: JobTypeInfo) -> JobTypeOut:
