@@ -17,14 +17,17 @@ from hourhand.store.base import (
     TypeClaim,
     latest_migration,
 )
+from hourhand.store.fires import FIRE_STATUSES, FireRecord
 from hourhand.store.records import ApiKey, AuditEntry, ProcessInfo
 
 __all__ = [
+    "FIRE_STATUSES",
     "ApiKey",
     "AttemptEnd",
     "AuditEntry",
     "Completion",
     "DatabaseInfo",
+    "FireRecord",
     "HeartbeatResult",
     "JobFilter",
     "Location",
