@@ -18,6 +18,7 @@ from tests.support.pgbouncer import PgBouncer
 from tests.support.pgserver import PgServer
 
 REPO = Path(__file__).resolve().parent.parent
+pytest_plugins = ["tests.support.servers"]  # receiver (webhooks) and smtp (e-mail) fixtures
 
 
 @pytest.fixture(scope="session")

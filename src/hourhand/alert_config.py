@@ -203,6 +203,22 @@ def alerting_from(data: dict[str, Any], path: str | Path) -> AlertingConfig:
         raise ConfigurationError(f"{path}: {where}{message}{more}") from None
 
 
+def rule_from(data: dict[str, Any], where: str) -> AlertRule:
+    """One alert rule from a mapping (code, the API); ConfigurationError names the key."""
+    try:
+        return AlertRule.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0]
+        key = ".".join(str(p).rstrip("_") for p in first["loc"])
+        message = {"extra_forbidden": "unknown key", "missing": "required"}.get(
+            first["type"], str(first["msg"]).removeprefix("Value error, ")
+        )
+        at = f" '{key}':" if key else ""
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigurationError(f"{where}:{at} {message}{more}") from None
+
+
 def _where(loc: tuple[int | str, ...]) -> str:
     """``[alerts.NAME]: 'count': `` from a pydantic location."""
     parts = [str(p) for p in loc]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from hourhand import checks
-from hourhand.alert_config import AlertingConfig
+from hourhand.alert_config import AlertingConfig, AlertRule, rule_from
 from hourhand.checks import MAX_ID
 from hourhand.config import load_alerting, load_schedules, option_names
 from hourhand.errors import (
@@ -63,11 +63,14 @@ from hourhand.waiting import Waiters
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from hourhand.alert_engine import AlertEngine
     from hourhand.ops import Operations
     from hourhand.scheduler import Scheduler
     from hourhand.worker import Worker
 
 logger = logging.getLogger(__name__)
+
+BUILTIN_PREFIX = "hourhand."  # the job types hourhand registers on every app
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -121,12 +124,16 @@ class Hourhand:
         self.config_schedules: dict[str, ScheduleSpec] = {}  # from hourhand.toml
         self.config_path: Path | None = None  # the config file read, if any
         self.alerting = AlertingConfig()  # [smtp], [channels.*], [alerts.*] of that file
+        self.alert_rules: dict[str, AlertRule] = {}  # from hh.alert(...)
         self.schedules = Schedules(self)
         self.hooks = Hooks()  # see the before_job, after_job, on_failure, on_dead properties
         self._store: Store | None = None
         self._waiters: Waiters | None = None
         self._ops: Operations | None = None
         self._lock = threading.Lock()
+        from hourhand.alert_engine import register_notify  # (it registers on this app)
+
+        register_notify(self)
 
     # -- the database ---------------------------------------------------------------------
     @property
@@ -390,6 +397,11 @@ class Hourhand:
     def system_schedules(self) -> list[ScheduleSpec]:
         """Code and config schedules (a config entry wins over code of the same name)."""
         return list({**self.code_schedules, **self.config_schedules}.values())
+
+    def own_types(self) -> list[str]:
+        """The app's job types, without those hourhand registers on every app
+        (``hourhand.notify``, ...), by name."""
+        return sorted(n for n in self.registry if not n.startswith(BUILTIN_PREFIX))
 
     def spec(self, name: str) -> JobSpec:
         try:
@@ -713,10 +725,12 @@ class Hourhand:
 
     def queues(self) -> list[QueueInfo]:
         """Every queue, by name: those with ready or running jobs, those ever paused and
-        those this app's job types use; each with its paused flag and job counts."""
+        those this app's job types use (hourhand's own, such as notifications, only while
+        they have jobs); each with its paused flag and job counts."""
         found = {q.name: q for q in self.store.list_queues()}
         for spec in self.registry.values():
-            found.setdefault(spec.queue, QueueInfo(spec.queue, False, 0, 0, None))
+            if not spec.name.startswith(BUILTIN_PREFIX):
+                found.setdefault(spec.queue, QueueInfo(spec.queue, False, 0, 0, None))
         return [found[name] for name in sorted(found)]
 
     # -- operations -----------------------------------------------------------------------
@@ -739,6 +753,21 @@ class Hourhand:
         return create_app(self, **options)
 
     # -- workers --------------------------------------------------------------------------
+    def alert(self, name: str, kind: str, **params: Any) -> AlertRule:
+        """Add an alert rule in code, as an ``[alerts.NAME]`` table would (docs/alerts.md):
+        ``hh.alert("reports-failing", "failures_in_a_row", job="reports:generate",
+        count=3, severity="critical", channels=["ops-hook"])``. ConfigurationError names
+        what is wrong."""
+        rule = rule_from({"kind": kind, **params}, f"alert rule {name!r}")
+        self.alert_rules[name] = rule
+        return rule
+
+    def alert_engine(self) -> AlertEngine:
+        """The evaluation of this app's alert rules (schedulers run it)."""
+        from hourhand.alert_engine import AlertEngine
+
+        return AlertEngine(self)
+
     def scheduler(self, **options: Any) -> Scheduler:
         """A scheduler for this app's schedules (see :class:`hourhand.scheduler.Scheduler`)."""
         from hourhand.scheduler import Scheduler

@@ -25,18 +25,16 @@ from hourhand.alert_config import (
     SmtpSettings,
     WebhookChannel,
 )
-from hourhand.errors import HourhandError
+from hourhand.errors import DeliveryFailed
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["DeliveryFailed", "Notification", "send_email", "send_log", "send_webhook"]
 
 SIGNATURE_HEADER = "X-Hourhand-Signature"  # sha256=<hex HMAC of the body>
 BODY_EXCERPT = 200  # characters of a refusing server's answer kept in the error
 COLOURS = {"critical": "D32F2F", "warning": "F9A825", "info": "1976D2", "resolved": "2E7D32"}
 LOG_LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
-
-
-class DeliveryFailed(HourhandError):
-    """A channel did not take the notification (try again later)."""
 
 
 @dataclass(frozen=True)

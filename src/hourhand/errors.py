@@ -112,3 +112,7 @@ class RetryAfter(Exception):
 
 class DoNotRetry(Exception):
     """Raised by a handler: this job cannot succeed; fail it now without further retries."""
+
+
+class DeliveryFailed(HourhandError):
+    """A notification channel did not take a notification (try again later)."""

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from hourhand.alert_engine import EVALUATE_EVERY, Evaluation
 from hourhand.cron import Cron
 from hourhand.errors import DatabaseUnavailable, HourhandError
 from hourhand.jobs import NewJob
@@ -83,6 +84,8 @@ class Scheduler:
         self._streams: dict[tuple[int, str, str], _Stream] = {}
         self.stopped = threading.Event()
         self._compacted_at: datetime | None = None
+        self._evaluated_at: datetime | None = None
+        self.alerts = app.alert_engine()
 
     # -- code and config schedules -------------------------------------------------------
     def sync(self, *, add_only: bool = False) -> SyncReport:
@@ -302,6 +305,16 @@ class Scheduler:
         self._compacted_at = now
         return self.app.store.compact_stats(now - STATS_KEPT, now - COUNT_LAG)
 
+    def evaluate_alerts(self, now: datetime, *, force: bool = False) -> Evaluation | None:
+        """Evaluate the alert rules at most once per EVALUATE_EVERY (by ``now``, the
+        database's clock in :meth:`run`); None if it was not time yet. Any number of
+        schedulers may do it: each alert changes, and is notified, once."""
+        every = timedelta(seconds=EVALUATE_EVERY)
+        if not force and self._evaluated_at is not None and now - self._evaluated_at < every:
+            return None
+        self._evaluated_at = now
+        return self.alerts.evaluate(now)
+
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> None:
         """Sync, then fire due schedules until :meth:`stop` (thread-safe)."""
@@ -325,6 +338,7 @@ class Scheduler:
                 now = self.app.store.now()
                 self.tick(now)
                 self.compact_stats(now)
+                self.evaluate_alerts(now)
                 following = self.app.store.next_schedule_due()
                 if following is not None:
                     wait = min(wait, max((following - now).total_seconds(), 0.01))

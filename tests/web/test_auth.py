@@ -10,7 +10,13 @@ import pytest
 
 from tests.web.conftest import Api
 
-SAMPLE_PATH_VALUES = {"job_id": "1", "schedule_id": "1", "key_id": "1", "name": "default"}
+SAMPLE_PATH_VALUES = {
+    "job_id": "1",
+    "schedule_id": "1",
+    "key_id": "1",
+    "name": "default",
+    "alert_id": "1",
+}
 SCHEDULE = {"name": "s", "job": "add", "cron": "* * * * *", "args": {"a": 1, "b": 2}}
 # the operations an organisation's key or a viewer may not do
 BODIES = {
@@ -21,6 +27,9 @@ BODIES = {
     ("post", "/v1/keys"): {"name": "k", "role": "viewer"},
     ("post", "/v1/jobs/retry"): {},
     ("post", "/v1/jobs/cancel"): {"state": "queued"},
+    ("post", "/v1/alerts/rules"): {"name": "r", "kind": "dead_letter"},
+    ("post", "/v1/alerts/test"): {"channel": "ops"},
+    ("post", "/v1/alerts/{alert_id}/silence"): {"seconds": 60},
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from hourhand.cli.main import Settings, cli
+from hourhand.config import config_path
 from hourhand.errors import InvalidInput
 from hourhand.worker import (
     DEFAULT_CONCURRENCY,
@@ -37,6 +38,11 @@ def migrate(settings: Settings) -> None:
 @click.option("--grace", type=float, default=DEFAULT_GRACE, show_default=True, help="Seconds.")
 @click.option("--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL, show_default=True)
 @click.option("--worker-id", help="Default: host:pid:random.")
+@click.option(
+    "--config",
+    help="Config file whose [smtp] and [channels.*] deliver alert notifications "
+    "(default: HOURHAND_CONFIG or ./hourhand.toml if present).",
+)
 @pass_settings
 def worker(
     settings: Settings,
@@ -46,10 +52,14 @@ def worker(
     grace: float,
     poll_interval: float,
     worker_id: str | None,
+    config: str | None,
 ) -> None:
     """Run jobs until SIGTERM or Ctrl-C (a second one skips the grace period)."""
     app = settings.app(required=True, create=True)
-    if not app.registry:
+    path = config_path(config)
+    if path is not None and app.config_path is None:  # (alert notifications need channels)
+        app.load_alerting(path)
+    if not app.own_types():
         raise InvalidInput("the app defines no job types: nothing to run")
     names, limits = parse_queues(queues)
     app.worker(

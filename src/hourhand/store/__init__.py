@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from hourhand.errors import ConfigurationError
+from hourhand.store.alert_rows import AlertQuery, AlertRow, StoredRule
 from hourhand.store.base import (
     AttemptEnd,
     Completion,
@@ -22,6 +23,8 @@ from hourhand.store.records import ApiKey, AuditEntry, ProcessInfo
 
 __all__ = [
     "FIRE_STATUSES",
+    "AlertQuery",
+    "AlertRow",
     "ApiKey",
     "AttemptEnd",
     "AuditEntry",
@@ -34,6 +37,7 @@ __all__ = [
     "ProcessInfo",
     "QueueInfo",
     "Store",
+    "StoredRule",
     "TypeClaim",
     "check_listen_url",
     "check_url",

@@ -24,6 +24,7 @@ from hourhand.stats import StatsPoint, StatsTotal
 from hourhand.store.fires import FireRecord, NewFire
 
 if TYPE_CHECKING:
+    from hourhand.store.alert_rows import AlertRecords
     from hourhand.store.records import Records
     from hourhand.store.rows import TimeDecoder
 
@@ -216,6 +217,12 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections."""
+
+    @property
+    @abstractmethod
+    def alerts(self) -> AlertRecords:
+        """Alerts, their history and the rules made through the API
+        (:mod:`hourhand.store.alert_rows`)."""
 
     @property
     @abstractmethod

@@ -60,6 +60,7 @@ from hourhand.store.base import (
     read_rate_use,
 )
 from hourhand.store.listing import count_jobs_sql, list_jobs_sql
+from hourhand.store.pg_alerts import PgAlerts
 from hourhand.store.pg_listen import Listener, Polling
 from hourhand.store.pg_records import PgRecords
 from hourhand.store.pg_schedules import PgSchedules
@@ -325,6 +326,10 @@ class PostgresStore(PgSchedules, PgStats, Store):
                     )
                 pool = self._claim_pool
         return pool
+
+    @functools.cached_property
+    def alerts(self) -> PgAlerts:
+        return PgAlerts(self)
 
     @functools.cached_property
     def records(self) -> PgRecords:

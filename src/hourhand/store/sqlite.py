@@ -55,6 +55,7 @@ from hourhand.store.rows import (
     json_args,
     json_text,
 )
+from hourhand.store.sqlite_alerts import SQLiteAlerts
 from hourhand.store.sqlite_records import SQLiteRecords
 from hourhand.store.sqlite_schedules import SQLiteSchedules
 from hourhand.store.sqlite_stats import SQLiteStats
@@ -259,6 +260,10 @@ class SQLiteStore(SQLiteSchedules, SQLiteStats, Store):
         for conn in conns:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
+
+    @functools.cached_property
+    def alerts(self) -> SQLiteAlerts:
+        return SQLiteAlerts(self, NOW_SQL)
 
     @functools.cached_property
     def records(self) -> SQLiteRecords:

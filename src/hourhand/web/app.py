@@ -13,12 +13,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from hourhand.app import Hourhand
-from hourhand.web import admin, errors, health, jobs, queues, schedules
+from hourhand.web import admin, alerts, errors, health, jobs, queues, schedules
 from hourhand.web.errors import ERROR_RESPONSES
 
 DESCRIPTION = """\
-The REST API of hourhand: jobs, schedules, queues, workers, statistics, keys and the audit
-log. Every `/v1` route needs an API key as `Authorization: Bearer <key>`
+The REST API of hourhand: jobs, schedules, queues, alerts, workers, statistics, keys and
+the audit log. Every `/v1` route needs an API key as `Authorization: Bearer <key>`
 (`hourhand keys create`). Errors are `{"error": {"code": ..., "message": ...}}`.
 """
 
@@ -32,7 +32,7 @@ def create_app(hh: Hourhand, *, metrics_public: bool = False) -> FastAPI:
     app.state.hourhand = hh
     app.state.metrics_public = metrics_public
     errors.install(app)
-    for module in (jobs, schedules, queues, admin):
+    for module in (jobs, schedules, queues, alerts, admin):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(health.router)
     return app

@@ -19,6 +19,7 @@ from hourhand.errors import (
     DatabaseNotFound,
     DatabaseRejected,
     DatabaseUnavailable,
+    DeliveryFailed,
     Forbidden,
     HourhandError,
     InvalidInput,
@@ -41,6 +42,7 @@ ERRORS: list[tuple[type[HourhandError], int, str]] = [
     (DatabaseRejected, 400, "invalid_input"),
     (DatabaseUnavailable, 503, "unavailable"),
     (DatabaseNotFound, 503, "unavailable"),
+    (DeliveryFailed, 502, "delivery_failed"),
 ]
 HTTP_CODES = {
     400: "invalid_input",
@@ -51,6 +53,7 @@ HTTP_CODES = {
     409: "conflict",
     413: "too_large",
     415: "unsupported_media_type",
+    502: "delivery_failed",
     422: "invalid_input",
     503: "unavailable",
 }
