@@ -14,7 +14,8 @@ What each kind reads (none of it scans the jobs' history):
 - ``long_running``: the running jobs (a partial index), against a fixed limit or ``factor``
   times the p95 of the type's latest completed attempts;
 - ``missed_schedule``: the schedule's next fire time (a scheduler that is not firing) and
-  its newest runs (one that was enqueued and has not started; the last success);
+  its newest run (one that was enqueued and has not started), and its last success from
+  the ledger of fire times (one index probe; it outlives pruned jobs);
 - ``queue_backlog``: the queues' ready counts and oldest ready job (partial indexes);
 - ``dead_letter``: the newest jobs of the dead-letter set (a partial index);
 - ``no_workers``: the registry of live processes.
@@ -48,7 +49,6 @@ P95_MINIMUM = 5  # fewer decide nothing
 RATE_SAMPLE = 10_000  # attempts a schedule's (or an org's) failure rate is taken over
 DEAD_SAMPLE = 1_000  # newest dead-letter jobs looked at
 RUNNING_SAMPLE = 1_000  # running jobs looked at
-SUCCESS_SCAN = 200  # a schedule's newest runs searched for its last success
 
 
 @dataclass(frozen=True)
@@ -344,10 +344,9 @@ def _p95(app: Hourhand, name: str) -> float | None:
 
 
 def _last_success(app: Hourhand, schedule: Schedule) -> datetime | None:
-    for job in app.store.schedule_jobs(schedule.id, SUCCESS_SCAN):
-        if job.state == JobState.COMPLETED and job.finished_at is not None:
-            return job.finished_at
-    return None
+    """When the schedule's newest successful run (by cron or by hand) ended, from its
+    ledger: still known after the job is pruned, however many runs failed since."""
+    return app.store.last_successes([schedule.id]).get(schedule.id)
 
 
 def _hm(value: datetime) -> str:
