@@ -186,21 +186,39 @@ class AlertingConfig(_Strict):
 ALERTING_TABLES = ("smtp", "channels", "alerts")
 
 
+_FROM_DATA: Any = object()  # check_alerting's smtp default: the data's own [smtp] table
+
+
 def alerting_from(data: dict[str, Any], path: str | Path) -> AlertingConfig:
-    """The alerting tables of a parsed TOML file; ConfigurationError names the file, the
-    table and the key of the first problem (and how many more there are)."""
+    """The alerting tables of a parsed TOML file; ConfigurationError lists every problem,
+    one a line, each naming the file, the table and the key."""
+    config, problems = check_alerting(data, path)
+    if config is None:
+        raise ConfigurationError("\n".join(problems))
+    return config
+
+
+def check_alerting(
+    data: dict[str, Any], path: str | Path, *, smtp: Any = _FROM_DATA
+) -> tuple[AlertingConfig | None, list[str]]:
+    """The alerting tables of a parsed TOML file, or None and the problems (one line
+    each). ``smtp``: the ``[smtp]`` settings to use instead of the data's (settings.py
+    gives the file's table with the environment's variables over it)."""
     tables = {key: data[key] for key in ALERTING_TABLES if key in data}
+    if smtp is not _FROM_DATA:
+        tables.pop("smtp", None)
+        if smtp is not None:
+            tables["smtp"] = smtp
     try:
-        return AlertingConfig.model_validate(tables)
+        return AlertingConfig.model_validate(tables), []
     except ValidationError as exc:
-        errors = exc.errors()
-        first = errors[0]
-        where = _where(first["loc"])
-        message = {"extra_forbidden": "unknown key", "missing": "required"}.get(
-            first["type"], str(first["msg"]).removeprefix("Value error, ")
-        )
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ConfigurationError(f"{path}: {where}{message}{more}") from None
+        problems = []
+        for error in exc.errors():
+            message = {"extra_forbidden": "unknown key", "missing": "required"}.get(
+                error["type"], str(error["msg"]).removeprefix("Value error, ")
+            )
+            problems.append(f"{path}: {_where(error['loc'])}{message}")
+        return None, problems
 
 
 def rule_from(data: dict[str, Any], where: str) -> AlertRule:

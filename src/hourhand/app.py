@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from hourhand import checks
-from hourhand.alert_config import AlertingConfig, AlertRule, rule_from
+from hourhand.alert_config import AlertRule, rule_from
+from hourhand.app_settings import AppSettings
 from hourhand.checks import MAX_ID
-from hourhand.config import load_alerting, load_schedules, option_names
+from hourhand.config import load_schedules, option_names
 from hourhand.errors import (
     ConfigurationError,
     DatabaseNotFound,
@@ -43,6 +44,7 @@ from hourhand.jobs import (
     encode_args,
 )
 from hourhand.ratelimits import RateLimit, RateUse
+from hourhand.retention import RETENTION, Pruner, manual_rule, retention_handler
 from hourhand.retry import DEFAULT_RETRY, Retry
 from hourhand.schedule_model import DEFAULT_MISFIRE, DEFAULT_OVERLAP, ScheduleSpec
 from hourhand.schedules import Schedules
@@ -66,11 +68,10 @@ if TYPE_CHECKING:
     from hourhand.alert_engine import AlertEngine
     from hourhand.ops import Operations
     from hourhand.scheduler import Scheduler
+    from hourhand.settings import Settings
     from hourhand.worker import Worker
 
 logger = logging.getLogger(__name__)
-
-BUILTIN_PREFIX = "hourhand."  # the job types hourhand registers on every app
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -83,19 +84,25 @@ PRUNED_STATES = ("completed", "cancelled", "failed")
 
 
 def database_from_env() -> str:
-    return os.environ.get("HOURHAND_DATABASE") or DEFAULT_DATABASE
+    return _env_database() or DEFAULT_DATABASE
+
+
+def _env_database() -> str | None:
+    return os.environ.get("HOURHAND_DATABASE") or None
 
 
 def listen_database_from_env() -> str | None:
     return os.environ.get("HOURHAND_LISTEN_DATABASE") or None
 
 
-class Hourhand:
+class Hourhand(AppSettings):
     """The application: job types registered in code, and the jobs database.
 
-    ``Hourhand()`` uses ``HOURHAND_DATABASE`` or ``sqlite:///hourhand.db``; a URL that is
-    not one of those kinds is refused here. The database is opened on first use and, unless
-    ``auto_migrate=False``, migrated, with the missing schedules of code and config added.
+    ``Hourhand()`` uses ``HOURHAND_DATABASE``, else the ``database`` of a config file read
+    before the database's first use (:meth:`load_config`), else ``sqlite:///hourhand.db``;
+    a URL that is not one of those kinds is refused here. The database is opened on first
+    use and, unless ``auto_migrate=False``, migrated, with the missing schedules of code and
+    config added.
 
     ``create=False`` never creates a database: a missing SQLite file, or a database without
     hourhand's tables, raises DatabaseNotFound on first use instead of being created (an
@@ -115,6 +122,10 @@ class Hourhand:
         listen_database: str | None = None,
     ) -> None:
         self.database_url = check_url(database or database_from_env())
+        # where the URL came from: an argument, the environment, a config file, the default
+        self.database_origin = (
+            "argument" if database else "HOURHAND_DATABASE" if _env_database() else "default"
+        )
         listen = listen_database or listen_database_from_env()
         self.listen_database = None if listen is None else check_url(listen)
         self.auto_migrate = auto_migrate
@@ -123,17 +134,21 @@ class Hourhand:
         self.code_schedules: dict[str, ScheduleSpec] = {}  # from @hh.cron
         self.config_schedules: dict[str, ScheduleSpec] = {}  # from hourhand.toml
         self.config_path: Path | None = None  # the config file read, if any
-        self.alerting = AlertingConfig()  # [smtp], [channels.*], [alerts.*] of that file
         self.alert_rules: dict[str, AlertRule] = {}  # from hh.alert(...)
         self.schedules = Schedules(self)
         self.hooks = Hooks()  # see the before_job, after_job, on_failure, on_dead properties
+        self._settings: Settings | None = None  # see the settings property
         self._store: Store | None = None
         self._waiters: Waiters | None = None
         self._ops: Operations | None = None
         self._lock = threading.Lock()
-        from hourhand.alert_engine import register_notify  # (it registers on this app)
+        # hourhand's own job types (named hourhand.*), on every app, so that any worker
+        # runs them: alert notifications, and the retention job of the [retention] system
+        # schedule
+        from hourhand.alert_engine import register_notify
 
         register_notify(self)
+        self.job(RETENTION)(retention_handler(self))
 
     # -- the database ---------------------------------------------------------------------
     @property
@@ -187,7 +202,7 @@ class Hourhand:
         """At the first use of the database: add this app's schedules that are missing, so
         they exist before any scheduler starts. Nothing is changed or removed (this process
         may import only some of them, or be older code); a failure is logged, not raised."""
-        if not (self.code_schedules or self.config_schedules):
+        if not (self.code_schedules or self.config_schedules or self._has_retention()):
             return
         try:
             self.scheduler().sync(add_only=True)
@@ -357,14 +372,15 @@ class Hourhand:
         return register
 
     def load_config(self, path: str | Path) -> list[ScheduleSpec]:
-        """Read the schedules of a config file (hourhand.toml); they are synced into the
-        database when a scheduler starts. Only an app that read a config file adds,
-        changes or removes config schedules: one that read none leaves them alone.
+        """Read a config file (hourhand.toml): its schedules, synced into the database when
+        a scheduler starts, and its settings under the ``HOURHAND_*`` variables (see
+        :attr:`settings`). Only an app that read a config file adds, changes or removes
+        config schedules: one that read none leaves them alone.
 
         Every schedule's job type must be registered, and every key that is not an option
         must be a parameter of its handler: ConfigurationError names file, table and key."""
         entries = load_schedules(path)
-        alerting = load_alerting(path)
+        settings = self._checked_settings(path)
         for entry in entries:
             spec = self.registry.get(entry.spec.job)
             if spec is None:
@@ -384,24 +400,9 @@ class Hourhand:
             except InvalidInput as exc:
                 raise ConfigurationError(f"{entry.where}: {exc}") from None
         self.config_schedules = {entry.spec.name: entry.spec for entry in entries}
-        self.alerting = alerting
+        self._use(settings)
         self.config_path = Path(path)
         return [entry.spec for entry in entries]
-
-    def load_alerting(self, path: str | Path) -> AlertingConfig:
-        """Read only the ``[smtp]``, ``[channels.*]`` and ``[alerts.*]`` tables of a config
-        file (:meth:`load_config` reads them too, with the schedules)."""
-        self.alerting = load_alerting(path)
-        return self.alerting
-
-    def system_schedules(self) -> list[ScheduleSpec]:
-        """Code and config schedules (a config entry wins over code of the same name)."""
-        return list({**self.code_schedules, **self.config_schedules}.values())
-
-    def own_types(self) -> list[str]:
-        """The app's job types, without those hourhand registers on every app
-        (``hourhand.notify``, ...), by name."""
-        return sorted(n for n in self.registry if not n.startswith(BUILTIN_PREFIX))
 
     def spec(self, name: str) -> JobSpec:
         try:
@@ -642,41 +643,19 @@ class Hourhand:
     ) -> int:
         """Delete finished jobs (and their attempts) that finished more than ``older_than``
         (seconds, or a timedelta) ago by the database's clock, in short transactions of
-        ``batch`` jobs; returns how many. Counts and stats keep what they counted."""
-        size = checks.integer("batch", batch, 1)
-        before, wanted = self._prune_target(older_than, states)
-        pruned = 0
-        while wanted:
-            n = self.store.prune_jobs(before, wanted, size)
-            pruned += n
-            if n < size:
-                break
-        return pruned
+        ``batch`` jobs; returns how many. Counts and stats keep what they counted. (The
+        ``[retention]`` policy does this on a schedule: hourhand.retention.)"""
+        rule = manual_rule(older_than, states)
+        return Pruner(self.store, batch_size=batch, pause=0).prune([rule]).deleted
 
     def prunable(
         self, older_than: float | timedelta, states: Iterable[str] = PRUNED_STATES
     ) -> dict[str, int]:
         """What :meth:`prune` would delete now: jobs per state (a dry run)."""
-        before, wanted = self._prune_target(older_than, states)
-        return self.store.count_prunable(before, wanted) if wanted else {}
-
-    def _prune_target(
-        self, older_than: float | timedelta, states: Iterable[str]
-    ) -> tuple[datetime, list[JobState]]:
-        if isinstance(older_than, timedelta):
-            older_than = older_than.total_seconds()
-        age = checks.seconds("older_than", older_than)
-        if isinstance(states, str):
-            states = (states,)
-        wanted: list[JobState] = []
-        for state in states:
-            if state not in {str(s) for s in FINAL_STATES}:
-                raise InvalidInput(
-                    f"only finished jobs can be pruned (completed, cancelled, failed), "
-                    f"not {state!r}"
-                )
-            wanted.append(JobState(state))
-        return self.store.now() - timedelta(seconds=age), wanted
+        rule = manual_rule(older_than, states)
+        if not rule.states:
+            return {}
+        return Pruner(self.store).count([rule]).matched
 
     # -- waiting for results ----------------------------------------------------------------
     def wait(self, job_id: int, timeout: float = DEFAULT_WAIT) -> Job:
@@ -728,9 +707,9 @@ class Hourhand:
         those this app's job types use (hourhand's own, such as notifications, only while
         they have jobs); each with its paused flag and job counts."""
         found = {q.name: q for q in self.store.list_queues()}
-        for spec in self.registry.values():
-            if not spec.name.startswith(BUILTIN_PREFIX):
-                found.setdefault(spec.queue, QueueInfo(spec.queue, False, 0, 0, None))
+        for name in self.own_job_types():  # (hourhand.* types run in the app's queues)
+            queue = self.registry[name].queue
+            found.setdefault(queue, QueueInfo(queue, False, 0, 0, None))
         return [found[name] for name in sorted(found)]
 
     # -- operations -----------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""``hourhand.toml``: schedules kept in a config file (and the alerting tables, whose
-definitions are in alert_config.py).
+"""``hourhand.toml``: schedules kept in a config file (and the other tables: the alerting
+ones, whose definitions are in alert_config.py, ``[retention]`` in retention_config.py; the
+settings that environment variables may also give are resolved in settings.py).
 
 ::
 
@@ -26,12 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hourhand.alert_config import ALERTING_TABLES, AlertingConfig, alerting_from
+from hourhand.alert_config import ALERTING_TABLES, AlertingConfig
 from hourhand.errors import ConfigurationError, HourhandError
 from hourhand.schedule_model import ScheduleSpec
 
 DEFAULT_CONFIG = "hourhand.toml"
-TABLES = ("schedules", *ALERTING_TABLES)  # the top-level tables hourhand.toml may have
+TABLES = ("schedules", *ALERTING_TABLES, "retention")  # the tables hourhand.toml may have
+SETTING_KEYS = ("database", "listen_database")  # its keys outside any table (settings.py)
 OPTION_KEYS: dict[str, type | tuple[type, ...]] = {
     "queue": str,
     "priority": int,
@@ -77,10 +79,37 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
 
 
+def file_databases(path: str | Path | None) -> tuple[str | None, str | None]:
+    """The ``database`` and ``listen_database`` a config file names (None: none), read
+    without its other settings: every CLI command needs these, only some the rest."""
+    if path is None:
+        return None, None
+    data = read_toml(path)
+    found = [data.get(key) for key in SETTING_KEYS]
+    for key, value in zip(SETTING_KEYS, found, strict=True):
+        if value is not None and not isinstance(value, str):
+            raise ConfigurationError(f"{path}: '{key}' must be a database URL (a string)")
+    return found[0], found[1]
+
+
+def check_tables(data: dict[str, Any], where: str | Path) -> None:
+    """ConfigurationError for a table or key hourhand.toml does not have."""
+    for key, value in data.items():
+        if key not in TABLES and key not in SETTING_KEYS:
+            what = f"table [{key}]" if isinstance(value, dict) else f"key {key!r}"
+            known = ", ".join(f"[{t}]" for t in TABLES)
+            raise ConfigurationError(
+                f"{where}: unknown {what} (known tables: {known}; keys: {', '.join(SETTING_KEYS)})"
+            )
+
+
 def load_alerting(path: str | Path) -> AlertingConfig:
     """The ``[smtp]``, ``[channels.*]`` and ``[alerts.*]`` tables of a TOML file
-    (hourhand.alert_config); ConfigurationError names the file, the table and the key."""
-    return alerting_from(read_toml(path), path)
+    (hourhand.alert_config), ``[smtp]`` under the ``HOURHAND_SMTP_*`` variables;
+    ConfigurationError names the file, the table and the key (or the variable)."""
+    from hourhand.settings import load_settings  # pydantic-settings: only when needed
+
+    return load_settings(path).alerting
 
 
 def load_schedules(path: str | Path) -> list[ConfigSchedule]:
@@ -88,11 +117,7 @@ def load_schedules(path: str | Path) -> list[ConfigSchedule]:
     (the file, the table and the key)."""
     path = Path(path)
     data = read_toml(path)
-    for key, value in data.items():
-        if key not in TABLES:
-            what = f"table [{key}]" if isinstance(value, dict) else f"key {key!r}"
-            known = ", ".join(f"[{t}]" for t in TABLES)
-            raise ConfigurationError(f"{path}: unknown {what} (known tables: {known})")
+    check_tables(data, path)
     tables = data.get("schedules", {})
     if not isinstance(tables, dict):
         raise ConfigurationError(f"{path}: [schedules] must be a table of tables")

@@ -36,6 +36,7 @@ from hourhand.cron import Cron
 from hourhand.errors import DatabaseUnavailable, HourhandError
 from hourhand.jobs import NewJob
 from hourhand.presence import Presence
+from hourhand.retention import RETENTION
 from hourhand.schedule_model import Schedule, ScheduleExists, ScheduleSpec, spec_next
 from hourhand.store import fires as ledger
 from hourhand.store.base import HOLD_UNTIL
@@ -108,6 +109,13 @@ class Scheduler:
             for s in store.list_schedules(source=source)
             if s.org_id is None
         }
+        # With no config file read, a retention policy can still come from the variables
+        # (HOURHAND_RETENTION_*): this app then manages that one config schedule.
+        managed = {RETENTION} if "config" not in sources and RETENTION in wanted else set()
+        for name in managed:
+            found = store.find_schedule(name, None)
+            if found is not None and found.source == "config":
+                current[name] = found
         for name, spec in wanted.items():
             spec = self.app.schedules.check(spec)
             have = current.get(name) or store.find_schedule(name, None)
@@ -122,7 +130,7 @@ class Scheduler:
                         raise
             if add_only:
                 continue
-            if have.source not in sources:
+            if have.source not in sources and name not in managed:
                 logger.error(
                     "schedule %r from %s clashes with a %s schedule of that name; not synced",
                     name,

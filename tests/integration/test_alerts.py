@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from hourhand import Hourhand, JobContext, Retry
 from hourhand.alert_engine import NOTIFY_JOB, Evaluation
@@ -21,7 +22,7 @@ from hourhand.jobs import JobState
 from hourhand.ops import Actor
 from hourhand.store import JobFilter
 from tests.conftest import WorkerThread, wait_until
-from tests.support.servers import Mailbox, Receiver
+from tests.support.servers import Mailbox, Receiver, free_port
 
 CLI = Actor.cli()
 DONE = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
@@ -121,11 +122,12 @@ def setup_for(
     receiver: Receiver,
     smtp: tuple[Any, Mailbox],
     app_workers: Callable[..., WorkerThread],
-) -> Iterator[Callable[[str], Setup]]:
+) -> Iterator[Callable[..., Setup]]:
     made: list[Setup] = []
 
-    def make(rules: str) -> Setup:
-        config = write_config(tmp_path / "hourhand.toml", receiver, smtp[0].port, rules)
+    def make(rules: str, smtp_port: int | None = None) -> Setup:
+        port = smtp[0].port if smtp_port is None else smtp_port
+        config = write_config(tmp_path / "hourhand.toml", receiver, port, rules)
         made.append(Setup(store_url, config, app_workers))
         return made[-1]
 
@@ -144,7 +146,7 @@ def changes(results: list[Evaluation], what: str) -> list[int]:
 
 # -- each kind fires and resolves, once -----------------------------------------------------
 def test_failures_in_a_row_fires_once_notifies_both_channels_and_resolves(
-    setup_for: Callable[[str], Setup], receiver: Receiver, smtp: tuple[Any, Mailbox]
+    setup_for: Callable[..., Setup], receiver: Receiver, smtp: tuple[Any, Mailbox]
 ) -> None:
     s = setup_for(
         """
@@ -187,7 +189,7 @@ channels = ["ops-hook", "ops-mail"]
 
 
 def test_failure_rate_over_a_window_with_a_minimum_of_runs(
-    setup_for: Callable[[str], Setup],
+    setup_for: Callable[..., Setup],
 ) -> None:
     s = setup_for(
         """
@@ -212,7 +214,7 @@ window = 3600
 
 
 def test_long_running_by_a_fixed_limit(
-    setup_for: Callable[[str], Setup], app_workers: Callable[..., WorkerThread]
+    setup_for: Callable[..., Setup], app_workers: Callable[..., WorkerThread]
 ) -> None:
     s = setup_for(
         """
@@ -236,7 +238,7 @@ severity = "warning"
 
 
 def test_missed_schedule_when_no_scheduler_fires_and_when_the_run_does_not_start(
-    setup_for: Callable[[str], Setup],
+    setup_for: Callable[..., Setup],
 ) -> None:
     s = setup_for(
         """
@@ -264,7 +266,7 @@ grace = 300
     assert len(changes(s.evaluate(due + timedelta(minutes=8)), "resolved")) == 1
 
 
-def test_missed_schedule_as_a_dead_mans_switch(setup_for: Callable[[str], Setup]) -> None:
+def test_missed_schedule_as_a_dead_mans_switch(setup_for: Callable[..., Setup]) -> None:
     s = setup_for(
         """
 [alerts.budget-silent]
@@ -282,7 +284,7 @@ no_success_for = 1800
     assert len(changes(s.evaluate(s.now() + timedelta(minutes=1)), "resolved")) == 1
 
 
-def test_queue_backlog_by_ready_count(setup_for: Callable[[str], Setup]) -> None:
+def test_queue_backlog_by_ready_count(setup_for: Callable[..., Setup]) -> None:
     s = setup_for(
         """
 [alerts.backlog]
@@ -301,7 +303,7 @@ ready_above = 2
 
 
 def test_dead_letter_fires_on_new_failed_jobs_and_resolves_when_redriven(
-    setup_for: Callable[[str], Setup],
+    setup_for: Callable[..., Setup],
 ) -> None:
     s = setup_for(
         """
@@ -320,7 +322,7 @@ severity = "warning"
 
 
 def test_no_workers_pending_for_its_duration_then_firing_then_resolved(
-    setup_for: Callable[[str], Setup], app_workers: Callable[..., WorkerThread]
+    setup_for: Callable[..., Setup], app_workers: Callable[..., WorkerThread]
 ) -> None:
     s = setup_for(
         """
@@ -345,7 +347,7 @@ for = 60
 
 # -- the lifecycle: repeat, acknowledge, silence ------------------------------------------
 def test_repeat_until_acknowledged_and_nothing_while_silenced(
-    setup_for: Callable[[str], Setup],
+    setup_for: Callable[..., Setup],
 ) -> None:
     s = setup_for(
         """
@@ -375,39 +377,41 @@ channels = ["ops-hook"]
 
 
 def test_a_notification_retries_while_the_smtp_server_is_down(
-    setup_for: Callable[[str], Setup], smtp: tuple[Any, Mailbox]
+    setup_for: Callable[..., Setup],
 ) -> None:
+    port = free_port()  # the mail server's port: nothing listens there yet
     s = setup_for(
         """
 [alerts.backlog]
 kind = "queue_backlog"
 ready_above = 0
 channels = ["ops-mail"]
-"""
+""",
+        smtp_port=port,
     )
-    settings, box = smtp
     s.hh.enqueue("reports:generate", {})
     s.evaluate(s.now())
     [note] = s.notifications()
-    for app in s.apps:  # the mail server moves away: deliveries fail and retry
-        app.alerting = app.alerting.model_copy(
-            update={"smtp": settings.model_copy(update={"port": 1})}
-        )
     worker = s._start(s.hh, poll_interval=0.05, queues=["hourhand"])
     wait_until(lambda: s.hh.get_job(note.id).attempt >= 2, what="a retried delivery")
-    assert box.messages == []
-    for app in s.apps:  # ... and comes back
-        app.alerting = app.alerting.model_copy(update={"smtp": settings})
-    wait_until(lambda: s.hh.get_job(note.id).state == JobState.COMPLETED, what="delivered")
-    worker.stop()
+    assert s.hh.get_job(note.id).state in (JobState.RETRYING, JobState.QUEUED, JobState.RUNNING)
+    box = Mailbox()
+    server = Controller(box, hostname="127.0.0.1", port=port)
+    server.start()  # the mail server is back
+    try:
+        wait_until(lambda: s.hh.get_job(note.id).state == JobState.COMPLETED, what="delivered")
+    finally:
+        worker.stop()
+        server.stop()
     [(_, message)] = box.messages
     assert "[WARNING] backlog" in message["Subject"]
     attempts = s.hh.ops.jobs.get(CLI, note.id).attempts
-    assert attempts[0].outcome == "failed" and attempts[-1].outcome == "completed"
+    assert attempts[0].outcome == "failed" and "SMTPConnectError" in (attempts[0].error or "")
+    assert attempts[-1].outcome == "completed"
 
 
 def test_two_schedulers_evaluating_at_the_same_instant_open_and_notify_once(
-    setup_for: Callable[[str], Setup],
+    setup_for: Callable[..., Setup],
 ) -> None:
     s = setup_for(
         """
@@ -444,3 +448,29 @@ def _evaluate(
 ) -> None:
     barrier.wait(10)
     results.append(app.alert_engine().evaluate(at))
+
+
+def test_retention_deletes_resolved_alerts_past_their_days_and_keeps_open_ones(
+    setup_for: Callable[..., Setup],
+) -> None:
+    from hourhand.retention import prune_alert_history
+
+    s = setup_for(
+        """
+[alerts.backlog]
+kind = "queue_backlog"
+queue = "default"
+ready_above = 0
+"""
+    )
+    s.hh.enqueue("reports:generate", {})
+    long_ago = s.now() - timedelta(days=100)
+    s.evaluate(long_ago)  # opened 100 days ago, still firing
+    s.finish(*[j.id for j in s.hh.store.list_jobs(JobFilter(name="reports:generate"))])
+    s.evaluate(long_ago + timedelta(days=1))  # resolved 99 days ago
+    s.hh.enqueue("reports:generate", {})
+    s.evaluate(s.now())  # a new one, firing now
+    [current] = s.alerts("firing")
+    report = prune_alert_history(s.hh.store, 90, 1, lambda pause: False, 0)
+    assert report == {"older_than_days": 90, "deleted": 1}
+    assert [a.id for a in s.alerts()] == [current.id]

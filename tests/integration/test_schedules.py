@@ -341,7 +341,8 @@ def test_only_an_app_that_read_a_config_file_changes_config_schedules(
     ("text", "message"),
     [
         (NIGHTLY.replace("schedules", "schedule"), r"hourhand.toml: unknown table \[schedule\]"),
-        ('database = "x"\n' + NIGHTLY, r"hourhand.toml: unknown key 'database'"),
+        ('databse = "x"\n' + NIGHTLY, r"hourhand.toml: unknown key 'databse'"),
+        ('database = "x"\n' + NIGHTLY, r"hourhand.toml: 'database': bad database URL 'x'"),
         (
             NIGHTLY.replace("batch_size", "crom"),
             r"hourhand.toml: \[schedules.Nightly\]: unknown key 'crom': not a schedule option",

@@ -93,8 +93,8 @@ def test_a_hook_for_an_unregistered_job_type_stops_the_worker_from_starting(
         app.worker()
     assert str(raised.value) == (
         f"hook {__name__}.{report.__qualname__} (on_failure) is for job type "
-        "'reports:genrate', which is not registered (registered: hourhand.notify, "
-        "reports:generate)"
+        "'reports:genrate', which is not registered "
+        "(registered: hourhand.notify, hourhand.retention, reports:generate)"
     )
 
 

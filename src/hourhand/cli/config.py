@@ -1,4 +1,5 @@
-"""``config check``: is a config file right, before a deploy finds out."""
+"""``config check``: are the config file and the ``HOURHAND_*`` variables right, before a
+deploy finds out."""
 
 from __future__ import annotations
 
@@ -6,16 +7,16 @@ import click
 
 from hourhand.cli.main import Settings, cli
 from hourhand.cli.output import echo_json
-from hourhand.config import config_path, load_alerting, load_schedules
-from hourhand.errors import InvalidInput
+from hourhand.config import config_path, load_schedules
 from hourhand.humanize import plural
+from hourhand.retention_config import PRUNABLE_STATES, RetentionSettings
 
 pass_settings = click.make_pass_decorator(Settings)
 
 
 @cli.group("config")
 def config_group() -> None:
-    """The config file (hourhand.toml)."""
+    """The config file (hourhand.toml) and the HOURHAND_* variables."""
 
 
 @config_group.command("check")
@@ -23,34 +24,56 @@ def config_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print what the file defines.")
 @pass_settings
 def check(settings: Settings, path: str | None, as_json: bool) -> None:
-    """Check a config file (PATH, else HOURHAND_CONFIG, else ./hourhand.toml): its
-    schedules (with --app, also their job types and arguments), channels and alert rules.
-    The first problem is one line naming the file, the table and the key (exit code 2)."""
+    """Check a config file (PATH, else HOURHAND_CONFIG, else ./hourhand.toml; none: the
+    variables alone) under the HOURHAND_* variables: its schedules (with --app, also their
+    job types and arguments), channels, alert rules, [smtp] and [retention]. Every problem
+    is one line naming the key and the file and table, or the variable (exit code 2)."""
+    from hourhand.settings import load_settings  # pydantic-settings: for this command only
+
     found = config_path(path)
-    if found is None:
-        raise InvalidInput("no config file: pass one, set HOURHAND_CONFIG or add ./hourhand.toml")
     if settings.app_path:
         app = settings.app(required=True)
-        app.load_config(found)
+        if found is not None:
+            app.load_config(found)
+        else:
+            app.load_settings(None)
         schedules = sorted(app.config_schedules)
-        alerting = app.alerting
+        resolved = app.settings
     else:
-        schedules = sorted(entry.spec.name for entry in load_schedules(found))
-        alerting = load_alerting(found)
+        schedules = sorted(e.spec.name for e in load_schedules(found)) if found else []
+        resolved = load_settings(found)
+    alerting = resolved.alerting
     if as_json:
         echo_json(
             {
-                "file": str(found),
+                **resolved.summary(),
                 "schedules": schedules,
-                "smtp": alerting.smtp is not None,
                 "channels": sorted(alerting.channels),
                 "alerts": sorted(alerting.alerts),
             }
         )
         return
     checked = "" if settings.app_path else " (pass --app to check job types and arguments too)"
+    where = str(found) if found is not None else "no config file, the variables"
     click.echo(
-        f"{found}: ok: {plural(len(schedules), 'schedule')}, "
+        f"{where}: ok: {plural(len(schedules), 'schedule')}, "
         f"{plural(len(alerting.channels), 'channel')}, "
-        f"{plural(len(alerting.alerts), 'alert rule')}{checked}"
+        f"{plural(len(alerting.alerts), 'alert rule')}; "
+        f"retention: {describe_retention(resolved.retention)}{checked}"
     )
+    if resolved.from_env:
+        click.echo(f"set by variables: {', '.join(sorted(resolved.from_env))}")
+
+
+def describe_retention(retention: RetentionSettings | None) -> str:
+    """``completed 7 d, failed 30 d, cancelled 30 d (+2 queues), at '15 * * * *' UTC``."""
+    if retention is None:
+        return "none"
+    if not retention.enabled:
+        return "disabled"
+    parts = []
+    for state in PRUNABLE_STATES:
+        days = retention.days(state)
+        parts.append(f"{state} {'kept' if days is None else f'{days:g} d'}")
+    queues = f" (+{plural(len(retention.queues), 'queue')})" if retention.queues else ""
+    return f"{', '.join(parts)}{queues}, at {retention.schedule!r} {retention.tz}"

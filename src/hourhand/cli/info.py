@@ -74,7 +74,7 @@ def info_command(settings: Settings, as_json: bool) -> None:
         app_info = {
             "path": settings.app_path,
             "from": settings.app_source,
-            "job_types": app.own_types(),
+            "job_types": app.own_job_types(),  # (not hourhand.*)
             "code_schedules": sorted(app.code_schedules),
         }
     if as_json:
@@ -114,7 +114,7 @@ def info_command(settings: Settings, as_json: bool) -> None:
     if app_info is None:
         rows.append(("app", "none (pass --app module:attribute or set HOURHAND_APP)"))
     else:
-        types = plural(len(app.own_types()), "job type")
+        types = plural(len(app.own_job_types()), "job type")
         crons = plural(len(app.code_schedules), "code schedule")
         rows.append(("app", f"{settings.app_path} (from {settings.app_source}): {types}, {crons}"))
     rows += [

@@ -24,7 +24,8 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from hourhand.app import Hourhand, database_from_env
+from hourhand.app import Hourhand
+from hourhand.config import config_path
 from hourhand.errors import DatabaseNotFound, HourhandError, InvalidInput
 from hourhand.ops import Actor, Operations
 from hourhand.store import DEFAULT_DATABASE
@@ -72,7 +73,11 @@ class Settings:
                     "this command needs your app: pass --app module:attribute or set HOURHAND_APP"
                 )
             else:
-                self._app = Hourhand(self.database or database_from_env())
+                self._app = Hourhand(self.database)
+            if self.database:
+                self._app.database_origin = self.database_source or "--database"
+            else:  # a database named by the config file (hourhand.toml)
+                self._app.use_config_databases(config_path(None))
             self._app.create = create
         return self._app
 
@@ -81,6 +86,8 @@ class Settings:
         app's code) or default."""
         if self.database:
             return self.database_source or "--database"
+        if self._app is not None and self._app.database_origin not in ("default", "argument"):
+            return self._app.database_origin  # a config file (or HOURHAND_DATABASE)
         if self._app is not None and self.app_path and self._app.database_url != DEFAULT_DATABASE:
             return "app"
         return "default"

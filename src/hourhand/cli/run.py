@@ -59,7 +59,7 @@ def worker(
     path = config_path(config)
     if path is not None and app.config_path is None:  # (alert notifications need channels)
         app.load_alerting(path)
-    if not app.own_types():
+    if not app.own_job_types():
         raise InvalidInput("the app defines no job types: nothing to run")
     names, limits = parse_queues(queues)
     app.worker(

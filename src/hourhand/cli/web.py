@@ -139,7 +139,7 @@ def serve(
     parts: list[Part] = []
     worker = None
     if not no_worker:
-        if not app.own_types():
+        if not app.own_job_types():  # (hourhand.* types come with every app)
             raise InvalidInput("the app defines no job types: nothing to run (or --no-worker)")
         names, limits = parse_queues(queues)
         worker = app.worker(

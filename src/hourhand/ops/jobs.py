@@ -14,6 +14,7 @@ from hourhand import checks
 from hourhand.errors import InvalidInput, JobNotFound, JobStateError
 from hourhand.jobs import FINAL_STATES, Attempt, Job, JobState
 from hourhand.ops.actor import Actor, Role
+from hourhand.ops.retention import check_cluster_job
 from hourhand.ratelimits import RateUse
 from hourhand.schedule_model import Schedule
 from hourhand.store import JobFilter
@@ -205,6 +206,7 @@ class JobOps:
         False: a waiting or running job held the ``unique_key``, and that job is returned."""
         actor.require(Role.OPERATOR, "enqueueing a job")
         org_id = self._own_org(actor, org_id)
+        check_cluster_job(actor, type, org_id)
         result = self.app.enqueue(type, args, org_id=org_id, **options)
         job = self.app.get_job(result.id)
         if result.created:

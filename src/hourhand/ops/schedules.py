@@ -14,6 +14,7 @@ from hourhand.cron import Cron, zone_warning
 from hourhand.errors import InvalidInput
 from hourhand.jobs import Job
 from hourhand.ops.actor import Actor, Role
+from hourhand.ops.retention import check_cluster_job
 from hourhand.schedule_model import Schedule, ScheduleNotFound
 from hourhand.store import FireRecord
 from hourhand.store.fires import RAN
@@ -182,6 +183,7 @@ class ScheduleOps:
             org_id = actor.org_id
         if org_id is None:
             actor.require(Role.ADMIN, "creating a schedule outside any organisation")
+        check_cluster_job(actor, job, org_id)
         schedule = self.app.schedules.create(
             name,
             job,
@@ -200,6 +202,7 @@ class ScheduleOps:
 
     def update(self, actor: Actor, schedule_id: int, **changes: Any) -> Schedule:
         current = self._changeable(actor, schedule_id, "changing a schedule")
+        check_cluster_job(actor, changes.get("job", current.job), current.org_id)
         after = self.app.schedules.update(current.id, **changes)
         before_fields, after_fields = _fields(current), _fields(after)
         changed = {k for k in after_fields if before_fields.get(k) != after_fields[k]}

@@ -73,6 +73,15 @@ def load_schema(dialect: str) -> str:
 
 
 @dataclass(frozen=True)
+class PruneBatch:
+    """What one batch of :meth:`Store.prune_jobs` did."""
+
+    found: int  # jobs that qualified and were not held by another transaction
+    deleted: int  # of those, deleted (with their attempts)
+    last_id: int | None  # the highest id found: the next batch starts after it
+
+
+@dataclass(frozen=True)
 class Completion:
     """A finished attempt to record as completed."""
 
@@ -429,15 +438,45 @@ class Store(ABC):
         Returns how many rows were deleted or merged."""
 
     @abstractmethod
-    def count_prunable(self, before: datetime, states: Sequence[JobState]) -> dict[str, int]:
+    def count_prunable(
+        self,
+        before: datetime,
+        states: Sequence[JobState],
+        *,
+        queue: str | None = None,
+        except_queues: Sequence[str] = (),
+    ) -> dict[str, int]:
         """How many jobs of each of ``states`` finished before ``before`` (what
-        prune_jobs would delete)."""
+        prune_jobs would delete): of ``queue`` only if given, and of no queue in
+        ``except_queues``."""
 
     @abstractmethod
-    def prune_jobs(self, before: datetime, states: Sequence[JobState], limit: int) -> int:
+    def prune_jobs(
+        self,
+        before: datetime,
+        states: Sequence[JobState],
+        limit: int,
+        *,
+        after_id: int = 0,
+        upto_id: int | None = None,
+        queue: str | None = None,
+        except_queues: Sequence[str] = (),
+    ) -> PruneBatch:
         """Delete up to ``limit`` jobs in ``states`` (finished ones) that finished before
-        ``before``, with their attempts, in one short transaction; returns how many. The
-        rollup keeps what they counted."""
+        ``before``, with their attempts, in one short transaction: the lowest ids above
+        ``after_id`` (and at most ``upto_id``), of ``queue`` only if given and of no queue
+        in ``except_queues``; rows another transaction holds are skipped. The next batch
+        starts after ``last_id``; fewer than ``limit`` found: none are left. The rollup
+        keeps what the jobs counted."""
+
+    @abstractmethod
+    def first_job_from(self, job_id: int) -> tuple[int, datetime] | None:
+        """The job with the lowest id at or above ``job_id``, and when it was created (a
+        primary key lookup); None if there is none."""
+
+    @abstractmethod
+    def last_job_id(self) -> int | None:
+        """The highest job id there is (None: no jobs)."""
 
     # -- schedules ------------------------------------------------------------------------
     @abstractmethod

@@ -675,25 +675,40 @@ SELECT (SELECT count(*) FROM old) + (SELECT count(*) FROM sharded) AS n
 -- Jobs per state that prune_jobs would delete (a dry run).
 SELECT state, count(*) AS n FROM hourhand_jobs
 WHERE state = ANY(%(states)s::text[]) AND finished_at < %(before)s
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND queue <> ALL(%(except_queues)s::text[])
 GROUP BY state
 
 -- name: prune_jobs
--- Delete up to %(limit)s finished jobs (of the given states) that finished before
--- %(before)s, oldest ids first, and their attempts. The rollup keeps what they counted.
-WITH gone AS (
+-- Delete up to %(limit)s finished jobs (of the given states and queues) that finished
+-- before %(before)s, the lowest ids in (after_id, upto_id], and their attempts; rows
+-- another transaction holds are skipped. The rollup keeps what they counted. Planned as a
+-- walk of the primary key from after_id (see PRUNE_PLANNING), so that a batch reads about
+-- as many rows as it deletes, however many it deleted before.
+WITH batch AS (
+    SELECT id FROM hourhand_jobs
+    WHERE id > %(after_id)s AND id <= %(upto_id)s
+      AND state = ANY(%(states)s::text[]) AND finished_at < %(before)s
+      AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+      AND queue <> ALL(%(except_queues)s::text[])
+    ORDER BY id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), gone AS (
     DELETE FROM hourhand_jobs
-    WHERE id = ANY(ARRAY(
-            SELECT id FROM hourhand_jobs
-            WHERE state = ANY(%(states)s::text[]) AND finished_at < %(before)s
-            ORDER BY id
-            LIMIT %(limit)s
-            FOR UPDATE SKIP LOCKED))
-      AND state = ANY(%(states)s::text[])
+    WHERE id = ANY(ARRAY(SELECT id FROM batch)) AND state = ANY(%(states)s::text[])
     RETURNING id
 ), attempts AS (
     DELETE FROM hourhand_attempts WHERE job_id = ANY(ARRAY(SELECT id FROM gone))
 )
-SELECT count(*) AS n FROM gone
+SELECT (SELECT count(*) FROM batch) AS found, (SELECT count(*) FROM gone) AS deleted,
+       (SELECT max(id) FROM batch) AS last_id
+
+-- name: first_job_from
+SELECT id, created_at FROM hourhand_jobs WHERE id >= %(id)s ORDER BY id LIMIT 1
+
+-- name: last_job_id
+SELECT max(id) AS id FROM hourhand_jobs
 
 -- name: insert_schedule
 INSERT INTO hourhand_schedules (name, org_id, source, job, args, cron, tz, enabled, queue,

@@ -348,13 +348,18 @@ UPDATE hourhand_stats_mark SET upto = max(upto, :upto) WHERE id = 1
 -- Jobs per state that prune_jobs would delete (a dry run).
 SELECT state, count(*) AS n FROM hourhand_jobs
 WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :before
+  AND (:queue IS NULL OR queue = :queue)
+  AND queue NOT IN (SELECT value FROM json_each(:except_queues))
 GROUP BY state
 
 -- name: prunable
--- Up to :limit finished jobs (of the given states) that finished before :before, oldest
--- ids first.
+-- Up to :limit finished jobs (of the given states and queues) that finished before
+-- :before, the lowest ids in (:after_id, :upto_id].
 SELECT id FROM hourhand_jobs
-WHERE state IN (SELECT value FROM json_each(:states)) AND finished_at < :before
+WHERE id > :after_id AND id <= :upto_id
+  AND state IN (SELECT value FROM json_each(:states)) AND finished_at < :before
+  AND (:queue IS NULL OR queue = :queue)
+  AND queue NOT IN (SELECT value FROM json_each(:except_queues))
 ORDER BY id LIMIT :limit
 
 -- name: prune_attempts
@@ -362,6 +367,12 @@ DELETE FROM hourhand_attempts WHERE job_id IN (SELECT value FROM json_each(:ids)
 
 -- name: prune_jobs
 DELETE FROM hourhand_jobs WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: first_job_from
+SELECT id, created_at FROM hourhand_jobs WHERE id >= :id ORDER BY id LIMIT 1
+
+-- name: last_job_id
+SELECT max(id) AS id FROM hourhand_jobs
 
 -- name: insert_schedule
 INSERT INTO hourhand_schedules (name, org_id, source, job, args, cron, tz, enabled, queue,
