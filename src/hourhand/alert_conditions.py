@@ -13,8 +13,9 @@ What each kind reads (none of it scans the jobs' history):
   a schedule's (or an organisation's) latest attempts;
 - ``long_running``: the running jobs (a partial index), against a fixed limit or ``factor``
   times the p95 of the type's latest completed attempts;
-- ``missed_schedule``: the schedule's next fire time (a scheduler that is not firing) and
-  its newest runs (one that was enqueued and has not started; the last success);
+- ``missed_schedule``: the schedule's next fire time (a scheduler that is not firing), its
+  ledger (a fire time nothing ran for; the last success) and its newest run (enqueued and
+  not started);
 - ``queue_backlog``: the queues' ready counts and oldest ready job (partial indexes);
 - ``dead_letter``: the newest jobs of the dead-letter set (a partial index);
 - ``no_workers``: the registry of live processes.
@@ -36,11 +37,15 @@ from hourhand.schedule_model import Schedule
 from hourhand.store import JobFilter
 from hourhand.store.alert_rows import RecentAttempt
 from hourhand.store.base import HOLD_UNTIL
+from hourhand.store.fires import ERROR, SCHEDULER_DOWN, SKIPPED_MISFIRE, FireRecord
 
 if TYPE_CHECKING:
     from hourhand.app import Hourhand
 
 NOTIFY_QUEUE = "hourhand"  # where notifications wait (alert_engine.NOTIFY_QUEUE)
+# ledger statuses of a fire time nothing ran for that missed_schedule reports (an overlap
+# skip, a merge into one catch-up run or a disabled schedule are what was asked for)
+MISSED = frozenset({SCHEDULER_DOWN, SKIPPED_MISFIRE, ERROR})
 FAILED_OUTCOMES = frozenset({"failed", "timeout", "lost"})
 RECENT_SCAN = 10_000  # a job type's runs are looked for among the newest jobs of all
 P95_SAMPLE = 200  # completed attempts a type's p95 is taken over
@@ -48,7 +53,6 @@ P95_MINIMUM = 5  # fewer decide nothing
 RATE_SAMPLE = 10_000  # attempts a schedule's (or an org's) failure rate is taken over
 DEAD_SAMPLE = 1_000  # newest dead-letter jobs looked at
 RUNNING_SAMPLE = 1_000  # running jobs looked at
-SUCCESS_SCAN = 200  # a schedule's newest runs searched for its last success
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,15 @@ def _missed_schedule(app: Hourhand, active: ActiveRule, now: datetime) -> list[F
         if due is not None and due < now - grace:
             summary = f"{label} was due at {_hm(due)} and has not fired (no scheduler?)"
             return [Finding(key, summary, {"due_at": due.isoformat(), "reason": "not fired"}, org)]
+        missed = _missed_fire(app, schedule)
+        if missed is not None:
+            summary = (
+                f"{label}: the fire time {_hm(missed.fire_time)} did not run "
+                f"({missed.status.replace('_', ' ')})"
+            )
+            details: dict[str, Any] = {"due_at": missed.fire_time.isoformat(), "reason": "missed"}
+            details["status"] = missed.status
+            return [Finding(key, summary, details, org)]
         for job in app.store.schedule_jobs(schedule.id, 1):
             waiting = job.state in (JobState.QUEUED, JobState.SCHEDULED)
             if waiting and job.run_at < HOLD_UNTIL and job.run_at < now - grace:
@@ -343,11 +356,21 @@ def _p95(app: Hourhand, name: str) -> float | None:
     return durations[min(len(durations) - 1, math.ceil(0.95 * len(durations)) - 1)]
 
 
+def _missed_fire(app: Hourhand, schedule: Schedule) -> FireRecord | None:
+    """The schedule's newest fire time, if nothing ran for it (the scheduler was down, its
+    misfire policy did not catch it up, or the run could not be made) and no run has
+    succeeded since, by cron or by hand (the ledger: docs/schedules.md)."""
+    latest = app.store.latest_fires([schedule.id]).get(schedule.id)
+    if latest is None or latest.status not in MISSED:
+        return None
+    success = _last_success(app, schedule)
+    return latest if success is None or success < latest.recorded_at else None
+
+
 def _last_success(app: Hourhand, schedule: Schedule) -> datetime | None:
-    for job in app.store.schedule_jobs(schedule.id, SUCCESS_SCAN):
-        if job.state == JobState.COMPLETED and job.finished_at is not None:
-            return job.finished_at
-    return None
+    """When the schedule's newest successful run (by cron or by hand) ended, from its
+    ledger: still known after the job is pruned, however many runs failed since."""
+    return app.store.last_successes([schedule.id]).get(schedule.id)
 
 
 def _hm(value: datetime) -> str:

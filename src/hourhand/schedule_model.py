@@ -133,6 +133,9 @@ class Schedule(ScheduleSpec):
     # config schedule if there is one, else what the code, config file or user defines.
     defined_enabled: bool = True
     enabled_override: bool | None = None
+    # since when it is disabled; kept after it is enabled again until the scheduler has
+    # recorded the fire times in between in the ledger (as 'disabled')
+    disabled_at: datetime | None = None
 
     @property
     def parsed(self) -> Cron:

@@ -12,6 +12,12 @@ schedule's policy: ``skip`` runs nothing for them, ``once`` runs one job for all
 ``skip`` a fire is dropped while an earlier run waits or runs; with ``queue`` one run may
 wait (held) behind a running one and starts when it finishes; ``allow`` runs them all.
 Several catch-up runs only make sense with ``allow``; otherwise they collapse to one.
+
+Every fire time dealt with gets an entry in the ledger (``hourhand_schedule_fires``, see
+:mod:`hourhand.store.fires`), written in the transaction that inserts the runs: the run it
+made, or why it made none (the misfire or overlap policy, the schedule was disabled). A
+fire applies only if the schedule's next fire time is still the one this scheduler read, so
+two schedulers racing on one fire time leave one decision: the winner's.
 """
 
 from __future__ import annotations
@@ -20,19 +26,21 @@ import logging
 import random
 import threading
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from hourhand.alert_engine import EVALUATE_EVERY, Evaluation
 from hourhand.cron import Cron
-from hourhand.errors import HourhandError
+from hourhand.errors import DatabaseUnavailable, HourhandError
 from hourhand.jobs import NewJob
 from hourhand.presence import Presence
 from hourhand.retention import RETENTION
 from hourhand.schedule_model import Schedule, ScheduleExists, ScheduleSpec, spec_next
+from hourhand.store import fires as ledger
 from hourhand.store.base import HOLD_UNTIL
+from hourhand.store.fires import NewFire
 
 if TYPE_CHECKING:
     from hourhand.app import Hourhand
@@ -43,6 +51,11 @@ MISFIRE_GRACE = 60.0  # seconds late a fire time may be and still count as on ti
 POLL_INTERVAL = 1.0  # seconds between looks at the schedules, at most
 DUE_BATCH = 200  # schedules handled per tick
 LOOKBACK = timedelta(days=35)  # how far back a long-missed schedule is scanned
+# Ledger entries of fire times nothing ran for that one fire writes (a schedule every minute
+# missed for weeks): the newest ones; the earlier ones are counted on one entry per status.
+LEDGER_ROWS = 100
+# What became of a missed fire time the misfire policy did not run, per policy.
+MISSED = {"skip": ledger.SCHEDULER_DOWN, "once": ledger.MERGED, "all": ledger.SKIPPED_MISFIRE}
 ERROR_BACKOFF = 1.0  # seconds
 # The job statistics' minute rows are kept this long, then folded into totals per (queue,
 # job type), so that the rollup stays small; one scheduler looks at most this often.
@@ -149,6 +162,8 @@ class Scheduler:
         for schedule in self.app.store.due_schedules(now, DUE_BATCH):
             try:
                 ids += self._fire(schedule, now)
+            except DatabaseUnavailable:
+                raise  # not the schedule's fault: the next tick tries again
             except HourhandError as exc:
                 logger.error("schedule %r (id %d): %s", schedule.name, schedule.id, exc)
                 self._skip_to(schedule, now)
@@ -176,14 +191,17 @@ class Scheduler:
         window = timedelta(seconds=schedule.catchup_window)
         start = max(expected, now - max(window, LOOKBACK))
         stream = self._stream(schedule, start)
-        due: deque[datetime] = deque(maxlen=max(schedule.misfire_cap, 2))
+        due: deque[datetime] = deque(maxlen=max(schedule.misfire_cap, LEDGER_ROWS, 2))
         seen = 0
+        dropped: datetime | None = None  # the newest fire time that did not stay in ``due``
         while (fire := stream.head) is not None and fire <= now:
+            if len(due) == due.maxlen:
+                dropped = due[0]
             due.append(stream.pop())
             seen += 1
         following = stream.head
 
-        runs = self._by_misfire(schedule, list(due), expected, now, window)
+        picked = runs = self._by_misfire(schedule, list(due), expected, now, window)
         held = False
         if runs and schedule.overlap != "allow":
             waiting, running = self.app.store.schedule_activity(schedule.id)
@@ -199,7 +217,17 @@ class Scheduler:
                 held = bool(running)  # 'queue': wait behind the running one
                 runs = runs[-1:]
         jobs = self._runs(schedule, runs, held)
-        ids = self.app.store.fire_schedule(schedule.id, expected, following, jobs)
+        # a missed fire time the misfire policy left: with no run made, misfire 'once'
+        # folded it into a run the overlap policy dropped
+        missed = MISSED[schedule.misfire]
+        if not jobs and missed == ledger.MERGED and picked:
+            missed = ledger.SKIPPED_OVERLAP
+        fires = _entries(due, picked, jobs, held, missed)
+        if dropped is not None:  # older than all of ``due``: missed, and left
+            run = jobs[-1].fire_time if missed == ledger.MERGED else None
+            fires.append(NewFire(dropped, missed, run=run, unlisted=seen - len(due) - 1))
+        fires += self._disabled(schedule, expected)
+        ids = self.app.store.fire_schedule(schedule.id, expected, following, jobs, _bounded(fires))
         if seen > len(runs) and expected < now - self.grace:
             logger.warning(
                 "schedule %r: %s%d fire time(s) due since %s; misfire policy %r ran %d",
@@ -255,10 +283,25 @@ class Scheduler:
         return jobs
 
     def _skip_to(self, schedule: Schedule, now: datetime) -> None:
-        """A schedule that cannot fire (its job type is gone): move on, do not spin."""
-        assert schedule.next_fire_at is not None
-        following = self._cron(schedule).next(now)
-        self.app.store.fire_schedule(schedule.id, schedule.next_fire_at, following, [])
+        """A schedule that cannot fire (its job type is gone): move on, do not spin. The
+        fire times due are in the ledger as 'error'."""
+        expected = schedule.next_fire_at
+        assert expected is not None
+        cron = self._cron(schedule)
+        start = max(expected, now - LOOKBACK) - timedelta(microseconds=1)
+        fires = _tail(cron.fires(start), now + timedelta(microseconds=1), ledger.ERROR)
+        fires += self._disabled(schedule, expected)
+        following = cron.next(now)
+        self.app.store.fire_schedule(schedule.id, expected, following, [], _bounded(fires))
+
+    def _disabled(self, schedule: Schedule, expected: datetime) -> list[NewFire]:
+        """Ledger entries of the fire times a schedule enabled again missed while it was
+        disabled: after ``disabled_at``, before its first fire time since (``expected``),
+        at most LOOKBACK back."""
+        if schedule.disabled_at is None or schedule.disabled_at >= expected:
+            return []
+        start = max(schedule.disabled_at, expected - LOOKBACK)
+        return _tail(self._cron(schedule).fires(start), expected, ledger.DISABLED)
 
     def compact_stats(self, now: datetime) -> int | None:
         """Count the job statistics' minutes older than COUNT_LAG into the totals, delete
@@ -330,6 +373,69 @@ class _Stream:
         assert fire is not None
         self.head = next(self._fires, None)
         return fire
+
+
+def _entries(
+    due: deque[datetime], picked: list[datetime], jobs: list[NewJob], held: bool, missed: str
+) -> list[NewFire]:
+    """The ledger entries of the fire times in ``due`` (newest first): the runs made, and
+    what became of the others: ``picked`` by the misfire policy but dropped or folded into
+    one run by the overlap policy, or ``missed`` and left by the misfire policy."""
+    ran = {job.fire_time: job for job in jobs if job.fire_time is not None}
+    run = jobs[-1].fire_time if jobs else None  # what merged fire times fold into
+    chosen = set(picked)
+    out: list[NewFire] = []
+    # (misfire 'once' may run the fire time it was due at, not in ``due`` if that is older
+    # than LOOKBACK)
+    for fire in sorted(set(due).union(ran), reverse=True):
+        job = ran.get(fire)
+        if job is not None:
+            status, due_at = (ledger.HELD, None) if held else (ledger.ENQUEUED, job.run_at)
+            out.append(NewFire(fire, status, due_at, fire))
+        elif fire in chosen:
+            status = ledger.MERGED if jobs else ledger.SKIPPED_OVERLAP
+            out.append(NewFire(fire, status, run=run))
+        else:
+            out.append(NewFire(fire, missed, run=run if missed == ledger.MERGED else None))
+    return out
+
+
+def _tail(fires: Iterator[datetime], until: datetime, status: str) -> list[NewFire]:
+    """Entries of the fire times before ``until``, newest first: the newest LEDGER_ROWS one
+    by one, and one for all the earlier ones (its ``unlisted``: how many more)."""
+    kept: deque[datetime] = deque(maxlen=LEDGER_ROWS)
+    older = 0
+    newest_older: datetime | None = None
+    for fire in fires:
+        if fire >= until:
+            break
+        if len(kept) == LEDGER_ROWS:
+            newest_older = kept[0]
+            older += 1
+        kept.append(fire)
+    out = [NewFire(fire, status) for fire in reversed(kept)]
+    if newest_older is not None:
+        out.append(NewFire(newest_older, status, unlisted=older - 1))
+    return out
+
+
+def _bounded(fires: list[NewFire]) -> list[NewFire]:
+    """At most LEDGER_ROWS entries of fire times nothing ran for (``fires``: newest first),
+    and one more per status for the rest: the newest of them, counting the others in its
+    ``unlisted``. Entries of runs are all kept: each has its job."""
+    out: list[NewFire] = []
+    quiet = 0
+    summary: dict[str, int] = {}  # status -> the position of its counting entry in ``out``
+    for fire in fires:
+        if fire.status in ledger.RAN or quiet < LEDGER_ROWS:
+            quiet += fire.status not in ledger.RAN
+            out.append(fire)
+        elif (at := summary.get(fire.status)) is None:
+            summary[fire.status] = len(out)
+            out.append(fire)
+        else:
+            out[at] = replace(out[at], unlisted=out[at].unlisted + 1 + fire.unlisted)
+    return out
 
 
 def _changes(have: Schedule, spec: ScheduleSpec, now: Callable[[], datetime]) -> dict[str, object]:

@@ -21,6 +21,7 @@ from hourhand.schedule_model import (
     spec_next,
     weekly,
 )
+from hourhand.store.fires import FireRecord
 
 if TYPE_CHECKING:
     from hourhand.app import Hourhand
@@ -192,7 +193,8 @@ class Schedules:
             raise ScheduleNotFound(f"no schedule with id {schedule_id}")
 
     def trigger(self, schedule_id: int, *, created_by: str | None = None) -> int:
-        """Run the schedule's job now, outside its cron times; returns the job id."""
+        """Run the schedule's job now, outside its cron times; returns the job id. The run
+        is in the schedule's ledger as 'triggered'."""
         schedule = self.get(schedule_id)
         job = self.app.new_job(
             schedule.job,
@@ -205,7 +207,7 @@ class Schedules:
             created_by=created_by or schedule.created_by,
             schedule_id=schedule.id,
         )
-        return self.app.store.insert_jobs([job])[0]
+        return self.app.store.trigger_schedule(job)
 
     def next_fires(
         self, schedule_id: int, count: int = 5, *, after: datetime | None = None
@@ -218,6 +220,14 @@ class Schedules:
         """The schedule's jobs, newest first."""
         self.get(schedule_id)
         return self.app.store.schedule_jobs(schedule_id, limit)
+
+    def fires(
+        self, schedule_id: int, limit: int = 50, *, before: datetime | None = None
+    ) -> list[FireRecord]:
+        """The schedule's ledger: an entry per fire time (and per run made by hand), newest
+        first, those before ``before`` (to page on: the last fire time of a page)."""
+        self.get(schedule_id)
+        return self.app.store.schedule_fires(schedule_id, limit, before)
 
     # last: inside the class, later annotations would take ``list`` for this method
     def list(self, *, org_id: str | None = None, source: str | None = None) -> list[Schedule]:

@@ -260,3 +260,51 @@ def test_schedules_list_is_plain_when_piped(db: str) -> None:
     assert lines[0] == "1 schedule"
     assert lines[1].split()[:4] == ["id", "name", "org", "source"]
     assert lines[2].split()[:7] == ["1", "weekly", "o", "user", "greet", "0", "8"]
+
+
+def test_schedules_runs_shows_the_ledger_a_page_at_a_time(db: str) -> None:
+    """``schedules runs`` lists what became of each fire time, newest first, as a table that
+    ends with the command for the next page, or as JSON."""
+    import shlex
+    from datetime import UTC, datetime, timedelta
+
+    from hourhand import Hourhand
+    from tests.apps import cli_app
+
+    t0 = datetime(2021, 3, 1, 12, tzinfo=UTC)
+    app = Hourhand(db)
+    try:
+        app.registry.update(cli_app.hh.registry)
+        schedule = app.schedules.create("minutely", "greet", "* * * * *", args={"name": "x"})
+        app.store.update_schedule(schedule.id, {"next_fire_at": t0})
+        sched = app.scheduler()
+        for minute in (0, 1, 2):  # overlap 'skip': the first run still waits
+            sched.tick(t0 + timedelta(minutes=minute, seconds=1))
+        [job] = app.schedules.runs(schedule.id)
+    finally:
+        app.close()
+
+    base = ["--database", db, "schedules", "runs"]  # no --app: it reads the database
+    data = json.loads(hourhand(*base, "minutely", "--json").stdout)
+    assert [(r["fire_time"], r["status"], r["job_id"], r["state"]) for r in data] == [
+        ("2021-03-01T12:02:00+00:00", "skipped_overlap", None, None),
+        ("2021-03-01T12:01:00+00:00", "skipped_overlap", None, None),
+        ("2021-03-01T12:00:00+00:00", "enqueued", job.id, "queued"),
+    ]
+    assert data[2]["enqueued_at"] == data[2]["recorded_at"] and data[2]["unlisted"] == 0
+
+    first = hourhand(*base, str(schedule.id), "--limit", "2")
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert lines[0] == "minutely: 2 fire times"
+    assert lines[1].split()[:4] == ["fire", "time", "(UTC)", "status"]
+    assert lines[2].split()[:4] == ["2021-03-01", "12:02:00", "skipped_overlap", "-"]
+    assert lines[-1].startswith("next page: hourhand --database ")
+    second = hourhand(*shlex.split(lines[-1].removeprefix("next page: "))[1:])
+    assert second.returncode == 0, second.stderr
+    row = second.stdout.splitlines()[2].split()
+    assert row[:5] == ["2021-03-01", "12:00:00", "enqueued", str(job.id), "queued"]
+    assert "next page" not in second.stdout
+
+    bad = hourhand(*base, "minutely", "--before", "yesterday")
+    assert bad.returncode == 2 and "--before 'yesterday' is not an ISO-8601 time" in bad.stderr

@@ -474,3 +474,30 @@ ready_above = 0
     report = prune_alert_history(s.hh.store, 90, 1, lambda pause: False, 0)
     assert report == {"older_than_days": 90, "deleted": 1}
     assert [a.id for a in s.alerts()] == [current.id]
+
+
+def test_missed_schedule_reports_a_fire_time_the_ledger_says_did_not_run(
+    setup_for: Callable[..., Setup],
+) -> None:
+    s = setup_for(
+        """
+[alerts.nightly-missed]
+kind = "missed_schedule"
+schedule = "nightly"
+grace = 300
+"""
+    )
+    schedule = s.hh.ops.schedules.create(CLI, "nightly", "reports:generate", "0 3 * * *")
+    due = schedule.next_fire_at
+    assert due is not None
+    # the scheduler comes back an hour late: misfire 'skip' runs nothing for 03:00
+    s.hh.scheduler().tick(due + timedelta(hours=1))
+    [entry] = s.hh.ops.schedules.runs(CLI, schedule.id).runs
+    assert entry.fire.status == "scheduler_down"
+    assert len(changes(s.evaluate(due + timedelta(hours=1)), "fired")) == 1
+    [alert] = s.alerts("firing")
+    assert alert.details["reason"] == "missed" and alert.details["status"] == "scheduler_down"
+    assert "did not run (scheduler down)" in alert.summary
+    # someone runs it by hand and it succeeds: the miss is made good
+    s.finish(s.hh.ops.schedules.trigger(CLI, schedule.id).id)
+    assert len(changes(s.evaluate(due + timedelta(hours=1, minutes=1)), "resolved")) == 1

@@ -254,7 +254,43 @@ def test_schedules_are_scoped_and_their_edits_audited(app: Hourhand) -> None:
     assert update.actor == "a-operator"
     job = app.ops.schedules.trigger(ORG_A, mine.id)
     assert job.schedule_id == mine.id and job.org_id == "org_a"
-    assert [j.id for j in app.ops.schedules.runs(ORG_A, mine.id)] == [job.id]
+    [run] = app.ops.schedules.runs(ORG_A, mine.id).runs  # the ledger: a run made by hand
+    assert (run.fire.status, run.fire.job_id, run.state) == ("triggered", job.id, "queued")
+    with pytest.raises(ScheduleNotFound):
+        app.ops.schedules.runs(ORG_B, mine.id)
+
+
+def test_a_schedules_runs_page_through_its_ledger_with_the_jobs_as_they_are(
+    app: Hourhand,
+) -> None:
+    """What became of each fire time, newest first, a page at a time; a run whose job was
+    deleted keeps the outcome the ledger copied."""
+    s = app.ops.schedules.create(ORG_A, "minutely", "echo", "* * * * *", overlap="allow")
+    start = datetime(2021, 3, 1, 12, tzinfo=UTC)
+    app.store.update_schedule(s.id, {"next_fire_at": start})
+    sched = app.scheduler()
+    for minute in range(5):
+        sched.tick(start + timedelta(minutes=minute, seconds=1))
+    run_until(app, lambda: app.counts()["completed"] >= 5)
+    oldest = app.ops.schedules.runs(ORG_A, s.id, limit=5).runs[-1]
+    app.ops.jobs.delete(ORG_A, oldest.fire.job_id)  # type: ignore[arg-type]
+    seen = []
+    cursor = None
+    for _ in range(3):
+        page = app.ops.schedules.runs(ORG_A, s.id, limit=2, cursor=cursor)
+        seen += page.runs
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert [r.fire.fire_time for r in seen] == [
+        start + timedelta(minutes=m) for m in range(4, -1, -1)
+    ]
+    assert [r.state for r in seen] == ["completed"] * 5
+    assert [r.job is None for r in seen] == [False] * 4 + [True]  # deleted: the copy stays
+    with pytest.raises(InvalidInput, match="bad cursor"):
+        app.ops.schedules.runs(ORG_A, s.id, cursor="yesterday")
+    with pytest.raises(ScheduleNotFound):
+        app.ops.schedules.runs(ORG_B, s.id)
 
 
 def test_cron_preview_marks_the_fires_a_dst_change_moves(app: Hourhand) -> None:

@@ -245,3 +245,65 @@ class EnqueueResultLike(int):
 
     def __repr__(self) -> str:
         return f"EnqueueResultLike({int(self)})"
+
+
+@pytest.mark.parametrize("mode", ["force_custom_plan", "force_generic_plan"])
+def test_ending_a_job_reads_the_ledger_by_job_and_only_for_a_schedules_runs(
+    pg_base_url: str, mode: str
+) -> None:
+    """The statements that end jobs copy a schedule's run's outcome onto its ledger row:
+    through the index on job_id, never a scan of the ledger, which grows by a row per fire
+    time. For other jobs the ids looked up are none (the hot path of a drain)."""
+    hh = noop_app(pg_base_url)
+    try:
+        schedule = hh.schedules.create("often", "noop", "* * * * *")
+        ids = hh.enqueue_many("noop", [{} for _ in range(100)])
+        jobs = hh.store.claim("w", None, 100, 600.0)
+        with psycopg.connect(pg_base_url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO hourhand_schedule_fires (schedule_id, fire_time, status, job_id, "
+                "outcome, finished_at) SELECT %s, 'epoch'::timestamptz + n * interval '1 minute', "
+                "'enqueued', 1000000 + n, 'completed', now() FROM generate_series(1, 50000) n",
+                (schedule.id,),
+            )
+            conn.execute("ANALYZE hourhand_schedule_fires")
+        n = len(jobs)
+        params: dict[str, Any] = {
+            "worker_id": "w",
+            "ids": [j.id for j in jobs],
+            "attempts": [1] * n,
+            "results": [None] * n,
+            "durations": [0.0] * n,
+            "hold": HOLD_UNTIL,
+            "id": ids[0],
+            "attempt": 1,
+            "new_state": "failed",
+            "retry_in": 0.0,
+            "error": "x",
+            "traceback": None,
+            "outcome": "failed",
+            "duration": 0.1,
+            "require_expired": False,
+            "held": [],
+        }
+        for query, settings in (
+            ("complete", [BATCH_PLANNING]),
+            ("end_attempt", []),
+            ("release_unheld", []),
+            ("cancel_waiting", []),
+        ):
+            statement = hh.store.q[query]  # type: ignore[attr-defined]
+            nodes = plan_of(pg_base_url, statement, params, mode, *settings)
+            on_ledger = [
+                (kind, index) for kind, rel, index in nodes if rel == LEDGER and "Scan" in kind
+            ]
+            assert on_ledger, (query, nodes)
+            assert all(index == "hourhand_schedule_fires_job" for _, index in on_ledger), (
+                query,
+                nodes,
+            )
+    finally:
+        hh.close()
+
+
+LEDGER = "hourhand_schedule_fires"

@@ -89,6 +89,11 @@ def test_three_schedulers_one_killed_and_restarted_fire_each_minute_once(
             [schedule] = apps[kind].schedules.list()
             assert schedule.created_at is not None
             assert ordered[0] - max(started[kind], schedule.created_at) <= minute
+            # the ledger agrees: one entry per fire time, naming its one job
+            jobs = {j.fire_time: j.id for j in apps[kind].schedules.runs(schedule.id, 1000)}
+            entries = apps[kind].store.schedule_fires(schedule.id, 1000)
+            assert {e.fire_time: e.job_id for e in entries} == jobs, kind
+            assert {e.status for e in entries} == {"enqueued"}, kind
             logs = "".join((tmp_path / f"{kind}{n}.log").read_text() for n in range(3))
             assert "Traceback" not in logs
     finally:

@@ -35,5 +35,7 @@ def test_a_simulated_year_fires_every_expected_instant_once(tmp_path: Path) -> N
             fired = sorted(j.fire_time for j in app.schedules.runs(sid, limit=100_000))
             want = Ref(expr, tz).fires(YEAR_START, YEAR_END, timedelta(minutes=15))
             assert fired == want, (expr, tz)
+            entries = app.store.schedule_fires(sid, 100_000)  # one ledger entry each
+            assert sorted(e.fire_time for e in entries) == want, (expr, tz)
     finally:
         app.close()

@@ -143,7 +143,8 @@ def test_schedule_routes(api: Api) -> None:
     assert api.call("post", f"/v1/schedules/{sid}/enable").json()["enabled"] is True
     job = api.call("post", f"/v1/schedules/{sid}/trigger").json()
     assert job["schedule_id"] == sid
-    assert [j["id"] for j in api.call("get", f"/v1/schedules/{sid}/runs").json()] == [job["id"]]
+    [run] = api.call("get", f"/v1/schedules/{sid}/runs").json()["runs"]
+    assert (run["status"], run["job_id"], run["state"]) == ("triggered", job["id"], "queued")
     preview = api.call("get", "/v1/cron/preview?expr=30+2+*+*+*&tz=Europe/Stockholm&count=400")
     assert preview.status_code == 422
     preview = api.call(

@@ -1,10 +1,12 @@
-"""``schedules list|add|enable|disable|trigger|next|delete``, and ``scheduler``
+"""``schedules list|add|enable|disable|trigger|next|runs|delete``, and ``scheduler``
 (``serve``, which runs the scheduler too, is in cli/web.py)."""
 
 from __future__ import annotations
 
 import json
+import shlex
 import signal
+from datetime import UTC, datetime
 from types import FrameType
 
 import click
@@ -12,10 +14,13 @@ from rich.text import Text
 
 from hourhand.cli.cron import parse_after, preview, warn_about_zone
 from hourhand.cli.main import Settings, cli
-from hourhand.cli.output import Cell, Column, echo_json, print_table, when
-from hourhand.errors import InvalidArguments
+from hourhand.cli.output import Cell, Column, echo_json, line, print_table, state_text, when
+from hourhand.errors import InvalidArguments, InvalidInput
 from hourhand.humanize import plural
+from hourhand.ops import Run
+from hourhand.ops.schedules import DEFAULT_RUNS, MAX_RUNS, run_cursor
 from hourhand.schedule_model import MISFIRE_POLICIES, OVERLAP_POLICIES, Schedule, ScheduleNotFound
+from hourhand.store import locate
 
 pass_settings = click.make_pass_decorator(Settings)
 org_option = click.option("--org", "org_id", help="The organisation (user schedules).")
@@ -255,6 +260,92 @@ def next_fires(
         (schedule.name, "bold"), f": {schedule.cron}  {schedule.parsed.describe()}"
     )
     preview(schedule.parsed, fires, as_json, title=title)
+
+
+RUN_COLUMNS = (
+    Column("fire time (UTC)"),
+    Column("status"),
+    Column("job", "right"),
+    Column("state"),
+    Column("due (UTC)"),
+    Column("enqueued (UTC)"),
+    Column("finished (UTC)"),
+    Column("note", wrap=True),
+)
+
+
+def run_row(run: Run) -> list[Cell]:
+    fire = run.fire
+    notes = []
+    if fire.unlisted:
+        notes.append(f"and {plural(fire.unlisted, 'earlier fire time')} like it, not listed")
+    if fire.status == "merged" and fire.job_id is not None:
+        notes.append(f"folded into job {fire.job_id}")
+    job = run.own_job
+    if job is not None and job.error:
+        notes.append(" ".join(job.error.split())[:60])
+    return [
+        when(fire.fire_time),
+        fire.status,
+        "-" if fire.job_id is None else str(fire.job_id),
+        "-" if run.state is None else state_text(run.state),
+        when(fire.due_at),
+        when(fire.enqueued_at),
+        when(fire.finished_at),
+        "; ".join(notes) or "-",
+    ]
+
+
+def run_dict(run: Run) -> dict[str, object]:
+    job = run.own_job
+    return {**run.fire.to_dict(), "state": run.state, "error": None if job is None else job.error}
+
+
+@schedules.command("runs")
+@click.argument("name")
+@org_option
+@click.option("--limit", type=click.IntRange(1, MAX_RUNS), default=DEFAULT_RUNS, show_default=True)
+@click.option("--before", help="Fire times before this ISO-8601 time (the next page).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_settings
+def runs(
+    settings: Settings,
+    name: str,
+    org_id: str | None,
+    limit: int,
+    before: str | None,
+    as_json: bool,
+) -> None:
+    """A schedule's ledger, newest first: each fire time (and each run made by hand), its
+    job and the job's state, or why nothing ran (docs/schedules.md, "The ledger")."""
+    schedule = find(settings, name, org_id)
+    cursor = None if before is None else run_cursor(parse_before(before))
+    page = settings.ops().schedules.runs(settings.actor, schedule.id, limit, cursor)
+    if as_json:
+        echo_json([run_dict(r) for r in page.runs])
+        return
+    title = f"{schedule.name}: {plural(len(page.runs), 'fire time')}"
+    print_table(RUN_COLUMNS, [run_row(r) for r in page.runs], title)
+    if page.next_cursor is not None:
+        words = ["hourhand"]
+        if settings.database and settings.database_source == "--database":
+            words += ["--database", locate(settings.database).masked]
+        words += ["schedules", "runs", str(schedule.id)]
+        if limit != DEFAULT_RUNS:
+            words += ["--limit", str(limit)]
+        words += ["--before", page.runs[-1].fire.fire_time.isoformat()]
+        line(f"next page: {shlex.join(words)}")
+
+
+def parse_before(value: str) -> datetime:
+    """An ISO-8601 time for --before; without an offset it is taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"--before {value!r} is not an ISO-8601 time, e.g. 2026-03-29T00:00:00Z"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def load_config(settings: Settings, config: str | None, *, app_required: bool = True) -> None:

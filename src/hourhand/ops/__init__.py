@@ -23,7 +23,7 @@ from hourhand.ops.jobs import (
 )
 from hourhand.ops.queues import QueueOps
 from hourhand.ops.retention import PruneResult, Retention
-from hourhand.ops.schedules import CronPreview, Fire, ScheduleOps
+from hourhand.ops.schedules import CronPreview, Fire, Run, RunPage, ScheduleOps
 
 if TYPE_CHECKING:
     from hourhand.app import Hourhand
@@ -110,5 +110,7 @@ __all__ = [
     "QueueOps",
     "Retention",
     "Role",
+    "Run",
+    "RunPage",
     "ScheduleOps",
 ]

@@ -1,11 +1,12 @@
 """What /metrics reports, read from the database on each scrape (so every replica of the
 API answers the same): the rollup's totals per (queue, job type), with its duration
 buckets; jobs per state; per queue its ready and running jobs and the age of its oldest
-ready job; live workers. The web layer renders it in Prometheus' text format."""
+ready job; live workers; per schedule when its last successful run ended (from the ledger
+of fire times). The web layer renders it in Prometheus' text format."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,9 @@ class Snapshot:
     ready: list[tuple[str, str, int]]  # (queue, job type, ready jobs)
     workers_alive: int
     schedulers_alive: int
+    # (schedule name, its organisation, when its newest successful run ended), for the
+    # schedules that have had one, by name
+    last_success: list[tuple[str, str | None, datetime]] = field(default_factory=list)
 
     def oldest_ready_age(self, queue: QueueInfo) -> float:
         """Seconds the queue's oldest ready job has waited (0 without one)."""
@@ -69,7 +73,18 @@ class Metrics:
             ready=self._ready(),
             workers_alive=sum(1 for p in processes if p.kind == "worker" and p.alive),
             schedulers_alive=sum(1 for p in processes if p.kind == "scheduler" and p.alive),
+            last_success=self._last_success(),
         )
+
+    def _last_success(self) -> list[tuple[str, str | None, datetime]]:
+        """Per schedule, when its newest successful run ended: one index probe per
+        schedule in the ledger, which keeps the outcome after the job is pruned."""
+        store = self.app.store
+        ended = store.last_successes()
+        if not ended:
+            return []
+        found = [(s.name, s.org_id, ended[s.id]) for s in store.list_schedules() if s.id in ended]
+        return sorted(found, key=lambda f: (f[0], f[1] or ""))
 
     def _ready(self) -> list[tuple[str, str, int]]:
         """Ready jobs per (queue, job type), with 0 for the app's job types that have

@@ -1,7 +1,7 @@
 """Schedules, as operators see them: list, show, create, change, delete, enable, disable,
-trigger, their runs, and the cron preview. An organisation's actor sees and changes only its
-organisation's schedules; system schedules (code, config, or outside any organisation) are
-changed by admins only."""
+trigger, their runs (the ledger of fire times), and the cron preview. An organisation's actor
+sees and changes only its organisation's schedules; system schedules (code, config, or
+outside any organisation) are changed by admins only."""
 
 from __future__ import annotations
 
@@ -17,12 +17,60 @@ from hourhand.ops.actor import Actor, Role
 from hourhand.ops.jobs import may_use_type
 from hourhand.ops.retention import check_cluster_job
 from hourhand.schedule_model import Schedule, ScheduleNotFound
+from hourhand.store import FireRecord
+from hourhand.store.fires import RAN
 
 if TYPE_CHECKING:
     from hourhand.ops import Operations
 
 MAX_PREVIEW = 100
 MAX_RUNS = 1000
+DEFAULT_RUNS = 50
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+MAX_CURSOR = (datetime(9999, 12, 31, tzinfo=UTC) - EPOCH) // MICROSECOND
+
+
+@dataclass(frozen=True)
+class Run:
+    """One entry of a schedule's ledger, with its job as the jobs table holds it now."""
+
+    fire: FireRecord
+    job: Job | None  # the job it names, if it still exists (None: no job, or pruned)
+
+    @property
+    def own_job(self) -> Job | None:
+        """The job of the entry's own run (not the run a 'merged' one was folded into)."""
+        return self.job if self.fire.status in RAN else None
+
+    @property
+    def state(self) -> str | None:
+        """The run's state: its job's now, else how it ended (the ledger's copy, which
+        outlives the job); None when the fire time made no run of its own."""
+        if self.own_job is not None:
+            return str(self.own_job.state)
+        return self.fire.outcome if self.fire.status in RAN else None
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: list[Run]  # newest fire time first
+    next_cursor: str | None  # None: this is the last page
+
+
+def run_cursor(fire_time: datetime) -> str:
+    """The cursor of a page of runs that starts below ``fire_time``: its microseconds since
+    the epoch."""
+    return str((fire_time - EPOCH) // MICROSECOND)
+
+
+def runs_before(cursor: str | None) -> datetime | None:
+    """The fire time a cursor continues below (InvalidInput for one no page gave out)."""
+    if cursor is None:
+        return None
+    if not cursor.isdigit() or not 0 < int(cursor) <= MAX_CURSOR:
+        raise InvalidInput(f"bad cursor {cursor!r}: use the next_cursor of a previous page")
+    return EPOCH + int(cursor) * MICROSECOND
 
 
 @dataclass(frozen=True)
@@ -76,11 +124,25 @@ class ScheduleOps:
         schedule = self.get(actor, schedule_id)
         return self.app.schedules.next_fires(schedule.id, count, after=after)
 
-    def runs(self, actor: Actor, schedule_id: int, limit: int = 50) -> list[Job]:
-        """The schedule's jobs, newest first."""
+    def runs(
+        self,
+        actor: Actor,
+        schedule_id: int,
+        limit: int = DEFAULT_RUNS,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """The schedule's ledger, newest fire time first, a page at a time: what became of
+        each fire time (and each run made by hand), with the run's job as it is now."""
         checks.integer("limit", limit, 1, MAX_RUNS)
+        before = runs_before(cursor)
         schedule = self.get(actor, schedule_id)
-        return self.app.schedules.runs(schedule.id, limit)
+        fires = self.app.store.schedule_fires(schedule.id, limit + 1, before)
+        more = len(fires) > limit
+        fires = fires[:limit]
+        ids = sorted({f.job_id for f in fires if f.job_id is not None})
+        jobs = {j.id: j for j in self.app.store.get_jobs(ids)} if ids else {}
+        runs = [Run(f, None if f.job_id is None else jobs.get(f.job_id)) for f in fires]
+        return RunPage(runs, run_cursor(fires[-1].fire_time) if more and fires else None)
 
     def preview(
         self,

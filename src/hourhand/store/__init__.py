@@ -19,9 +19,11 @@ from hourhand.store.base import (
     TypeClaim,
     latest_migration,
 )
+from hourhand.store.fires import FIRE_STATUSES, FireRecord
 from hourhand.store.records import ApiKey, AuditEntry, ProcessInfo
 
 __all__ = [
+    "FIRE_STATUSES",
     "AlertQuery",
     "AlertRow",
     "ApiKey",
@@ -29,6 +31,7 @@ __all__ = [
     "AuditEntry",
     "Completion",
     "DatabaseInfo",
+    "FireRecord",
     "HeartbeatResult",
     "JobFilter",
     "Location",

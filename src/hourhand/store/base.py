@@ -21,6 +21,7 @@ from hourhand.jobs import Attempt, Job, JobState, NewJob, Outcome
 from hourhand.ratelimits import RateLimit, RateUse
 from hourhand.schedule_model import Schedule, ScheduleSpec
 from hourhand.stats import StatsPoint, StatsTotal
+from hourhand.store.fires import FireRecord, NewFire
 
 if TYPE_CHECKING:
     from hourhand.store.alert_rows import AlertRecords
@@ -37,6 +38,7 @@ SCHEDULE_COLUMNS = frozenset(ScheduleSpec.__dataclass_fields__) | {
     "next_fire_at",
     "defined_enabled",
     "enabled_override",
+    "disabled_at",
 }
 
 _NAME_RE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
@@ -514,11 +516,19 @@ class Store(ABC):
         expected: datetime,
         next_fire_at: datetime | None,
         jobs: Sequence[NewJob],
+        fires: Sequence[NewFire] = (),
     ) -> list[int]:
-        """In one transaction: insert a schedule's runs (a fire time already taken yields
-        that job's id) and move its next fire time from ``expected`` to ``next_fire_at``
-        by compare-and-set (nothing if another scheduler moved it already). With no runs,
-        it only moves the schedule on."""
+        """In one transaction, if the schedule's next fire time is still ``expected``
+        (compare-and-set under the schedule's lock; otherwise nothing happens and no id is
+        returned): insert its runs (a fire time already taken yields that job's id), write
+        its ledger entries ``fires`` (an entry's job is the run of its ``run`` fire time; a
+        fire time already in the ledger keeps its entry), and move the next fire time to
+        ``next_fire_at``. With no runs and no entries it only moves the schedule on."""
+
+    @abstractmethod
+    def trigger_schedule(self, job: NewJob) -> int:
+        """Insert a run of a schedule made by hand (``job.schedule_id`` set, no fire time)
+        and its ledger entry ('triggered', at the job's creation), in one transaction."""
 
     @abstractmethod
     def schedule_activity(self, schedule_id: int) -> tuple[int, int]:
@@ -527,6 +537,26 @@ class Store(ABC):
     @abstractmethod
     def schedule_jobs(self, schedule_id: int, limit: int) -> list[Job]:
         """A schedule's jobs, newest first."""
+
+    # -- the ledger of fire times (store/fires.py) ---------------------------------------
+    @abstractmethod
+    def schedule_fires(
+        self, schedule_id: int, limit: int, before: datetime | None = None
+    ) -> list[FireRecord]:
+        """A schedule's ledger, newest fire time first: up to ``limit`` entries whose fire
+        time is before ``before`` (keyset pagination: pass the last fire time of a page)."""
+
+    @abstractmethod
+    def latest_fires(self, schedule_ids: Sequence[int] | None = None) -> dict[int, FireRecord]:
+        """The newest ledger entry of each schedule (of ``schedule_ids``, or of all), by
+        schedule id, leaving out runs made by hand ('triggered'); a schedule without one
+        is not a key. One index probe per schedule."""
+
+    @abstractmethod
+    def last_successes(self, schedule_ids: Sequence[int] | None = None) -> dict[int, datetime]:
+        """When the newest successful run (outcome 'completed', by cron or by hand) of
+        each schedule (of ``schedule_ids``, or of all) finished, by schedule id; a schedule
+        that never succeeded is not a key. One index probe per schedule."""
 
 
 def claim_rows(

@@ -1,5 +1,5 @@
-"""The schedule operations of the PostgreSQL store: a mixin of PostgresStore, on its
-connections and its queries (``sql/postgres/queries.sql``)."""
+"""The schedule operations of the PostgreSQL store, with the ledger of fire times: a mixin
+of PostgresStore, on its connections and its queries (``sql/postgres/queries.sql``)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from psycopg.types.json import Jsonb
 
 from hourhand.jobs import Job, NewJob
 from hourhand.schedule_model import Schedule, ScheduleExists, ScheduleSpec
+from hourhand.store.fires import FireRecord, NewFire
 from hourhand.store.pg_util import _split, _utc
 from hourhand.store.rows import (
+    decode_fire,
     decode_job,
     decode_schedule,
     json_native,
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 
 
 class PgSchedules:
-    """insert_schedule ... schedule_jobs of :class:`hourhand.store.base.Store`."""
+    """insert_schedule ... last_successes of :class:`hourhand.store.base.Store`."""
 
     if TYPE_CHECKING:  # what the mixin uses of PostgresStore
         q: dict[str, str]
@@ -110,20 +112,44 @@ class PgSchedules:
         expected: datetime,
         next_fire_at: datetime | None,
         jobs: Sequence[NewJob],
+        fires: Sequence[NewFire] = (),
     ) -> list[int]:
         ids: list[int | None] = [None] * len(jobs)
         plain, keyed = _split(jobs)
+        params = {"id": schedule_id, "expected": expected}
         with self._connection() as conn, conn.transaction():
+            if conn.execute(self.q["lock_fire"], params).fetchone() is None:
+                return []  # another scheduler fired it (or it changed): its decision stands
             self._insert(conn, jobs, plain, keyed, ids, [True] * len(jobs))
-            params = {
-                "id": schedule_id,
-                "expected": expected,
-                "next_fire_at": next_fire_at,
-                "fired_at": jobs[-1].fire_time if jobs else None,
-                "job_id": ids[-1] if ids else None,
-            }
+            if fires:
+                by_time = {job.fire_time: i for job, i in zip(jobs, ids, strict=True)}
+                conn.execute(
+                    self.q["insert_fires"],
+                    {
+                        "schedule_id": schedule_id,
+                        "fire_times": [f.fire_time for f in fires],
+                        "statuses": [f.status for f in fires],
+                        "due": [f.due_at for f in fires],
+                        "job_ids": [by_time.get(f.run) for f in fires],
+                        "unlisted": [f.unlisted for f in fires],
+                    },
+                )
+            params.update(
+                next_fire_at=next_fire_at,
+                fired_at=jobs[-1].fire_time if jobs else None,
+                job_id=ids[-1] if ids else None,
+            )
             conn.execute(self.q["advance_schedule"], params).fetchall()
         return [i for i in ids if i is not None]
+
+    def trigger_schedule(self, job: NewJob) -> int:
+        assert job.schedule_id is not None and job.fire_time is None
+        ids: list[int | None] = [None]
+        with self._connection() as conn, conn.transaction():
+            self._insert(conn, [job], [], [0], ids, [True])
+            conn.execute(self.q["insert_trigger_fire"], {"job_id": ids[0]})
+        assert ids[0] is not None
+        return ids[0]
 
     def schedule_activity(self, schedule_id: int) -> tuple[int, int]:
         row = self._one("schedule_activity", {"schedule_id": schedule_id})
@@ -133,3 +159,20 @@ class PgSchedules:
     def schedule_jobs(self, schedule_id: int, limit: int) -> list[Job]:
         rows = self._all("schedule_jobs", {"schedule_id": schedule_id, "limit": limit})
         return [decode_job(r, _utc, json_native) for r in rows]
+
+    # -- the ledger of fire times -----------------------------------------------------------
+    def schedule_fires(
+        self, schedule_id: int, limit: int, before: datetime | None = None
+    ) -> list[FireRecord]:
+        params = {"schedule_id": schedule_id, "limit": limit, "before": before}
+        return [decode_fire(r, _utc) for r in self._all("schedule_fires", params)]
+
+    def latest_fires(self, schedule_ids: Sequence[int] | None = None) -> dict[int, FireRecord]:
+        params = {"ids": None if schedule_ids is None else list(schedule_ids)}
+        rows = self._all("latest_fires", params)
+        return {r["schedule_id"]: decode_fire(r, _utc) for r in rows}
+
+    def last_successes(self, schedule_ids: Sequence[int] | None = None) -> dict[int, datetime]:
+        params = {"ids": None if schedule_ids is None else list(schedule_ids)}
+        rows = self._all("last_successes", params)
+        return {r["schedule_id"]: r["at"] for r in rows if r["at"] is not None}

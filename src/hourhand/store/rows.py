@@ -1,5 +1,6 @@
-"""Row decoding shared by the dialects: database rows to jobs, attempts, schedules and
-statistics, and the encoding of times and JSON each dialect reads and writes with."""
+"""Row decoding shared by the dialects: database rows to jobs, attempts, schedules, ledger
+entries and statistics, and the encoding of times and JSON each dialect reads and writes
+with."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hourhand.jobs import Attempt, Job, JobState, Outcome
 from hourhand.schedule_model import Schedule, ScheduleSpec
 from hourhand.stats import BUCKETS, StatsPoint, StatsTotal
 from hourhand.store.base import SCHEDULE_COLUMNS
+from hourhand.store.fires import FireRecord
 
 TimeDecoder = Callable[[Any], datetime | None]
 JsonDecoder = Callable[[Any], Any]
@@ -186,6 +188,24 @@ def decode_schedule(row: dict[str, Any], t: TimeDecoder, j: JsonDecoder) -> Sche
         updated_at=t(row["updated_at"]),
         defined_enabled=bool(row["defined_enabled"]),
         enabled_override=None if row["enabled_override"] is None else bool(row["enabled_override"]),
+        disabled_at=t(row["disabled_at"]),
+    )
+
+
+def decode_fire(row: dict[str, Any], t: TimeDecoder) -> FireRecord:
+    """A row of hourhand_schedule_fires (either dialect)."""
+    fire_time, recorded_at = t(row["fire_time"]), t(row["recorded_at"])
+    assert fire_time is not None and recorded_at is not None
+    return FireRecord(
+        schedule_id=row["schedule_id"],
+        fire_time=fire_time,
+        status=row["status"],
+        recorded_at=recorded_at,
+        due_at=t(row["due_at"]),
+        job_id=row["job_id"],
+        outcome=row["outcome"],
+        finished_at=t(row["finished_at"]),
+        unlisted=row["unlisted"],
     )
 
 
@@ -214,11 +234,18 @@ def schedule_params(spec: ScheduleSpec, next_fire_at: Any) -> dict[str, Any]:
 
 
 def schedule_update_sql(values: dict[str, Any], param: Callable[[str], str], now: str) -> str:
-    """``UPDATE hourhand_schedules SET ...`` for the given columns (whitelisted)."""
+    """``UPDATE hourhand_schedules SET ...`` for the given columns (whitelisted). Disabling
+    a schedule notes since when (``disabled_at``, unless it is noted already); enabling it
+    keeps that until the scheduler has recorded the fire times in between."""
     unknown = set(values) - SCHEDULE_COLUMNS
     if unknown:
         raise ValueError(f"not schedule columns: {sorted(unknown)}")
     sets = ", ".join(f"{column} = {param(column)}" for column in sorted(values))
+    if "enabled" in values and "disabled_at" not in values:
+        sets += (
+            f", disabled_at = CASE WHEN {param('enabled')} THEN disabled_at "
+            f"ELSE coalesce(disabled_at, {now}) END"
+        )
     return (
         f"UPDATE hourhand_schedules SET {sets}, updated_at = {now} "
         f"WHERE id = {param('id')} RETURNING *"

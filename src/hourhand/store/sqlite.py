@@ -490,7 +490,15 @@ class SQLiteStore(SQLiteSchedules, SQLiteStats, Store):
                 if row is None:
                     continue
                 if row["schedule_id"] is not None:
-                    self._schedule_ran(conn, row["schedule_id"], "completed", item.duration, True)
+                    self._schedule_ran(
+                        conn,
+                        row["schedule_id"],
+                        "completed",
+                        item.duration,
+                        True,
+                        row["id"],
+                        row["finished_at"],
+                    )
                 conn.execute(
                     self.q["insert_attempt"],
                     {
@@ -553,7 +561,9 @@ class SQLiteStore(SQLiteSchedules, SQLiteStats, Store):
                 duration = max(0.0, row["now"] - started)
             if row["schedule_id"] is not None and state != JobState.QUEUED:
                 final = state in (JobState.FAILED, JobState.CANCELLED)
-                self._schedule_ran(conn, row["schedule_id"], str(state), duration, final)
+                self._schedule_ran(
+                    conn, row["schedule_id"], str(state), duration, final, row["id"], row["now"]
+                )
             count = _Count(
                 dead=int(state == JobState.FAILED), cancelled=int(state == JobState.CANCELLED)
             )
@@ -590,7 +600,15 @@ class SQLiteStore(SQLiteSchedules, SQLiteStats, Store):
             ).fetchall()
             for row in rows:
                 if row["state"] == "cancelled" and row["schedule_id"] is not None:
-                    self._schedule_ran(conn, row["schedule_id"], "cancelled", None, True)
+                    self._schedule_ran(
+                        conn,
+                        row["schedule_id"],
+                        "cancelled",
+                        None,
+                        True,
+                        row["id"],
+                        row["finished_at"],
+                    )
                 if row["state"] == "cancelled":
                     self._count(conn, row["queue"], row["name"], _Count(cancelled=1))
         return [r["id"] for r in rows]
@@ -660,7 +678,9 @@ class SQLiteStore(SQLiteSchedules, SQLiteStats, Store):
         with self._write() as conn:
             row = _first(conn.execute(self.q["cancel_waiting"], {"id": job_id}))
             if row is not None and row["schedule_id"] is not None:
-                self._schedule_ran(conn, row["schedule_id"], "cancelled", None, True)
+                self._schedule_ran(
+                    conn, row["schedule_id"], "cancelled", None, True, row["id"], row["finished_at"]
+                )
             if row is not None:
                 self._count(conn, row["queue"], row["name"], _Count(cancelled=1))
             if row is None:

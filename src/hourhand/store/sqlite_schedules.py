@@ -1,5 +1,5 @@
-"""The schedule operations of the SQLite store: a mixin of SQLiteStore, on its connections
-and its queries (``sql/sqlite/queries.sql``)."""
+"""The schedule operations of the SQLite store, with the ledger of fire times: a mixin of
+SQLiteStore, on its connections and its queries (``sql/sqlite/queries.sql``)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 from hourhand.jobs import Job, NewJob
 from hourhand.schedule_model import Schedule, ScheduleExists, ScheduleSpec
 from hourhand.store.base import HOLD_UNTIL
+from hourhand.store.fires import FireRecord, NewFire
 from hourhand.store.rows import (
     datetime_to_epoch,
+    decode_fire,
     decode_job,
     decode_schedule,
     epoch_to_datetime,
@@ -26,8 +28,8 @@ from hourhand.store.sqlite_util import NOW_SQL, _first, _one
 
 
 class SQLiteSchedules:
-    """insert_schedule ... schedule_jobs of :class:`hourhand.store.base.Store`, and what the
-    store's job endings tell a schedule (``_schedule_ran``)."""
+    """insert_schedule ... last_successes of :class:`hourhand.store.base.Store`, and what the
+    store's job endings tell a schedule and its ledger (``_schedule_ran``)."""
 
     if TYPE_CHECKING:  # what the mixin uses of SQLiteStore
         q: dict[str, str]
@@ -50,16 +52,27 @@ class SQLiteSchedules:
         status: str,
         duration: float | None,
         finished: bool,
+        job_id: int,
+        finished_at: float | None,
     ) -> None:
+        """A run of the schedule ended an attempt in ``status``: the schedule records it;
+        when the run has ended for good (``finished``) its ledger entry records how and the
+        run held behind it is released."""
         conn.execute(
             self.q["schedule_ran"],
             {"schedule_id": schedule_id, "status": status, "duration": duration},
         )
         if finished:
             conn.execute(
+                self.q["fire_ended"],
+                {"job_id": job_id, "outcome": status, "finished_at": finished_at},
+            )
+            released = conn.execute(
                 self.q["release_held"],
                 {"schedule_id": schedule_id, "hold": datetime_to_epoch(HOLD_UNTIL)},
-            )
+            ).fetchall()
+            for row in released:
+                conn.execute(self.q["fire_released"], {"job_id": row["id"]})
 
     def _schedule(self, row: dict[str, Any] | None) -> Schedule | None:
         return None if row is None else decode_schedule(row, epoch_to_datetime, json_text)
@@ -128,18 +141,42 @@ class SQLiteSchedules:
         expected: datetime,
         next_fire_at: datetime | None,
         jobs: Sequence[NewJob],
+        fires: Sequence[NewFire] = (),
     ) -> list[int]:
+        params: dict[str, Any] = {"id": schedule_id, "expected": datetime_to_epoch(expected)}
         with self._write() as conn:
+            if _first(conn.execute(self.q["lock_fire"], params)) is None:
+                return []  # another scheduler fired it (or it changed): its decision stands
             ids = [self._insert(conn, job)[0] for job in jobs]
-            params = {
-                "id": schedule_id,
-                "expected": datetime_to_epoch(expected),
-                "next_fire_at": datetime_to_epoch(next_fire_at),
-                "fired_at": datetime_to_epoch(jobs[-1].fire_time) if jobs else None,
-                "job_id": ids[-1] if ids else None,
-            }
+            by_time = {job.fire_time: i for job, i in zip(jobs, ids, strict=True)}
+            conn.executemany(
+                self.q["insert_fire"],
+                [
+                    {
+                        "schedule_id": schedule_id,
+                        "fire_time": datetime_to_epoch(f.fire_time),
+                        "status": f.status,
+                        "due_at": datetime_to_epoch(f.due_at),
+                        "job_id": by_time.get(f.run),
+                        "unlisted": f.unlisted,
+                    }
+                    for f in fires
+                ],
+            )
+            params.update(
+                next_fire_at=datetime_to_epoch(next_fire_at),
+                fired_at=datetime_to_epoch(jobs[-1].fire_time) if jobs else None,
+                job_id=ids[-1] if ids else None,
+            )
             _first(conn.execute(self.q["advance_schedule"], params))
         return ids
+
+    def trigger_schedule(self, job: NewJob) -> int:
+        assert job.schedule_id is not None and job.fire_time is None
+        with self._write() as conn:
+            job_id = self._insert(conn, job)[0]
+            conn.execute(self.q["insert_trigger_fire"], {"job_id": job_id})
+        return job_id
 
     def schedule_activity(self, schedule_id: int) -> tuple[int, int]:
         row = self._read_one(self.q["schedule_activity"], {"schedule_id": schedule_id})
@@ -149,6 +186,28 @@ class SQLiteSchedules:
     def schedule_jobs(self, schedule_id: int, limit: int) -> list[Job]:
         rows = self._read(self.q["schedule_jobs"], {"schedule_id": schedule_id, "limit": limit})
         return [decode_job(r, epoch_to_datetime, json_text) for r in rows]
+
+    # -- the ledger of fire times -----------------------------------------------------------
+    def schedule_fires(
+        self, schedule_id: int, limit: int, before: datetime | None = None
+    ) -> list[FireRecord]:
+        params = {"schedule_id": schedule_id, "limit": limit, "before": datetime_to_epoch(before)}
+        rows = self._read(self.q["schedule_fires"], params)
+        return [decode_fire(r, epoch_to_datetime) for r in rows]
+
+    def latest_fires(self, schedule_ids: Sequence[int] | None = None) -> dict[int, FireRecord]:
+        rows = self._read(self.q["latest_fires"], {"ids": _ids(schedule_ids)})
+        return {r["schedule_id"]: decode_fire(r, epoch_to_datetime) for r in rows}
+
+    def last_successes(self, schedule_ids: Sequence[int] | None = None) -> dict[int, datetime]:
+        rows = self._read(self.q["last_successes"], {"ids": _ids(schedule_ids)})
+        return {
+            r["schedule_id"]: at for r in rows if (at := epoch_to_datetime(r["at"])) is not None
+        }
+
+
+def _ids(schedule_ids: Sequence[int] | None) -> str | None:
+    return None if schedule_ids is None else json.dumps([int(i) for i in schedule_ids])
 
 
 def _exists_message(spec: ScheduleSpec) -> str:

@@ -152,6 +152,16 @@ class SnapshotCollector(Collector):
         yield GaugeMetricFamily(
             "hourhand_schedulers_alive", "Scheduler processes alive.", value=snap.schedulers_alive
         )
+        name = "hourhand_schedule_last_success_timestamp_seconds"
+        success = GaugeMetricFamily(
+            name,
+            "When the schedule's newest successful run ended (Unix time); absent if it has "
+            "had none. A schedule of an organisation has an org label too.",
+        )
+        for schedule, org, at in snap.last_success:  # names are unique per organisation
+            tags = {"schedule": schedule} if org is None else {"schedule": schedule, "org": org}
+            success.add_sample(name, tags, at.timestamp())
+        yield success
 
 
 def render(snapshot: Snapshot) -> bytes:

@@ -10,9 +10,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from hourhand.jobs import Attempt, Job, JobState
-from hourhand.ops import BulkResult, CronPreview, JobTypeInfo
+from hourhand.ops import BulkResult, CronPreview, JobTypeInfo, Run, RunPage
 from hourhand.schedule_model import MISFIRE_POLICIES, OVERLAP_POLICIES, Schedule
-from hourhand.store import QueueInfo
+from hourhand.store import FIRE_STATUSES, QueueInfo
 
 
 def _utc(value: datetime) -> datetime:
@@ -282,6 +282,52 @@ class ScheduleIn(ScheduleChanges):
     job: str = Field(min_length=1, max_length=200)
     cron: str = Field(min_length=1, examples=["0 8 * * MON"])
     org: str | None = None
+
+
+FireStatus = Literal[FIRE_STATUSES]  # type: ignore[valid-type]
+
+
+class RunOut(BaseModel):
+    """One entry of a schedule's ledger: a fire time (or a run made by hand) and what
+    became of it (docs/schedules.md, "The ledger")."""
+
+    fire_time: datetime  # for 'triggered': when it was triggered
+    status: FireStatus  # enqueued, held, triggered; or why nothing ran
+    recorded_at: datetime  # when the scheduler wrote it
+    enqueued_at: datetime | None  # when its run was enqueued (null: no run of its own)
+    due_at: datetime | None  # when the run was due to start (fire time + jitter)
+    job_id: int | None  # its run ('merged': the run it was folded into)
+    state: States | None  # the run's state now (its job's, or how it ended if pruned)
+    outcome: Literal["completed", "failed", "cancelled"] | None  # how the run last ended
+    finished_at: datetime | None
+    error: str | None  # the job's last error, while the job exists
+    unlisted: int  # earlier fire times with this status that have no entry of their own
+
+    @classmethod
+    def of(cls, run: Run) -> RunOut:
+        fire, job = run.fire, run.own_job
+        return cls(
+            fire_time=fire.fire_time,
+            status=fire.status,
+            recorded_at=fire.recorded_at,
+            enqueued_at=fire.enqueued_at,
+            due_at=fire.due_at,
+            job_id=fire.job_id,
+            state=run.state,  # type: ignore[arg-type]
+            outcome=fire.outcome,  # type: ignore[arg-type]
+            finished_at=fire.finished_at,
+            error=None if job is None else job.error,
+            unlisted=fire.unlisted,
+        )
+
+
+class RunPageOut(BaseModel):
+    runs: list[RunOut]  # newest fire time first
+    next_cursor: str | None  # pass as ?cursor= for the next page; null: the last page
+
+    @classmethod
+    def of(cls, page: RunPage) -> RunPageOut:
+        return cls(runs=[RunOut.of(r) for r in page.runs], next_cursor=page.next_cursor)
 
 
 class FireOut(BaseModel):

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from hourhand.errors import InvalidInput
-from hourhand.ops.schedules import MAX_PREVIEW, MAX_RUNS
+from hourhand.ops.schedules import DEFAULT_RUNS, MAX_PREVIEW, MAX_RUNS
 from hourhand.web.auth import App, Caller
 from hourhand.web.jobs import Wait
 from hourhand.web.models import (
     CronPreviewOut,
     JobOut,
+    RunPageOut,
     ScheduleChanges,
     ScheduleIn,
     ScheduleOut,
@@ -106,15 +107,17 @@ async def trigger(app: App, actor: Caller, schedule_id: int, wait: Wait = 0) -> 
     return JobOut.of(job)
 
 
-@router.get("/v1/schedules/{schedule_id}/runs", response_model=list[JobOut])
+@router.get("/v1/schedules/{schedule_id}/runs", response_model=RunPageOut)
 def runs(
     app: App,
     actor: Caller,
     schedule_id: int,
-    limit: Annotated[int, Query(ge=1, le=MAX_RUNS)] = 50,
-) -> list[JobOut]:
-    """The schedule's jobs, newest first."""
-    return [JobOut.of(j) for j in app.ops.schedules.runs(actor, schedule_id, limit)]
+    limit: Annotated[int, Query(ge=1, le=MAX_RUNS)] = DEFAULT_RUNS,
+    cursor: Annotated[str | None, Query(description="A previous page's next_cursor.")] = None,
+) -> RunPageOut:
+    """The schedule's ledger, newest fire time first, a page at a time: each fire time
+    (and each run made by hand) with its run and the run's state, or why nothing ran."""
+    return RunPageOut.of(app.ops.schedules.runs(actor, schedule_id, limit, cursor))
 
 
 @router.get("/v1/cron/preview", response_model=CronPreviewOut, tags=["cron"])

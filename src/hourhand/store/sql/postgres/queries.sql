@@ -273,8 +273,8 @@ RETURNING j.id, j.attempt, j.cancel_requested
 
 -- name: complete
 -- Complete the jobs this worker still holds and record their attempts; for jobs made by a
--- schedule, record the outcome on it and release the run held behind (one statement, so
--- all of it commits or none).
+-- schedule, record the outcome on it and on its ledger entry and release the run held
+-- behind (one statement, so all of it commits or none).
 WITH done AS (
     UPDATE hourhand_jobs j
     SET state = 'completed', result = c.result::jsonb, finished_at = now(),
@@ -322,10 +322,20 @@ WITH done AS (
     FROM (SELECT DISTINCT ON (schedule_id) schedule_id, duration FROM done
           WHERE schedule_id IS NOT NULL ORDER BY schedule_id, id DESC) AS d
     WHERE s.id = d.schedule_id
+), fired AS (
+    -- the ledger (see The ledger below): only schedules' runs, found by job
+    UPDATE hourhand_schedule_fires f SET outcome = 'completed', finished_at = d.finished_at
+    FROM done d
+    WHERE f.job_id = ANY(ARRAY(SELECT id FROM done WHERE schedule_id IS NOT NULL))
+      AND f.job_id = d.id AND f.status IN ('enqueued', 'held', 'triggered')
 ), released AS (
     UPDATE hourhand_jobs h SET run_at = now()
     WHERE h.schedule_id = ANY(ARRAY(SELECT schedule_id FROM done WHERE schedule_id IS NOT NULL))
       AND h.state = 'scheduled' AND h.run_at >= %(hold)s
+    RETURNING h.id
+), released_fire AS (
+    UPDATE hourhand_schedule_fires f SET due_at = now()
+    WHERE f.job_id = ANY(ARRAY(SELECT id FROM released)) AND f.status = 'held'
 )
 SELECT id AS job_id, (SELECT pg_notify('hourhand_done', '')) AS notified FROM done
 
@@ -333,7 +343,8 @@ SELECT id AS job_id, (SELECT pg_notify('hourhand_done', '')) AS notified FROM do
 -- End an attempt that did not complete: retrying, failed, cancelled, or handed back (queued,
 -- the attempt not counted). A job whose cancellation was requested ends cancelled instead.
 -- Rescues also require the lease to have expired. For a job made by a schedule that ends
--- for good, the outcome goes on the schedule and the run held behind it is released.
+-- for good, the outcome goes on the schedule and its ledger entry, and the run held behind
+-- it is released.
 WITH ended AS (
     UPDATE hourhand_jobs
     SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE %(new_state)s::text END,
@@ -400,10 +411,20 @@ WITH ended AS (
     UPDATE hourhand_schedules s SET last_status = e.state, last_duration = r.duration
     FROM ended e JOIN recorded r ON r.job_id = e.id
     WHERE s.id = e.schedule_id AND e.state <> 'queued'
+), fired AS (
+    UPDATE hourhand_schedule_fires f SET outcome = e.state, finished_at = now()
+    FROM ended e
+    WHERE f.job_id = ANY(ARRAY(SELECT id FROM ended WHERE schedule_id IS NOT NULL
+                                                      AND state IN ('failed', 'cancelled')))
+      AND f.job_id = e.id AND f.status IN ('enqueued', 'held', 'triggered')
 ), released AS (
     UPDATE hourhand_jobs h SET run_at = now()
     WHERE h.schedule_id = (SELECT schedule_id FROM ended WHERE state IN ('failed', 'cancelled'))
       AND h.state = 'scheduled' AND h.run_at >= %(hold)s
+    RETURNING h.id
+), released_fire AS (
+    UPDATE hourhand_schedule_fires f SET due_at = now()
+    WHERE f.job_id = ANY(ARRAY(SELECT id FROM released)) AND f.status = 'held'
 ), woken AS (
     SELECT pg_notify('hourhand_jobs', queue) FROM ended WHERE state = 'queued'
     UNION ALL
@@ -435,11 +456,20 @@ WITH released AS (
 ), ran AS (
     UPDATE hourhand_schedules s SET last_status = 'cancelled', last_duration = NULL
     FROM released r WHERE s.id = r.schedule_id AND r.state = 'cancelled'
+), fired AS (
+    UPDATE hourhand_schedule_fires f SET outcome = 'cancelled', finished_at = now()
+    WHERE f.job_id = ANY(ARRAY(SELECT id FROM released
+                               WHERE state = 'cancelled' AND schedule_id IS NOT NULL))
+      AND f.status IN ('enqueued', 'held', 'triggered')
 ), unheld AS (
     UPDATE hourhand_jobs h SET run_at = now()
     WHERE h.schedule_id = ANY(ARRAY(SELECT schedule_id FROM released
                                     WHERE state = 'cancelled' AND schedule_id IS NOT NULL))
       AND h.state = 'scheduled' AND h.run_at >= %(hold)s
+    RETURNING h.id
+), unheld_fire AS (
+    UPDATE hourhand_schedule_fires f SET due_at = now()
+    WHERE f.job_id = ANY(ARRAY(SELECT id FROM unheld)) AND f.status = 'held'
 ), woken AS (
     SELECT pg_notify('hourhand_jobs', queue)
     FROM (SELECT DISTINCT queue FROM released WHERE state = 'queued') AS q
@@ -473,8 +503,8 @@ SELECT * FROM hourhand_jobs WHERE id = ANY(%(ids)s::bigint[])
 SELECT * FROM hourhand_attempts WHERE job_id = %(job_id)s ORDER BY id
 
 -- name: cancel_waiting
--- Cancel a job that has not started; a schedule's run records that on its schedule and
--- releases the run held behind it.
+-- Cancel a job that has not started; a schedule's run records that on its schedule and its
+-- ledger entry, and releases the run held behind it.
 WITH cancelled AS (
     UPDATE hourhand_jobs SET state = 'cancelled', finished_at = now()
     WHERE id = %(id)s AND state IN ('scheduled', 'queued', 'retrying')
@@ -486,10 +516,18 @@ WITH cancelled AS (
 ), ran AS (
     UPDATE hourhand_schedules s SET last_status = 'cancelled', last_duration = NULL
     FROM cancelled c WHERE s.id = c.schedule_id
+), fired AS (
+    UPDATE hourhand_schedule_fires f SET outcome = 'cancelled', finished_at = now()
+    WHERE f.job_id = ANY(ARRAY(SELECT id FROM cancelled WHERE schedule_id IS NOT NULL))
+      AND f.status IN ('enqueued', 'held', 'triggered')
 ), released AS (
     UPDATE hourhand_jobs h SET run_at = now()
     WHERE h.schedule_id = (SELECT schedule_id FROM cancelled) AND h.id <> %(id)s
       AND h.state = 'scheduled' AND h.run_at >= %(hold)s
+    RETURNING h.id
+), released_fire AS (
+    UPDATE hourhand_schedule_fires f SET due_at = now()
+    WHERE f.job_id = ANY(ARRAY(SELECT id FROM released)) AND f.status = 'held'
 )
 SELECT cancelled.*, pg_notify('hourhand_done', '') AS notified FROM cancelled
 
@@ -675,11 +713,11 @@ SELECT max(id) AS id FROM hourhand_jobs
 -- name: insert_schedule
 INSERT INTO hourhand_schedules (name, org_id, source, job, args, cron, tz, enabled, queue,
     priority, max_attempts, timeout, misfire, misfire_cap, catchup_window, overlap, jitter,
-    created_by, next_fire_at, defined_enabled)
+    created_by, next_fire_at, defined_enabled, disabled_at)
 VALUES (%(name)s, %(org_id)s, %(source)s, %(job)s, %(args)s::jsonb, %(cron)s, %(tz)s,
     %(enabled)s, %(queue)s, %(priority)s, %(max_attempts)s, %(timeout)s, %(misfire)s,
     %(misfire_cap)s, %(catchup_window)s, %(overlap)s, %(jitter)s, %(created_by)s,
-    %(next_fire_at)s, %(enabled)s)
+    %(next_fire_at)s, %(enabled)s, CASE WHEN %(enabled)s THEN NULL ELSE now() END)
 RETURNING *
 
 -- name: get_schedule
@@ -706,12 +744,22 @@ ORDER BY next_fire_at LIMIT %(limit)s
 -- name: next_schedule_due
 SELECT min(next_fire_at) AS next_due FROM hourhand_schedules WHERE enabled
 
+-- name: lock_fire
+-- The schedule, locked until the fire commits, if its next fire time is still the one this
+-- scheduler read: a scheduler that lost the race (it waits for the winner's commit, then
+-- finds the time moved) or a schedule changed meanwhile fires nothing.
+SELECT id FROM hourhand_schedules
+WHERE id = %(id)s AND enabled AND next_fire_at = %(expected)s
+FOR UPDATE
+
 -- name: advance_schedule
--- Move a schedule's next fire time on, unless another scheduler already did.
+-- Move a schedule's next fire time on, unless another scheduler already did. The fire
+-- times it was disabled for are in the ledger now.
 UPDATE hourhand_schedules
 SET next_fire_at = %(next_fire_at)s,
     last_fire_at = coalesce(%(fired_at)s, last_fire_at),
     last_job_id = coalesce(%(job_id)s, last_job_id),
+    disabled_at = NULL,
     updated_at = now()
 WHERE id = %(id)s AND enabled AND next_fire_at = %(expected)s
 RETURNING id
@@ -727,6 +775,59 @@ WHERE schedule_id = %(schedule_id)s
 -- name: schedule_jobs
 SELECT * FROM hourhand_jobs WHERE schedule_id = %(schedule_id)s ORDER BY id DESC
 LIMIT %(limit)s
+
+-- The ledger of fire times (hourhand_schedule_fires; store/fires.py): one row per fire
+-- time of a schedule and per run made by hand, written with the fire (fire_schedule) or the
+-- trigger; complete, end_attempt, release_unheld and cancel_waiting copy a run's outcome
+-- onto its row, found through the partial index on job_id, and set the due time of a held
+-- run they release. Those statements touch the ledger only for jobs with a schedule_id:
+-- for other jobs the job ids they look up form an empty array, which no index is read for.
+
+-- name: insert_fires
+-- A fire's ledger rows; a fire time that has one already keeps it.
+INSERT INTO hourhand_schedule_fires (schedule_id, fire_time, status, due_at, job_id, unlisted)
+SELECT %(schedule_id)s, f, s, d, j, u
+FROM unnest(%(fire_times)s::timestamptz[], %(statuses)s::text[], %(due)s::timestamptz[],
+            %(job_ids)s::bigint[], %(unlisted)s::int[]) AS x(f, s, d, j, u)
+ON CONFLICT (schedule_id, fire_time) DO NOTHING
+
+-- name: insert_trigger_fire
+-- The ledger row of a run made by hand: its time is the job's creation.
+INSERT INTO hourhand_schedule_fires (schedule_id, fire_time, status, recorded_at, due_at,
+                                     job_id)
+SELECT schedule_id, created_at, 'triggered', created_at, run_at, id
+FROM hourhand_jobs WHERE id = %(job_id)s AND schedule_id IS NOT NULL
+ON CONFLICT (schedule_id, fire_time) DO NOTHING
+
+-- name: schedule_fires
+-- A schedule's ledger, newest first, before a fire time (keyset: the primary key read
+-- backwards from there).
+SELECT * FROM hourhand_schedule_fires
+WHERE schedule_id = %(schedule_id)s
+  AND fire_time < coalesce(%(before)s::timestamptz, 'infinity')
+ORDER BY fire_time DESC
+LIMIT %(limit)s
+
+-- name: latest_fires
+-- The newest row per schedule (of the ids given, or all), runs made by hand left out: one
+-- backward probe of the primary key per schedule.
+SELECT f.* FROM hourhand_schedules s
+CROSS JOIN LATERAL (
+    SELECT * FROM hourhand_schedule_fires g
+    WHERE g.schedule_id = s.id AND g.status <> 'triggered'
+    ORDER BY g.fire_time DESC
+    LIMIT 1
+) AS f
+WHERE %(ids)s::bigint[] IS NULL OR s.id = ANY(%(ids)s::bigint[])
+
+-- name: last_successes
+-- When each schedule's newest successful run ended (of the ids given, or all): one
+-- backward probe of the success index per schedule.
+SELECT s.id AS schedule_id,
+       (SELECT max(f.finished_at) FROM hourhand_schedule_fires f
+        WHERE f.schedule_id = s.id AND f.outcome = 'completed') AS at
+FROM hourhand_schedules s
+WHERE %(ids)s::bigint[] IS NULL OR s.id = ANY(%(ids)s::bigint[])
 
 -- name: ready_by_type
 -- Ready jobs per (queue, job type): the queue length metric. Reads the ready jobs only.

@@ -196,7 +196,7 @@ SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
     finished_at = CASE WHEN cancel_requested THEN NOW() ELSE NULL END
 WHERE state = 'running' AND worker_id = :worker_id
   AND id NOT IN (SELECT value FROM json_each(:held))
-RETURNING id, state, schedule_id, queue, name
+RETURNING id, state, schedule_id, queue, name, finished_at
 
 -- name: recorded
 -- Whether this worker has recorded an end for this attempt.
@@ -377,10 +377,11 @@ SELECT max(id) AS id FROM hourhand_jobs
 -- name: insert_schedule
 INSERT INTO hourhand_schedules (name, org_id, source, job, args, cron, tz, enabled, queue,
     priority, max_attempts, timeout, misfire, misfire_cap, catchup_window, overlap, jitter,
-    created_by, next_fire_at, created_at, updated_at, defined_enabled)
+    created_by, next_fire_at, created_at, updated_at, defined_enabled, disabled_at)
 VALUES (:name, :org_id, :source, :job, :args, :cron, :tz, :enabled, :queue, :priority,
     :max_attempts, :timeout, :misfire, :misfire_cap, :catchup_window, :overlap, :jitter,
-    :created_by, :next_fire_at, NOW(), NOW(), :enabled)
+    :created_by, :next_fire_at, NOW(), NOW(), :enabled,
+    CASE WHEN :enabled THEN NULL ELSE NOW() END)
 RETURNING *
 
 -- name: get_schedule
@@ -405,12 +406,20 @@ ORDER BY next_fire_at LIMIT :limit
 -- name: next_schedule_due
 SELECT min(next_fire_at) AS next_due FROM hourhand_schedules WHERE enabled = 1
 
+-- name: lock_fire
+-- The schedule, if its next fire time is still the one this scheduler read (the write
+-- transaction holds the file's lock): a scheduler that lost the race, or a schedule changed
+-- meanwhile, fires nothing.
+SELECT id FROM hourhand_schedules WHERE id = :id AND enabled = 1 AND next_fire_at = :expected
+
 -- name: advance_schedule
--- Move a schedule's next fire time on, unless another scheduler already did.
+-- Move a schedule's next fire time on, unless another scheduler already did. The fire
+-- times it was disabled for are in the ledger now.
 UPDATE hourhand_schedules
 SET next_fire_at = :next_fire_at,
     last_fire_at = coalesce(:fired_at, last_fire_at),
     last_job_id = coalesce(:job_id, last_job_id),
+    disabled_at = NULL,
     updated_at = NOW()
 WHERE id = :id AND enabled = 1 AND next_fire_at = :expected
 RETURNING id
@@ -435,6 +444,66 @@ WHERE id = :schedule_id
 -- A schedule's run finished: the run held behind it (overlap 'queue') may start.
 UPDATE hourhand_jobs SET run_at = NOW()
 WHERE schedule_id = :schedule_id AND state = 'scheduled' AND run_at >= :hold
+RETURNING id
+
+-- The ledger of fire times (hourhand_schedule_fires; store/fires.py): one row per fire
+-- time of a schedule and per run made by hand, written with the fire (fire_schedule) or the
+-- trigger; the transactions that end a schedule's run copy its outcome onto its row (found
+-- through the partial index on job_id) and set the due time of a held run they release.
+
+-- name: insert_fire
+-- One of a fire's ledger rows; a fire time that has one already keeps it.
+INSERT INTO hourhand_schedule_fires (schedule_id, fire_time, status, recorded_at, due_at,
+                                     job_id, unlisted)
+VALUES (:schedule_id, :fire_time, :status, NOW(), :due_at, :job_id, :unlisted)
+ON CONFLICT (schedule_id, fire_time) DO NOTHING
+
+-- name: insert_trigger_fire
+-- The ledger row of a run made by hand: its time is the job's creation, to the microsecond
+-- (as a time read back from it is, so that a page of the ledger can start below it).
+INSERT INTO hourhand_schedule_fires (schedule_id, fire_time, status, recorded_at, due_at,
+                                     job_id)
+SELECT schedule_id, round(created_at, 6), 'triggered', created_at, run_at, id
+FROM hourhand_jobs WHERE id = :job_id AND schedule_id IS NOT NULL
+ON CONFLICT (schedule_id, fire_time) DO NOTHING
+
+-- name: fire_ended
+-- A schedule's run ended for good: its ledger row says how.
+UPDATE hourhand_schedule_fires SET outcome = :outcome, finished_at = :finished_at
+WHERE job_id = :job_id AND status IN ('enqueued', 'held', 'triggered')
+
+-- name: fire_released
+-- A held run was released: it is due now.
+UPDATE hourhand_schedule_fires SET due_at = NOW() WHERE job_id = :job_id AND status = 'held'
+
+-- name: schedule_fires
+-- A schedule's ledger, newest first, before a fire time (keyset: the primary key read
+-- backwards from there).
+SELECT * FROM hourhand_schedule_fires
+WHERE schedule_id = :schedule_id AND fire_time < coalesce(:before, 1e300)
+ORDER BY fire_time DESC
+LIMIT :limit
+
+-- name: latest_fires
+-- The newest row per schedule (of the ids given, or all), runs made by hand left out: one
+-- backward probe of the primary key per schedule.
+SELECT f.* FROM hourhand_schedules s
+JOIN hourhand_schedule_fires f
+  ON f.schedule_id = s.id
+ AND f.fire_time = (SELECT g.fire_time FROM hourhand_schedule_fires g
+                    WHERE g.schedule_id = s.id AND g.status <> 'triggered'
+                    ORDER BY g.fire_time DESC LIMIT 1)
+WHERE :ids IS NULL OR s.id IN (SELECT value FROM json_each(:ids))
+
+-- name: last_successes
+-- When each schedule's newest successful run ended (of the ids given, or all): one
+-- backward probe of the success index per schedule.
+SELECT s.id AS schedule_id,
+       (SELECT f.finished_at FROM hourhand_schedule_fires f
+        WHERE f.schedule_id = s.id AND f.outcome = 'completed'
+        ORDER BY f.finished_at DESC LIMIT 1) AS at
+FROM hourhand_schedules s
+WHERE :ids IS NULL OR s.id IN (SELECT value FROM json_each(:ids))
 
 -- name: set_paused
 -- Pause or resume a queue (workers see the change through the file's data_version).

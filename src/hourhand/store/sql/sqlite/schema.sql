@@ -97,7 +97,8 @@ CREATE TABLE hourhand_schedules (
     -- enabled = coalesce(enabled_override, defined_enabled): what the code, config file or
     -- user defines, and an operator's enable/disable of a code or config schedule
     defined_enabled INTEGER NOT NULL DEFAULT 1,
-    enabled_override INTEGER
+    enabled_override INTEGER,
+    disabled_at REAL  -- disabled since, until its fire times are in the ledger
 );
 CREATE UNIQUE INDEX hourhand_schedules_name ON hourhand_schedules (coalesce(org_id, ''), name);
 CREATE INDEX hourhand_schedules_due ON hourhand_schedules (next_fire_at) WHERE enabled = 1;
@@ -220,6 +221,29 @@ CREATE TABLE hourhand_processes (
     last_seen_at REAL NOT NULL
 );
 CREATE INDEX hourhand_processes_seen ON hourhand_processes (last_seen_at);
+
+-- The ledger of fire times (0009): one row per fire time of every schedule, and per run
+-- made by hand. Statuses: hourhand/store/fires.py.
+-- Written by the scheduler in the transaction that inserts the runs; a conflicting insert
+-- does nothing, so each fire time has one row however many schedulers race. The outcome is
+-- copied in the transactions that end a schedule's run, found through the job index.
+CREATE TABLE hourhand_schedule_fires (
+    schedule_id INTEGER NOT NULL REFERENCES hourhand_schedules (id) ON DELETE CASCADE,
+    fire_time REAL NOT NULL,  -- for 'triggered': when it was triggered
+    status TEXT NOT NULL,  -- enqueued | held | triggered | merged | scheduler_down | ...
+    recorded_at REAL NOT NULL,  -- for a run: when it was enqueued
+    due_at REAL,  -- when the run was due (fire time + jitter; held: when released)
+    job_id INTEGER,  -- the run ('merged': the run it was folded into); no foreign key
+    outcome TEXT,  -- completed | failed | cancelled, as the run last ended
+    finished_at REAL,
+    unlisted INTEGER NOT NULL DEFAULT 0,  -- earlier fire times like this one not listed
+    PRIMARY KEY (schedule_id, fire_time)
+);
+CREATE INDEX hourhand_schedule_fires_job ON hourhand_schedule_fires (job_id)
+    WHERE job_id IS NOT NULL;
+-- Each schedule's last success, read by a backward probe per schedule.
+CREATE INDEX hourhand_schedule_fires_success ON hourhand_schedule_fires (schedule_id, finished_at)
+    WHERE outcome = 'completed';
 
 -- Alerts: one row per (rule, key) condition from when it is first seen until it resolves,
 -- kept afterwards as history (pruned by retention). At most one open (pending or firing)
