@@ -18,8 +18,11 @@ a table's variables merge into the file's table key by key (``HOURHAND_SMTP_PASS
 adds a password to the file's ``[smtp]``), and any ``HOURHAND_SMTP_*`` or
 ``HOURHAND_RETENTION_*`` variable makes the table exist without a file. Every problem is one
 line naming the key and where it came from: the file and its table, or the variable.
-``[schedules.*]``, ``[channels.*]`` and ``[alerts.*]`` are read from the file only (config.py,
-alert_config.py); ``[smtp]`` is checked here and given to the alerting tables.
+``[channels.*]`` and ``[alerts.*]`` are tables of names: ``HOURHAND_CHANNELS`` and
+``HOURHAND_ALERTS`` are JSON objects of such tables by name, added to the file's (an entry
+replaces the file's entry of the same name), so a webhook's URL and secret, or a rule, can
+come from the environment. ``[schedules.*]`` are read from the file only (config.py);
+``[smtp]`` is checked here and given to the alerting tables.
 
 Not settings of this model: ``HOURHAND_CONFIG`` (which file) and ``HOURHAND_APP`` (the CLI's
 ``--app``), ``HOURHAND_HEALTH_*`` (ops/health.py's thresholds).
@@ -52,6 +55,12 @@ SETTING_TABLES = ("smtp", "retention")  # tables of the file that variables may 
 _MESSAGES = {"extra_forbidden": "unknown key", "missing": "required"}
 JSON_VARIABLES = {"SMTP", "RETENTION", "RETENTION_QUEUES"}  # (no prefix) values in JSON
 JSON_EXAMPLE = """HOURHAND_RETENTION_QUEUES='{"reports": {"completed_days": 1}}'"""
+# tables of names that a JSON variable may add to (or replace entries of) by name
+NAMED_TABLES = ("channels", "alerts")
+NAMED_EXAMPLES = {
+    "channels": """HOURHAND_CHANNELS='{"ops-hook": {"kind": "webhook", "url": "https://..."}}'""",
+    "alerts": """HOURHAND_ALERTS='{"dead": {"kind": "dead_letter", "channels": ["ops-hook"]}}'""",
+}
 
 
 class HourhandSettings(BaseSettings):
@@ -139,6 +148,10 @@ def load_settings(path: str | Path | None) -> Settings:
     smtp: Any = None if settings is None else settings.smtp
     if settings is None and ("smtp" in file_values or any(v.startswith("SMTP_") for v in present)):
         smtp = SmtpSettings.model_construct()  # its problems are above; check the channels
+    data, named = _named_tables(data, problems)
+    present |= named
+    if named:
+        where += " with " + ", ".join(sorted(ENV_PREFIX + n for n in named))
     alerting, more = check_alerting(data, where, smtp=smtp)
     problems += more
     if problems or settings is None or alerting is None:
@@ -152,6 +165,30 @@ def load_settings(path: str | Path | None) -> Settings:
         alerting=alerting,
         from_env=frozenset(ENV_PREFIX + v for v in present),
     )
+
+
+def _named_tables(data: dict[str, Any], problems: list[str]) -> tuple[dict[str, Any], set[str]]:
+    """The file's data with the tables of names that ``HOURHAND_CHANNELS`` and
+    ``HOURHAND_ALERTS`` give (JSON objects of tables by name; a variable's entry replaces
+    the file's entry of that name), and which of the two were set."""
+    out, named = dict(data), set()
+    for table in NAMED_TABLES:
+        variable = table.upper()
+        raw = os.environ.get(_actual(variable))
+        if not raw:
+            continue
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            example = NAMED_EXAMPLES[table]
+            problems.append(f"{ENV_PREFIX}{variable}: not a JSON object of tables (e.g. {example})")
+            continue
+        file_tables = out.get(table, {})
+        out[table] = {**(file_tables if isinstance(file_tables, dict) else {}), **value}
+        named.add(variable)
+    return out, named
 
 
 def _variables() -> set[str]:

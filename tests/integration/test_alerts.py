@@ -5,6 +5,8 @@ and a real SMTP server, and retry while a channel is down."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -170,6 +172,9 @@ channels = ["ops-hook", "ops-mail"]
     assert len(s.notifications()) == 2  # one per channel
     assert changes(s.evaluate(s.now()), "fired") == []  # still firing: nothing new
     s.deliver()
+    [(headers, raw)] = receiver.requests
+    signed = hmac.new(b"hook-s3cret", raw, hashlib.sha256).hexdigest()
+    assert headers["X-Hourhand-Signature"] == f"sha256={signed}"  # the channel's secret
     [body] = posted(receiver)
     assert body["rule"] == "reports-failing" and body["state"] == "firing"
     assert body["severity"] == "critical" and "3 times in a row" in body["summary"]

@@ -4,6 +4,7 @@ naming the key and the file and table, or the variable. No database is opened.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,34 @@ def test_the_app_resolves_its_settings_in_one_place(
     fresh = Hourhand()
     with pytest.raises(ConfigurationError, match=r"(?m)^HOURHAND_SMTP_PORT: Input should be"):
         fresh.alerting  # noqa: B018  # a bad variable is named when the settings are read
+
+
+def test_channels_and_alert_rules_from_json_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "hourhand.toml"
+    path.write_text(FILE)
+    hook = {"kind": "webhook", "url": "https://hooks.example.com/x", "secret": "s3cret"}
+    monkeypatch.setenv("HOURHAND_CHANNELS", f'{{"ops-hook": {json.dumps(hook)}}}')
+    rule = {"kind": "dead_letter", "channels": ["ops-hook", "ops-mail"]}
+    monkeypatch.setenv("HOURHAND_ALERTS", json.dumps({"dead": rule}))
+    settings = load_settings(path)
+    channels = settings.alerting.channels
+    assert sorted(channels) == ["ops-hook", "ops-mail"]  # the file's, and the variable's
+    assert channels["ops-hook"].secret.get_secret_value() == "s3cret"  # type: ignore[union-attr]
+    assert "s3cret" not in repr(settings)
+    assert settings.alerting.alerts["dead"].channels == ["ops-hook", "ops-mail"]
+    assert {"HOURHAND_CHANNELS", "HOURHAND_ALERTS"} <= settings.from_env
+
+
+def test_a_bad_channels_variable_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOURHAND_CHANNELS", "not json")
+    with pytest.raises(ConfigurationError, match=r"^HOURHAND_CHANNELS: not a JSON object"):
+        load_settings(None)
+    monkeypatch.setenv("HOURHAND_CHANNELS", '{"hook": {"kind": "webhook", "url": "ftp://x"}}')
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings(None)
+    assert "with HOURHAND_CHANNELS" in str(raised.value)
+    assert "[channels.hook]: 'url'" in str(raised.value)
