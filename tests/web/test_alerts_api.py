@@ -84,6 +84,9 @@ def test_alerts_listed_acknowledged_and_silenced(api: Api, alerting: Path) -> No
     assert alert["id"] == alert_id and alert["severity"] == "critical"
     assert alert["key"] == "queue:default" and alert["notifications"] == 1
     assert api.call("GET", "/v1/alerts?state=resolved").json() == []
+    metrics = api.call("GET", "/metrics", who="viewer").text
+    assert 'hourhand_alerts{severity="critical",state="firing"} 1.0' in metrics
+    assert 'hourhand_alerts{severity="warning",state="firing"} 0.0' in metrics
     assert api.call("GET", "/v1/alerts?state=bogus").status_code == 422
 
     assert api.call("POST", f"/v1/alerts/{alert_id}/ack", who="viewer").status_code == 403

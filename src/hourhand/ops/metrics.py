@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from hourhand.alert_config import SEVERITIES
 from hourhand.errors import Forbidden
 from hourhand.ops.actor import Actor, Role
 from hourhand.stats import BUCKETS, Stats, StatsTotal
 from hourhand.store import QueueInfo
+from hourhand.store.alert_rows import OPEN_STATES
 
 if TYPE_CHECKING:
     from hourhand.app import Hourhand
@@ -32,6 +34,8 @@ class Snapshot:
     # (schedule name, its organisation, when its newest successful run ended), for the
     # schedules that have had one, by name
     last_success: list[tuple[str, str | None, datetime]] = field(default_factory=list)
+    # open alerts per (state, severity): pending or firing
+    alerts: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def oldest_ready_age(self, queue: QueueInfo) -> float:
         """Seconds the queue's oldest ready job has waited (0 without one)."""
@@ -74,7 +78,16 @@ class Metrics:
             workers_alive=sum(1 for p in processes if p.kind == "worker" and p.alive),
             schedulers_alive=sum(1 for p in processes if p.kind == "scheduler" and p.alive),
             last_success=self._last_success(),
+            alerts=self._alerts(),
         )
+
+    def _alerts(self) -> dict[tuple[str, str], int]:
+        """Open alerts per (state, severity), 0 for those with none (a gauge that reads 0
+        rather than vanishing when the last alert resolves)."""
+        found = {(s, sev): 0 for s in OPEN_STATES for sev in SEVERITIES}
+        for alert in self.app.store.alerts.open_alerts():
+            found[(alert.state, alert.severity)] = found.get((alert.state, alert.severity), 0) + 1
+        return found
 
     def _last_success(self) -> list[tuple[str, str | None, datetime]]:
         """Per schedule, when its newest successful run ended: one index probe per

@@ -162,6 +162,14 @@ class SnapshotCollector(Collector):
             tags = {"schedule": schedule} if org is None else {"schedule": schedule, "org": org}
             success.add_sample(name, tags, at.timestamp())
         yield success
+        alerts = GaugeMetricFamily(
+            "hourhand_alerts",
+            "Open alerts (docs/alerts.md), per state (pending, firing) and severity.",
+            labels=["state", "severity"],
+        )
+        for (state, severity), count in sorted(snap.alerts.items()):
+            alerts.add_metric([state, severity], count)
+        yield alerts
 
 
 def render(snapshot: Snapshot) -> bytes:
