@@ -34,6 +34,7 @@ from hourhand.retention_config import (
     DEFAULT_CANCELLED_DAYS,
     DEFAULT_COMPLETED_DAYS,
     DEFAULT_FAILED_DAYS,
+    DEFAULT_LEDGER_DAYS,
     DEFAULT_PAUSE,
     PRUNABLE_STATES,
     Days,
@@ -105,7 +106,8 @@ class RetentionReport:
     longest_batch: float = 0.0  # seconds: the longest transaction of the run
     seconds: float = 0.0
     stopped: bool = False  # cancelled, timed out or shut down part-way (the next run goes on)
-    alerts: dict[str, Any] | None = None  # alert history: days, deleted (None: not stored)
+    alerts: dict[str, Any] | None = None  # alert history: days, deleted (None: kept)
+    ledger: dict[str, Any] | None = None  # schedules' ledgers: days, deleted (None: kept)
 
     @property
     def deleted(self) -> int:
@@ -131,6 +133,7 @@ class RetentionReport:
             "seconds": round(self.seconds, 3),
             "stopped": self.stopped,
             "alerts": self.alerts,
+            "ledger": self.ledger,
         }
         if self.dry_run:
             out["matched"] = dict(sorted(self.matched.items()))
@@ -287,6 +290,27 @@ def prune_alert_history(
     return {"older_than_days": days, "deleted": deleted}
 
 
+def prune_ledger(
+    store: Store, days: float | None, batch_size: int, wait: Callable[[float], bool], pause: float
+) -> dict[str, Any] | None:
+    """Delete the schedules' ledger entries of fire times more than ``days`` ago, schedule
+    by schedule in batches; each schedule's newest success is kept (its last-success
+    metric and the dead man's switch read it)."""
+    if days is None:
+        return None
+    before = store.now() - timedelta(days=days)
+    deleted = 0
+    for schedule in store.list_schedules():
+        while True:
+            n = store.prune_fires(schedule.id, before, batch_size)
+            deleted += n
+            if n < batch_size:
+                break
+            if wait(pause):
+                return {"older_than_days": days, "deleted": deleted}
+    return {"older_than_days": days, "deleted": deleted}
+
+
 # -- the job and its system schedule ------------------------------------------------------------
 
 
@@ -301,6 +325,7 @@ def retention_handler(app: Hourhand) -> Callable[..., dict[str, Any]]:
         failed_days: Days = DEFAULT_FAILED_DAYS,
         cancelled_days: Days = DEFAULT_CANCELLED_DAYS,
         alerts_days: Days = DEFAULT_ALERTS_DAYS,
+        ledger_days: Days = DEFAULT_LEDGER_DAYS,
         batch_size: int = DEFAULT_BATCH,
         pause: float = DEFAULT_PAUSE,
         queues: dict[str, QueueRetention] | None = None,
@@ -310,6 +335,7 @@ def retention_handler(app: Hourhand) -> Callable[..., dict[str, Any]]:
             failed_days=failed_days,
             cancelled_days=cancelled_days,
             alerts_days=alerts_days,
+            ledger_days=ledger_days,
             batch_size=batch_size,
             pause=pause,
             queues=queues or {},
@@ -340,6 +366,9 @@ def run_policy(app: Hourhand, policy: RetentionPolicy, ctx: JobContext | None) -
     if not report.stopped:
         report.alerts = prune_alert_history(
             app.store, policy.alerts_days, policy.batch_size, wait, policy.pause
+        )
+        report.ledger = prune_ledger(
+            app.store, policy.ledger_days, policy.batch_size, wait, policy.pause
         )
     logger.info(
         "retention: deleted %d jobs in %d batches (longest %.3f s)%s",

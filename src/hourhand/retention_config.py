@@ -6,6 +6,7 @@
     failed_days = 30             # the dead-letter set: kept longer, to look at and retry
     cancelled_days = 30
     alerts_days = 90             # alert history
+    ledger_days = 90             # schedules' ledgers of fire times
     batch_size = 1000            # jobs per short transaction
     pause = 0.1                  # seconds between two batches
     schedule = "15 * * * *"      # when the system schedule hourhand.retention runs (UTC)
@@ -42,6 +43,7 @@ DEFAULT_COMPLETED_DAYS = 7.0
 DEFAULT_FAILED_DAYS = 30.0
 DEFAULT_CANCELLED_DAYS = 30.0
 DEFAULT_ALERTS_DAYS = 90.0  # a quarter of incidents, for a review
+DEFAULT_LEDGER_DAYS = 90.0  # a quarter of fire times (a schedule's last success is kept)
 DEFAULT_BATCH = 1000  # jobs per transaction: a few milliseconds of row locks (seed 004)
 DEFAULT_PAUSE = 0.1  # seconds: other writers get the table between batches
 # Hourly, at a quarter past (away from the top of the hour, when many schedules fire):
@@ -106,6 +108,7 @@ class RetentionPolicy(_Strict):
     failed_days: Days = DEFAULT_FAILED_DAYS
     cancelled_days: Days = DEFAULT_CANCELLED_DAYS
     alerts_days: Days = DEFAULT_ALERTS_DAYS
+    ledger_days: Days = DEFAULT_LEDGER_DAYS
     batch_size: int = Field(default=DEFAULT_BATCH, ge=1, le=MAX_BATCH)
     pause: float = Field(default=DEFAULT_PAUSE, ge=0, le=MAX_PAUSE, allow_inf_nan=False)
     queues: dict[Annotated[str, Field(min_length=1, max_length=200)], QueueRetention] = Field(
@@ -128,6 +131,7 @@ class RetentionPolicy(_Strict):
                 "failed_days",
                 "cancelled_days",
                 "alerts_days",
+                "ledger_days",
                 "batch_size",
                 "pause",
             )

@@ -362,3 +362,22 @@ def test_migration_0009_starts_the_ledger_from_the_jobs(app: Hourhand, store_url
     assert after == before and len(after) == 3
     assert any(status == "triggered" and job == triggered for _, status, job, _ in after)
     assert app.schedules.get(sid).disabled_at is not None
+
+
+def test_retention_prunes_old_ledger_entries_but_keeps_the_last_success(app: Hourhand) -> None:
+    from hourhand.retention import prune_ledger
+
+    sid = schedule_at_t0(app, overlap="allow")
+    scheduler = app.scheduler()
+    scheduler.tick(T0 + timedelta(seconds=1))
+    [claimed] = app.store.claim("w", None, 10, lease=30)
+    app.store.complete("w", [Completion(claimed.id, claimed.attempt, None, 0.5)])
+    for minute in range(1, 5):  # four more runs, none of which completes
+        scheduler.tick(T0 + minute * MINUTE + timedelta(seconds=1))
+    assert len(ledger(app, sid)) == 5
+    success = app.store.last_successes()[sid]
+    report = prune_ledger(app.store, 1, 2, lambda pause: False, 0)  # batches of 2
+    assert report == {"older_than_days": 1, "deleted": 4}
+    [kept] = ledger(app, sid)
+    assert (kept.fire_time, kept.outcome) == (T0, "completed")
+    assert app.store.last_successes() == {sid: success}

@@ -553,6 +553,11 @@ class Store(ABC):
         is not a key. One index probe per schedule."""
 
     @abstractmethod
+    def prune_fires(self, schedule_id: int, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` of a schedule's oldest ledger entries of fire times before
+        ``before``, but never its newest success; how many went (one short transaction)."""
+
+    @abstractmethod
     def last_successes(self, schedule_ids: Sequence[int] | None = None) -> dict[int, datetime]:
         """When the newest successful run (outcome 'completed', by cron or by hand) of
         each schedule (of ``schedule_ids``, or of all) finished, by schedule id; a schedule

@@ -172,6 +172,11 @@ class PgSchedules:
         rows = self._all("latest_fires", params)
         return {r["schedule_id"]: decode_fire(r, _utc) for r in rows}
 
+    def prune_fires(self, schedule_id: int, before: datetime, limit: int) -> int:
+        params = {"schedule_id": schedule_id, "before": before, "limit": limit}
+        with self._connection() as conn:
+            return conn.execute(self.q["prune_fires"], params).rowcount
+
     def last_successes(self, schedule_ids: Sequence[int] | None = None) -> dict[int, datetime]:
         params = {"ids": None if schedule_ids is None else list(schedule_ids)}
         rows = self._all("last_successes", params)

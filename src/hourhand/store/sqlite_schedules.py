@@ -199,6 +199,11 @@ class SQLiteSchedules:
         rows = self._read(self.q["latest_fires"], {"ids": _ids(schedule_ids)})
         return {r["schedule_id"]: decode_fire(r, epoch_to_datetime) for r in rows}
 
+    def prune_fires(self, schedule_id: int, before: datetime, limit: int) -> int:
+        params = {"schedule_id": schedule_id, "before": datetime_to_epoch(before), "limit": limit}
+        with self._write() as conn:
+            return conn.execute(self.q["prune_fires"], params).rowcount
+
     def last_successes(self, schedule_ids: Sequence[int] | None = None) -> dict[int, datetime]:
         rows = self._read(self.q["last_successes"], {"ids": _ids(schedule_ids)})
         return {

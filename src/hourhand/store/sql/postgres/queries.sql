@@ -833,3 +833,17 @@ WHERE %(ids)s::bigint[] IS NULL OR s.id = ANY(%(ids)s::bigint[])
 -- Ready jobs per (queue, job type): the queue length metric. Reads the ready jobs only.
 SELECT queue, name, count(*) AS n FROM hourhand_jobs WHERE state = 'queued'
 GROUP BY queue, name ORDER BY queue, name
+
+-- name: prune_fires
+-- A batch of a schedule's oldest ledger entries before a time (its primary key's range),
+-- never its newest success (its last-success metric and the dead man's switch read it).
+DELETE FROM hourhand_schedule_fires
+WHERE schedule_id = %(schedule_id)s
+  AND fire_time IN (
+      SELECT fire_time FROM hourhand_schedule_fires
+      WHERE schedule_id = %(schedule_id)s AND fire_time < %(before)s
+        AND fire_time IS DISTINCT FROM (
+            SELECT fire_time FROM hourhand_schedule_fires
+            WHERE schedule_id = %(schedule_id)s AND outcome = 'completed'
+            ORDER BY finished_at DESC LIMIT 1)
+      ORDER BY fire_time LIMIT %(limit)s)

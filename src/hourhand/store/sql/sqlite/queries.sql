@@ -559,3 +559,17 @@ GROUP BY name ORDER BY name
 -- Ready jobs per (queue, job type): the queue length metric. Reads the ready jobs only.
 SELECT queue, name, count(*) AS n FROM hourhand_jobs WHERE state = 'queued'
 GROUP BY queue, name ORDER BY queue, name
+
+-- name: prune_fires
+-- A batch of a schedule's oldest ledger entries before a time (its primary key's range),
+-- never its newest success (its last-success metric and the dead man's switch read it).
+DELETE FROM hourhand_schedule_fires
+WHERE schedule_id = :schedule_id
+  AND fire_time IN (
+      SELECT fire_time FROM hourhand_schedule_fires
+      WHERE schedule_id = :schedule_id AND fire_time < :before
+        AND fire_time IS NOT (
+            SELECT fire_time FROM hourhand_schedule_fires
+            WHERE schedule_id = :schedule_id AND outcome = 'completed'
+            ORDER BY finished_at DESC LIMIT 1)
+      ORDER BY fire_time LIMIT :limit)
