@@ -159,7 +159,7 @@ def _long_running(app: Hourhand, active: ActiveRule, now: datetime) -> list[Find
             limits.append(rule.longer_than)
         if rule.factor is not None:
             if job.name not in p95s:
-                p95s[job.name] = _p95(app, job.name)
+                p95s[job.name] = _p95(app, job.name, active.org_scope)
             p95 = p95s[job.name]
             if p95 is not None:
                 limits.append(rule.factor * p95)
@@ -286,7 +286,7 @@ def _dead_letter(app: Hourhand, active: ActiveRule, now: datetime) -> list[Findi
 def _no_workers(app: Hourhand, active: ActiveRule, now: datetime) -> list[Finding]:
     rule = active.rule
     workers = [p for p in app.store.records.list_processes(ALIVE_WITHIN) if p.kind == "worker"]
-    queues = [rule.queue] if rule.queue is not None else [q.name for q in app.queues()]
+    queues = [rule.queue] if rule.queue is not None else _known_queues(app)
     found = []
     for queue in queues:
         if not any(w.queues is None or queue in w.queues for w in workers):
@@ -346,8 +346,10 @@ def _runs(
     return out
 
 
-def _p95(app: Hourhand, name: str) -> float | None:
-    attempts = app.store.alerts.recent_attempts(name=name, limit=P95_SAMPLE, scan=RECENT_SCAN)
+def _p95(app: Hourhand, name: str, org_id: str | None) -> float | None:
+    attempts = app.store.alerts.recent_attempts(
+        name=name, org_id=org_id, limit=P95_SAMPLE, scan=RECENT_SCAN
+    )
     durations = sorted(
         a.duration for a in attempts if a.outcome == "completed" and a.duration is not None
     )
@@ -371,6 +373,16 @@ def _last_success(app: Hourhand, schedule: Schedule) -> datetime | None:
     """When the schedule's newest successful run (by cron or by hand) ended, from its
     ledger: still known after the job is pruned, however many runs failed since."""
     return app.store.last_successes([schedule.id]).get(schedule.id)
+
+
+def _known_queues(app: Hourhand) -> list[str]:
+    """The queues the database knows (with jobs waiting or running, paused once, or counted
+    by the job statistics): the same for every scheduler, whatever job types its own
+    process registers (a rule must not say one thing in one scheduler and another in the
+    next, or its alert would flap)."""
+    names = {q.name for q in app.store.list_queues()}
+    names |= {t.queue for t in app.store.stats_totals()}
+    return sorted(names)
 
 
 def _hm(value: datetime) -> str:

@@ -158,6 +158,11 @@ class AlertRule(_Strict):
                 raise ValueError(f"a {self.kind} rule needs '{one}' or '{other}'")
         if self.kind == "missed_schedule" and self.schedule is None:
             raise ValueError("a missed_schedule rule needs 'schedule'")
+        if self.kind in ("queue_backlog", "no_workers") and self.org is not None:
+            raise ValueError(
+                f"a {self.kind} rule watches queues, which every organisation shares: "
+                "it takes no 'org'"
+            )
         return self
 
 

@@ -64,10 +64,13 @@ class AlertEngine:
 
     def __init__(self, app: Hourhand) -> None:
         self.app = app
+        self._warned: set[tuple[str, tuple[str, ...]]] = set()  # rules with unknown channels
 
-    def rules(self) -> list[ActiveRule]:
-        """Every enabled rule: the config file's, the code's (``hh.alert``), and those made
-        through the API (a broken stored one is logged and left out)."""
+    def rules(self, *, disabled: bool = False) -> list[ActiveRule]:
+        """Every enabled rule (``disabled``: the disabled ones too): the config file's, the
+        code's (``hh.alert``), and those made through the API (a broken stored one is
+        logged and left out). A channel the config does not define is logged and left out
+        of the rule (its notifications could never be delivered)."""
         active = [ActiveRule(n, "config", r) for n, r in self.app.alerting.alerts.items()]
         active += [ActiveRule(n, "code", r) for n, r in self.app.alert_rules.items()]
         for stored in self.app.store.alerts.list_rules():
@@ -77,13 +80,30 @@ class AlertEngine:
                 logger.error("alert rule %r (API) cannot be read: %s", stored.name, exc)
                 continue
             active.append(ActiveRule(stored.name, "api", rule, stored.org_id))
-        return [a for a in active if a.rule.enabled]
+        known = self.app.alerting.channels
+        out = []
+        for a in active:
+            if not (a.rule.enabled or disabled):
+                continue
+            missing = [c for c in a.rule.channels if c not in known]
+            if missing:
+                if (a.name, tuple(missing)) not in self._warned:  # once, not every 10 s
+                    self._warned.add((a.name, tuple(missing)))
+                    logger.error("alert rule %r: no channel %s in the config", a.name, missing)
+                kept = [c for c in a.rule.channels if c in known]
+                a = ActiveRule(
+                    a.name, a.source, a.rule.model_copy(update={"channels": kept}), a.org
+                )
+            out.append(a)
+        return out
 
     def evaluate(self, now: datetime) -> Evaluation:
         """Evaluate every rule at ``now`` and move its alerts (see the module's doc)."""
         result = Evaluation()
         store = self.app.store.alerts
-        rules = self.rules()
+        every = self.rules(disabled=True)
+        rules = [a for a in every if a.rule.enabled]
+        known = {(a.name, a.org) for a in every}
         open_alerts: dict[tuple[str, str | None], dict[str, AlertRow]] = {}
         for alert in store.open_alerts():
             open_alerts.setdefault((alert.rule, alert.rule_org), {})[alert.key] = alert
@@ -101,9 +121,14 @@ class AlertEngine:
                 self._held(active, finding, current.pop(finding.key, None), now, result)
             for alert in current.values():
                 self._resolve(active, alert, now, result)
-        for gone in open_alerts.values():  # rules deleted or disabled: their alerts end
+        # The alerts of rules this process does not evaluate: those of a rule that is gone
+        # from the database (an API rule deleted) or disabled here end; those of a config
+        # or code rule this process does not have are another scheduler's to evaluate (a
+        # process with another config file must not end them: they would flap).
+        for (name, org), gone in open_alerts.items():
             for alert in gone.values():
-                self._resolve(None, alert, now, result)
+                if alert.source == "api" or (name, org) in known:
+                    self._resolve(None, alert, now, result)
         return result
 
     # -- the lifecycle --------------------------------------------------------------------
@@ -123,6 +148,7 @@ class AlertEngine:
             new = NewAlert(
                 rule=active.name,
                 rule_org=active.org,
+                source=active.source,
                 key=finding.key,
                 kind=rule.kind,
                 severity=rule.severity,
@@ -159,6 +185,15 @@ class AlertEngine:
                 result.fired.append(alert.id)
                 self._log(alert, "firing")
             return
+        if alert.notified_at is None and rule.channels and not alert.silenced(now):
+            # it started firing while silenced: announce it now that the silence is over
+            notify = self._notes(active, finding.summary, finding.details, "firing", now)
+            values = {"notified_at": now, "summary": finding.summary, "details": finding.details}
+            if store.change_alert(
+                alert.id, {"state": "firing", "notified_at": None}, values, notify
+            ):
+                result.repeated.append(alert.id)
+            return
         # firing: notify again every `repeat`, unless acknowledged or silenced
         last = alert.notified_at or alert.fired_at or alert.opened_at
         if (
@@ -181,7 +216,8 @@ class AlertEngine:
         self, active: ActiveRule | None, alert: AlertRow, now: datetime, result: Evaluation
     ) -> None:
         notify: list[NewJob] = []
-        if active is not None and alert.state == "firing" and not alert.silenced(now):
+        announced = alert.state == "firing" and alert.notified_at is not None
+        if active is not None and announced and not alert.silenced(now):
             notify = self._notes(active, alert.summary, alert.details, "resolved", now)
         values: dict[str, Any] = {"state": "resolved", "resolved_at": now}
         if notify:

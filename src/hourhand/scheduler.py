@@ -339,6 +339,9 @@ class Scheduler:
             )
         self.sync()
         presence = Presence.of_scheduler(self).start()  # hourhand workers lists it
+        # alerts are evaluated on a thread of their own: a slow rule never delays a fire
+        alerting = threading.Thread(target=self._alert_loop, name="hourhand-alerts", daemon=True)
+        alerting.start()
         logger.info("scheduler started")
         while not self.stopped.is_set():
             wait = self.poll_interval
@@ -346,7 +349,6 @@ class Scheduler:
                 now = self.app.store.now()
                 self.tick(now)
                 self.compact_stats(now)
-                self.evaluate_alerts(now)
                 following = self.app.store.next_schedule_due()
                 if following is not None:
                     wait = min(wait, max((following - now).total_seconds(), 0.01))
@@ -354,8 +356,18 @@ class Scheduler:
                 logger.exception("scheduler tick failed; retrying in %.1fs", ERROR_BACKOFF)
                 wait = ERROR_BACKOFF
             self.stopped.wait(wait)
+        alerting.join(30)
         presence.stop()
         logger.info("scheduler stopped")
+
+    def _alert_loop(self) -> None:
+        """Evaluate the alert rules every EVALUATE_EVERY seconds until :meth:`stop`."""
+        while not self.stopped.is_set():
+            try:
+                self.evaluate_alerts(self.app.store.now(), force=True)
+            except Exception:
+                logger.exception("evaluating the alert rules failed; trying again")
+            self.stopped.wait(EVALUATE_EVERY)
 
     def stop(self) -> None:
         self.stopped.set()

@@ -506,3 +506,53 @@ grace = 300
     # someone runs it by hand and it succeeds: the miss is made good
     s.finish(s.hh.ops.schedules.trigger(CLI, schedule.id).id)
     assert len(changes(s.evaluate(due + timedelta(hours=1, minutes=1)), "resolved")) == 1
+
+
+def test_a_scheduler_without_a_rule_leaves_its_alerts_to_the_schedulers_that_have_it(
+    setup_for: Callable[..., Setup], tmp_path: Path
+) -> None:
+    s = setup_for(
+        """
+[alerts.backlog]
+kind = "queue_backlog"
+queue = "default"
+ready_above = 0
+channels = ["ops-hook"]
+"""
+    )
+    other = Hourhand(s.hh.database_url)  # a scheduler whose config has no such rule
+    try:
+        s.hh.enqueue("reports:generate", {})
+        now = s.now()
+        [first] = s.hh.alert_engine().evaluate(now).fired
+        for minute in range(1, 4):  # both evaluate, again and again: no flapping
+            assert other.alert_engine().evaluate(now + timedelta(minutes=minute)).resolved == []
+            assert s.hh.alert_engine().evaluate(now + timedelta(minutes=minute)).fired == []
+        assert [a.id for a in s.alerts()] == [first]
+        assert len(s.notifications()) == 1
+    finally:
+        other.close()
+
+
+def test_an_alert_that_started_firing_while_silenced_is_announced_when_the_silence_ends(
+    setup_for: Callable[..., Setup],
+) -> None:
+    s = setup_for(
+        """
+[alerts.no-workers]
+kind = "no_workers"
+queue = "default"
+for = 60
+channels = ["ops-hook"]
+"""
+    )
+    now = s.now()
+    s.evaluate(now)
+    [pending] = s.alerts("pending")
+    s.hh.ops.alerts.silence(CLI, pending.id, 120)  # silenced from the database's now
+    assert len(changes(s.evaluate(now + timedelta(seconds=61)), "fired")) == 1
+    assert s.notifications() == []  # it fires, silently
+    assert changes(s.evaluate(now + timedelta(seconds=90)), "repeated") == []
+    assert len(changes(s.evaluate(now + timedelta(seconds=130)), "repeated")) == 1
+    [note] = s.notifications()
+    assert note.args["note"]["state"] == "firing"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from hourhand import checks
@@ -63,7 +63,7 @@ class AlertOps:
         (its resolution still is). ``undo`` takes the acknowledgement back."""
         actor.require(Role.OPERATOR, "acknowledging alerts")
         self.get(actor, alert_id)
-        at = None if undo else datetime.now(UTC)
+        at = None if undo else self.app.store.now()
         alert = self.app.store.alerts.ack_alert(alert_id, actor.label, at)
         if alert is None:
             raise NotFound(f"no alert {alert_id}")
@@ -78,7 +78,7 @@ class AlertOps:
         until = None
         if seconds is not None:
             checks.number("seconds", seconds, 1, MAX_SILENCE.total_seconds())
-            until = datetime.now(UTC) + timedelta(seconds=seconds)
+            until = self.app.store.now() + timedelta(seconds=seconds)
         alert = self.app.store.alerts.silence_alert(alert_id, until)
         if alert is None:
             raise NotFound(f"no alert {alert_id}")

@@ -37,6 +37,7 @@ class NewAlert:
 
     rule: str
     rule_org: str | None  # the organisation of an API rule made by an org key
+    source: str  # where the rule is: config | code | api
     key: str  # what the condition is about: "job:NAME", "schedule:ID", "queue:NAME", ...
     kind: str
     severity: str
@@ -53,6 +54,7 @@ class AlertRow:
     id: int
     rule: str
     rule_org: str | None
+    source: str  # where its rule is: config | code | api
     key: str
     kind: str
     severity: str
@@ -77,6 +79,7 @@ class AlertRow:
             "id": self.id,
             "rule": self.rule,
             "rule_org": self.rule_org,
+            "source": self.source,
             "key": self.key,
             "kind": self.kind,
             "severity": self.severity,
@@ -140,6 +143,7 @@ def decode_alert(
         id=int(row["id"]),
         rule=row["rule"],
         rule_org=row["rule_org"] or None,
+        source=row["source"],
         key=row["key"],
         kind=row["kind"],
         severity=row["severity"],
@@ -183,6 +187,7 @@ def insert_params(
     return {
         "rule": alert.rule,
         "rule_org": alert.rule_org or "",
+        "source": alert.source,
         "key": alert.key,
         "kind": alert.kind,
         "severity": alert.severity,

@@ -6,9 +6,9 @@ SELECT * FROM hourhand_alerts WHERE state IN ('pending', 'firing') ORDER BY id
 
 -- name: insert_alert
 -- Open an alert unless its (rule, key) has an open one (the partial unique index).
-INSERT INTO hourhand_alerts AS a (rule, rule_org, key, kind, severity, state, summary,
-    details, org_id, opened_at, fired_at, notified_at, notifications)
-VALUES (%(rule)s, %(rule_org)s, %(key)s, %(kind)s, %(severity)s, %(state)s, %(summary)s,
+INSERT INTO hourhand_alerts AS a (rule, rule_org, source, key, kind, severity, state,
+    summary, details, org_id, opened_at, fired_at, notified_at, notifications)
+VALUES (%(rule)s, %(rule_org)s, %(source)s, %(key)s, %(kind)s, %(severity)s, %(state)s, %(summary)s,
         %(details)s, %(org_id)s, %(at)s, %(fired_at)s, %(notified_at)s, %(notifications)s)
 ON CONFLICT (rule, rule_org, key) WHERE state IN ('pending', 'firing') DO NOTHING
 RETURNING *

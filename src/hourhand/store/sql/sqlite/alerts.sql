@@ -7,9 +7,9 @@ SELECT * FROM hourhand_alerts WHERE state IN ('pending', 'firing') ORDER BY id
 
 -- name: insert_alert
 -- Open an alert unless its (rule, key) has an open one (the partial unique index).
-INSERT INTO hourhand_alerts AS a (rule, rule_org, key, kind, severity, state, summary,
-    details, org_id, opened_at, fired_at, notified_at, notifications)
-VALUES (:rule, :rule_org, :key, :kind, :severity, :state, :summary,
+INSERT INTO hourhand_alerts AS a (rule, rule_org, source, key, kind, severity, state,
+    summary, details, org_id, opened_at, fired_at, notified_at, notifications)
+VALUES (:rule, :rule_org, :source, :key, :kind, :severity, :state, :summary,
         :details, :org_id, :at, :fired_at, :notified_at, :notifications)
 ON CONFLICT (rule, rule_org, key) WHERE state IN ('pending', 'firing') DO NOTHING
 RETURNING *

@@ -6,6 +6,7 @@ CREATE TABLE hourhand_alerts (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     rule text NOT NULL,
     rule_org text NOT NULL DEFAULT '',  -- '' : a config, code or cluster rule
+    source text NOT NULL DEFAULT 'config',  -- where the rule is: config | code | api
     key text NOT NULL,  -- what it is about: job:NAME, schedule:ID, queue:NAME, run:ID ...
     kind text NOT NULL,
     severity text NOT NULL,

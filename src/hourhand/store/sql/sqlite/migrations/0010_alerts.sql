@@ -6,6 +6,7 @@ CREATE TABLE hourhand_alerts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     rule TEXT NOT NULL,
     rule_org TEXT NOT NULL DEFAULT '',  -- '' : a config, code or cluster rule
+    source TEXT NOT NULL DEFAULT 'config',  -- where the rule is: config | code | api
     key TEXT NOT NULL,  -- what it is about: job:NAME, schedule:ID, queue:NAME, run:ID ...
     kind TEXT NOT NULL,
     severity TEXT NOT NULL,
