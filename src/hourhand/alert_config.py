@@ -72,8 +72,14 @@ class SmtpSettings(_Strict):
     timeout: Seconds = 30.0
 
 
+# The organisations whose own alert rules (made with their API keys) may send through a
+# channel: none by default, so that a cluster's webhook or mailbox is the cluster's.
+Orgs = Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=1000)]
+
+
 class WebhookChannel(_Strict):
     kind: Literal["webhook"]
+    orgs: Orgs = Field(default_factory=list)
     url: Annotated[str, Field(pattern=r"^https?://", max_length=2000)]
     format: Literal["json", "slack", "teams"] = "json"
     secret: SecretStr | None = None  # signs the body: X-Hourhand-Signature (HMAC-SHA256)
@@ -82,12 +88,14 @@ class WebhookChannel(_Strict):
 
 class EmailChannel(_Strict):
     kind: Literal["email"]
+    orgs: Orgs = Field(default_factory=list)
     to: Annotated[list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]], Field(min_length=1)]
     subject_prefix: str = "[hourhand]"
 
 
 class LogChannel(_Strict):
     kind: Literal["log"]
+    orgs: Orgs = Field(default_factory=list)
     level: Literal["info", "warning", "error"] = "warning"
 
 

@@ -85,7 +85,11 @@ class AlertEngine:
         for a in active:
             if not (a.rule.enabled or disabled):
                 continue
-            missing = [c for c in a.rule.channels if c not in known]
+            missing = [
+                c
+                for c in a.rule.channels
+                if c not in known or (a.org is not None and a.org not in known[c].orgs)
+            ]
             if missing:
                 if (a.name, tuple(missing)) not in self._warned:  # once, not every 10 s
                     self._warned.add((a.name, tuple(missing)))

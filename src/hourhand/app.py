@@ -154,6 +154,7 @@ class Hourhand(AppSettings):
         register(self)  # hourhand.http, hourhand.sql, hourhand.email
         register_notify(self)
         self.job(RETENTION)(retention_handler(self))
+        self.registry[RETENTION] = replace(self.registry[RETENTION], admin_only=True)
 
     # -- the database ---------------------------------------------------------------------
     @property
@@ -409,14 +410,16 @@ class Hourhand(AppSettings):
                 spec.check_args(entry.spec.args, depth="args")  # the settings are not in yet
             except InvalidInput as exc:
                 raise ConfigurationError(f"{entry.where}: {exc}") from None
+        databases = (self.database_url, self.database_origin, self.listen_database)
         previous = install_kinds(self, builtin, kinds), self._settings
         self._use(settings)
         for entry in entries:  # against the file's own settings: databases, SMTP server
             try:
                 registry[entry.spec.job].check_args(entry.spec.args, depth="config")
-            except InvalidInput as exc:
+            except InvalidInput as exc:  # put everything back as it was
                 install_kinds(self, *previous[0])
                 self._settings = previous[1]
+                self.database_url, self.database_origin, self.listen_database = databases
                 raise ConfigurationError(f"{entry.where}: {exc}") from None
         self.config_schedules = {entry.spec.name: entry.spec for entry in entries}
         self.config_path = Path(path)

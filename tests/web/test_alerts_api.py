@@ -17,6 +17,10 @@ CONFIG = """
 [channels.ops-log]
 kind = "log"
 
+[channels.org-a-log]
+kind = "log"
+orgs = ["org_a"]
+
 [alerts.backlog]
 kind = "queue_backlog"
 queue = "default"
@@ -59,12 +63,21 @@ def test_rules_config_and_api_with_org_scope(api: Api, alerting: Path) -> None:
     org = api.call("POST", "/v1/alerts/rules", who="org_a", json={**body, "name": "mine"})
     assert org.status_code == 201 and org.json()["org_id"] == "org_a"
     assert org.json()["rule"]["org"] == "org_a"
-    assert [r["name"] for r in api.call("GET", "/v1/alerts/rules", who="org_a").json()] == ["mine"]
+    mine = api.call("GET", "/v1/alerts/rules", who="org_a").json()
+    assert [r["name"] for r in mine] == ["mine"]
     assert api.call("GET", "/v1/alerts/rules/mine", who="org_b").status_code == 404
+    # ... sending only through the channels open to it, and not told the others' names
+    cluster_channel = {**body, "name": "loud", "channels": ["ops-log"]}
+    closed = api.call("POST", "/v1/alerts/rules", who="org_a", json=cluster_channel)
+    assert closed.status_code == 400 and "not open to organisation 'org_a'" in closed.text
+    assert "org-a-log" not in closed.text
+    own = {**body, "name": "heard", "channels": ["org-a-log"]}
+    assert api.call("POST", "/v1/alerts/rules", who="org_a", json=own).status_code == 201
+    assert api.call("POST", "/v1/alerts/rules", who="org_b", json=own).status_code == 400
     backlog = {"name": "q", "kind": "queue_backlog", "ready_above": 1}
     assert api.call("POST", "/v1/alerts/rules", who="org_a", json=backlog).status_code == 403
     names = {r["name"] for r in api.call("GET", "/v1/alerts/rules").json()}
-    assert names == {"backlog", "adds-failing", "mine"}
+    assert names == {"backlog", "adds-failing", "mine", "heard"}
 
     # config rules change in the file; bad rules are refused with the reason
     assert api.call("DELETE", "/v1/alerts/rules/backlog").status_code == 403
@@ -107,8 +120,11 @@ def test_alerts_listed_acknowledged_and_silenced(api: Api, alerting: Path) -> No
 
 
 def test_a_test_notification_through_the_api(api: Api, alerting: Path) -> None:
-    sent = api.call("POST", "/v1/alerts/test", who="operator", json={"channel": "ops-log"})
+    sent = api.call("POST", "/v1/alerts/test", who="admin", json={"channel": "ops-log"})
     assert sent.status_code == 200 and sent.json()["state"] == "test"
+    for who in ("operator", "org_a_admin"):  # the channels are the cluster's
+        refused = api.call("POST", "/v1/alerts/test", who=who, json={"channel": "ops-log"})
+        assert refused.status_code == 403
     unknown = api.call("POST", "/v1/alerts/test", json={"channel": "nope"})
     assert unknown.status_code == 404 and "no channel 'nope'" in unknown.json()["error"]["message"]
 

@@ -64,6 +64,9 @@ def test_runs_of_another_organisations_schedule_are_not_found(api: Api) -> None:
     assert api.call("get", f"/v1/schedules/{sid}/runs", "admin").status_code == 200
     bad = api.call("get", f"/v1/schedules/{sid}/runs?cursor=nope", "org_a")
     assert bad.status_code == 400 and "bad cursor" in bad.json()["error"]["message"]
+    for cursor in ("%C2%B2", "9" * 30):  # a digit Python's int() refuses; too long
+        odd = api.call("get", f"/v1/schedules/{sid}/runs?cursor={cursor}", "org_a")
+        assert odd.status_code in (400, 422), odd.text
     assert api.call("get", f"/v1/schedules/{sid}/runs?limit=0").status_code == 422
 
 

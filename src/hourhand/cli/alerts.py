@@ -118,6 +118,7 @@ def silence(settings: Settings, alert_id: int, span: str, end: bool) -> None:
 @pass_settings
 def rules(settings: Settings, path: str | None, as_json: bool) -> None:
     """The alert rules: the config file's, the code's and those made through the API."""
+    settings.config = path
     found = _ops(settings, path).alerts.rules(settings.actor)
     if as_json:
         echo_json([r.to_dict() for r in found])
@@ -150,6 +151,7 @@ def rules(settings: Settings, path: str | None, as_json: bool) -> None:
 @pass_settings
 def test(settings: Settings, channel: str, path: str | None) -> None:
     """Send a test notification through CHANNEL now: exit code 0 if it was taken."""
+    settings.config = path
     _ops(settings, path, required=True).alerts.send_test(settings.actor, channel)
     click.echo(f"test notification sent through channel {channel}")
 

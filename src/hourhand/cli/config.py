@@ -29,6 +29,7 @@ def check(settings: Settings, path: str | None, as_json: bool) -> None:
     job types and arguments), channels, alert rules, [smtp], [retention], databases and
     custom kinds (each against its base kind). Every problem is one line naming the key
     and the file and table, or the variable (exit code 2)."""
+    settings.config = path
     found = config_path(path)
     app = settings.app(required=bool(settings.app_path))
     if settings.app_path and found is not None:

@@ -4,7 +4,7 @@ database holds. It creates and changes nothing."""
 from __future__ import annotations
 
 from importlib.metadata import version as package_version
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -14,9 +14,6 @@ from hourhand.config import config_path
 from hourhand.humanize import plural
 from hourhand.jobs import JobState
 from hourhand.store import DatabaseInfo
-
-if TYPE_CHECKING:
-    pass
 
 pass_settings = click.make_pass_decorator(Settings)
 ORIGINS = {"app": "set in the app", "default": "the default"}

@@ -74,6 +74,7 @@ def enqueue(
 
     With --unique-key, a job of this type already waiting or running with that key is not
     duplicated: "already enqueued as job N", and this call's args and options are dropped."""
+    settings.config = config
     try:
         args = json.loads(args_json)
     except json.JSONDecodeError as exc:
@@ -81,7 +82,7 @@ def enqueue(
     if not isinstance(args, dict):
         raise InvalidArguments(f"--args must be a JSON object, got {type(args).__name__}")
     ops = settings.app(required=True, create=True).ops
-    load_config(settings, config)
+    load_config(settings, config, schedules=False)
     enqueued = ops.jobs.enqueue(
         settings.actor,
         name,
@@ -269,7 +270,8 @@ def job_types(settings: Settings, config: str | None, as_json: bool) -> None:
     """The job types: the app's (with --app), the built-in kinds (hourhand.http,
     hourhand.sql, hourhand.email) and the config file's custom kinds, with their
     parameters ([name]: optional)."""
-    load_config(settings, config, app_required=False)
+    settings.config = config
+    load_config(settings, config, schedules=False)
     found = settings.ops().jobs.types(settings.actor)
     if as_json:
         echo_json([dataclasses.asdict(t) for t in found])

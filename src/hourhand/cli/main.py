@@ -55,6 +55,9 @@ class Settings:
         self.database_source = database_source  # "--database" or "HOURHAND_DATABASE"
         self._app: Hourhand | None = None
         self.actor = Actor.cli()  # who the audit log says acted
+        # the command's --config (None: HOURHAND_CONFIG, else ./hourhand.toml): the file
+        # whose `database` the app takes when none is given (set before the app is made)
+        self.config: str | None = None
 
     def ops(self, *, create: bool = False) -> Operations:
         """The operations layer of the app (what every command that reads or acts uses)."""
@@ -77,7 +80,7 @@ class Settings:
             if self.database:
                 self._app.database_origin = self.database_source or "--database"
             else:  # a database named by the config file (hourhand.toml)
-                self._app.use_config_databases(config_path(None))
+                self._app.use_config_databases(config_path(self.config))
             self._app.create = create
         return self._app
 

@@ -46,6 +46,7 @@ def prune(
     ago, in short batches. Without --older-than, by the retention policy of the settings
     ([retention] in the config file, HOURHAND_RETENTION_* variables): what its schedule,
     hourhand.retention, deletes. Counts, statistics and metrics keep what they counted."""
+    settings.config = config
     if days is None:
         if states:
             raise InvalidInput("--state needs --older-than (the policy names its own states)")

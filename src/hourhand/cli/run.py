@@ -54,8 +54,9 @@ def worker(
     config: str | None,
 ) -> None:
     """Run jobs until SIGTERM or Ctrl-C (a second one skips the grace period)."""
+    settings.config = config
     app = settings.app(required=True, create=True)
-    load_config(settings, config)  # the built-in kinds' settings, the custom kinds, channels
+    load_config(settings, config, schedules=False)  # kinds, databases, secrets, channels
     names, limits = parse_queues(queues)
     app.worker(
         queues=names,

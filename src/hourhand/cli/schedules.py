@@ -348,17 +348,18 @@ def parse_before(value: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def load_config(settings: Settings, config: str | None, *, app_required: bool = True) -> None:
+def load_config(settings: Settings, config: str | None, *, schedules: bool = True) -> None:
     """Read the config file (``config``, else HOURHAND_CONFIG, else ./hourhand.toml if
-    there is one) into the app: all of it, or without --app (when ``app_required`` is
-    False) only the built-in kinds' tables and [smtp]: a bare app has none of the job types
-    the file's schedules name."""
+    there is one) into the app: all of it (``schedules``: a scheduler's, which checks every
+    schedule's job type and arguments against the app), or its settings, channels and
+    kinds only (a worker, the API, an enqueue: an app may register only some of the job
+    types the file's schedules name)."""
     from hourhand.config import config_path
 
     path = config_path(config)
     if path is None:
         return
-    if app_required or settings.app_path:
+    if schedules:
         settings.app(required=True).load_config(path)
     else:
         settings.app().load_kinds(path)
@@ -370,6 +371,7 @@ def load_config(settings: Settings, config: str | None, *, app_required: bool = 
 @pass_settings
 def scheduler(settings: Settings, config: str | None, poll_interval: float) -> None:
     """Enqueue the jobs of due schedules until SIGTERM or Ctrl-C (run as many as you like)."""
+    settings.config = config
     app = settings.app(required=True, create=True)
     load_config(settings, config)
     sched = app.scheduler(poll_interval=poll_interval)

@@ -70,7 +70,8 @@ def web_server(settings: Settings, host: str, port: int, metrics_public: bool) -
 @pass_settings
 def web(settings: Settings, host: str, port: int, metrics_public: bool, config: str | None) -> None:
     """Serve the REST API (docs/api.md) until SIGTERM or Ctrl-C."""
-    load_config(settings, config, app_required=False)  # custom kinds are job types
+    settings.config = config
+    load_config(settings, config, schedules=False)  # custom kinds are job types
     server = web_server(settings, host, port, metrics_public)
     registered(settings.app(), server.run)()
 
@@ -138,8 +139,9 @@ def serve(
 ) -> None:
     """Worker, scheduler and REST API in one process, until SIGTERM or Ctrl-C (the worker
     drains as `hourhand worker` does; a second signal skips the grace period)."""
+    settings.config = config
     app = settings.app(required=True, create=True)
-    load_config(settings, config)
+    load_config(settings, config, schedules=not no_scheduler)
     parts: list[Part] = []
     worker = None
     if not no_worker:

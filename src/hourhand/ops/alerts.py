@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from hourhand.ops import Operations
 
 MAX_LIST = 500
+MAX_ORG_RULES = 50  # rules an organisation may make (every scheduler evaluates each)
 MAX_SILENCE = timedelta(days=365)
 CLUSTER_KINDS = ("queue_backlog", "no_workers")  # not for an organisation's rules
 
@@ -114,9 +115,14 @@ class AlertOps:
         actor.require(Role.OPERATOR, "creating alert rules")
         checks.text("name", name, max_length=200)
         rule = self._checked(actor, name, spec)
-        if actor.org_id is None and (
-            name in self.app.alerting.alerts or name in self.app.alert_rules
-        ):
+        if actor.org_id is not None:
+            made = self.app.store.alerts.list_rules(actor.org_id, every=False)
+            if len(made) >= MAX_ORG_RULES:
+                raise InvalidInput(
+                    f"organisation {actor.org_id!r} has {len(made)} alert rules, the most "
+                    "it may have: delete one first"
+                )
+        if self._defined_elsewhere(actor, name):
             raise InvalidInput(f"alert rule {name!r} is defined in the config file or the code")
         data = rule.model_dump(by_alias=True, exclude_none=True)
         self.app.store.alerts.insert_rule(name, actor.org_id, data, actor.label)
@@ -158,7 +164,14 @@ class AlertOps:
             raise InvalidInput(str(exc)) from None
         known = self.app.alerting.channels
         for channel in rule.channels:
-            if channel not in known:
+            found = known.get(channel)
+            if actor.org_id is not None and (found is None or actor.org_id not in found.orgs):
+                # (an organisation is not told which channels the cluster has)
+                raise InvalidInput(
+                    f"channel {channel!r} is not open to organisation {actor.org_id!r} "
+                    "(a channel's 'orgs' in hourhand.toml)"
+                )
+            if found is None:
                 names = ", ".join(sorted(known)) or "none"
                 raise InvalidInput(f"unknown channel {channel!r} (channels: {names})")
         if actor.org_id is not None:
@@ -175,7 +188,9 @@ class AlertOps:
     def send_test(self, actor: Actor, channel: str) -> Notification:
         """Send a sample notification through the channel now (DeliveryFailed if it does
         not take it); returns what was sent."""
-        actor.require(Role.OPERATOR, "sending a test notification")
+        actor.require(Role.ADMIN, "sending a test notification")
+        if actor.org_id is not None:  # the channels are the cluster's
+            raise Forbidden("sending a test notification needs a key outside any organisation")
         # (imported here: the HTTP and SMTP clients cost every CLI command 70 ms otherwise)
         from hourhand.alert_engine import deliver
         from hourhand.channels import Notification

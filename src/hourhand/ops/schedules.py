@@ -5,6 +5,7 @@ outside any organisation) are changed by admins only."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -68,7 +69,7 @@ def runs_before(cursor: str | None) -> datetime | None:
     """The fire time a cursor continues below (InvalidInput for one no page gave out)."""
     if cursor is None:
         return None
-    if not cursor.isdigit() or not 0 < int(cursor) <= MAX_CURSOR:
+    if re.fullmatch(r"[0-9]{1,20}", cursor) is None or not 0 < int(cursor) <= MAX_CURSOR:
         raise InvalidInput(f"bad cursor {cursor!r}: use the next_cursor of a previous page")
     return EPOCH + int(cursor) * MICROSECOND
 
@@ -136,7 +137,7 @@ class ScheduleOps:
         checks.integer("limit", limit, 1, MAX_RUNS)
         before = runs_before(cursor)
         schedule = self.get(actor, schedule_id)
-        fires = self.app.store.schedule_fires(schedule.id, limit + 1, before)
+        fires = self.app.schedules.fires(schedule.id, limit + 1, before=before)
         more = len(fires) > limit
         fires = fires[:limit]
         ids = sorted({f.job_id for f in fires if f.job_id is not None})

@@ -113,7 +113,9 @@ def runs(
     actor: Caller,
     schedule_id: int,
     limit: Annotated[int, Query(ge=1, le=MAX_RUNS)] = DEFAULT_RUNS,
-    cursor: Annotated[str | None, Query(description="A previous page's next_cursor.")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=40, description="A previous page's next_cursor.")
+    ] = None,
 ) -> RunPageOut:
     """The schedule's ledger, newest fire time first, a page at a time: each fire time
     (and each run made by hand) with its run and the run's state, or why nothing ran."""
