@@ -201,12 +201,10 @@ class UserOps:
         return stored.encode()
 
     def _configured_key(self) -> str | None:
-        dashboard = getattr(self.app.settings, "dashboard", None)
-        key = getattr(dashboard, "secret_key", None)
-        if key is None:
+        dashboard = self.app.settings.dashboard
+        if dashboard is None or dashboard.secret_key is None:
             return None
-        value = key.get_secret_value() if hasattr(key, "get_secret_value") else key
-        return str(value) if value else None
+        return dashboard.secret_key.get_secret_value() or None
 
     def _actor(self, user: User, address: str | None) -> Actor:
         return Actor(
