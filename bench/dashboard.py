@@ -28,12 +28,12 @@ sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH.parent / "src"))  # this tree's hourhand
 
 from fastapi.testclient import TestClient  # noqa: E402
-
-from hourhand import Hourhand  # noqa: E402
-from hourhand.web.dashboard.pages import PAGES  # noqa: E402
 from tests.browser import seed  # noqa: E402
 from tests.browser.signin import sign_in  # noqa: E402
 from tests.support.pgserver import PgServer  # noqa: E402
+
+from hourhand import Hourhand  # noqa: E402
+from hourhand.web.dashboard.pages import PAGES  # noqa: E402
 
 JOBS = 1_000_000
 CALLS = 20
@@ -51,15 +51,15 @@ PG_HISTORY = """
 INSERT INTO hourhand_jobs (queue, name, args, state, max_attempts, run_at, attempt,
                            started_at, finished_at, worker_id, created_at, result, error,
                            org_id)
-SELECT (ARRAY['default', 'mail', 'reports', 'slow'])[1 + i % 4],
-       (ARRAY['noop', 'emails:send', 'reports:generate'])[1 + i % 3],
+SELECT (ARRAY['default', 'mail', 'reports', 'slow'])[1 + i %% 4],
+       (ARRAY['noop', 'emails:send', 'reports:generate'])[1 + i %% 3],
        jsonb_build_object('n', i, 'to', 'user' || i || '@example.com'),
-       CASE WHEN i % 100 = 7 THEN 'failed' WHEN i % 200 = 11 THEN 'cancelled'
+       CASE WHEN i %% 100 = 7 THEN 'failed' WHEN i %% 200 = 11 THEN 'cancelled'
             ELSE 'completed' END,
-       5, t, 1, t, t + interval '0.2 second', 'worker-' || i % 8, t,
-       CASE WHEN i % 100 = 7 OR i % 200 = 11 THEN NULL ELSE '{"ok": true}'::jsonb END,
-       CASE WHEN i % 100 = 7 THEN 'TimeoutError: the mail server timed out after 30 s' END,
-       CASE WHEN i % 10 = 3 THEN 'org_a' WHEN i % 10 = 4 THEN 'org_b' END
+       5, t, 1, t, t + interval '0.2 second', 'worker-' || i %% 8, t,
+       CASE WHEN i %% 100 = 7 OR i %% 200 = 11 THEN NULL ELSE '{"ok": true}'::jsonb END,
+       CASE WHEN i %% 100 = 7 THEN 'TimeoutError: the mail server timed out after 30 s' END,
+       CASE WHEN i %% 10 = 3 THEN 'org_a' WHEN i %% 10 = 4 THEN 'org_b' END
 FROM generate_series(1, %(n)s) i,
      LATERAL (SELECT now() - (%(n)s - i) * interval '0.5 second' AS t) s;
 INSERT INTO hourhand_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome,
@@ -72,7 +72,7 @@ SELECT id, 1, worker_id, started_at, finished_at,
             '  File "/srv/app/mail.py", line 12, in send' || chr(10) || error END
 FROM hourhand_jobs;
 INSERT INTO hourhand_jobs (queue, name, state, max_attempts, run_at, attempt, created_at)
-SELECT (ARRAY['default', 'mail', 'reports', 'slow'])[1 + i % 4], 'noop',
+SELECT (ARRAY['default', 'mail', 'reports', 'slow'])[1 + i %% 4], 'noop',
        CASE WHEN i <= 1000 THEN 'queued' WHEN i <= 1100 THEN 'scheduled'
             ELSE 'retrying' END,
        5, CASE WHEN i <= 1000 THEN now() ELSE now() + interval '1 hour' END,
@@ -81,7 +81,7 @@ FROM generate_series(1, 1200) i;
 INSERT INTO hourhand_jobs (queue, name, state, max_attempts, run_at, attempt, started_at,
                            worker_id, lease_expires_at, created_at, progress,
                            progress_message)
-SELECT 'slow', 'reports:generate', 'running', 5, now(), 1, now(), 'worker-' || i % 8,
+SELECT 'slow', 'reports:generate', 'running', 5, now(), 1, now(), 'worker-' || i %% 8,
        now() + interval '1 hour', now(), 40, 'page 4 of 10'
 FROM generate_series(1, 50) i;
 INSERT INTO hourhand_job_stats (minute, queue, name, shard, completed, failed, duration_sum,
