@@ -8,12 +8,12 @@ import asyncio
 import json
 import socket
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from itertools import count
 from typing import Any
 
 from hourhand import Hourhand, JobContext, Retry
-from hourhand.jobs import MAX_PRIORITY, JobState, NewJob, Outcome
+from hourhand.jobs import JobState, NewJob, Outcome
 from hourhand.ops import Actor
 from hourhand.store import AttemptEnd, Completion
 from hourhand.store.alert_rows import NewAlert
@@ -23,7 +23,7 @@ SEEDER = Actor.app("browser-tests")
 WORKER_ID = "web-1.internal:4242:7f3a"  # the "worker" the seeded attempts ran on
 LEASE = 3600.0  # seconds: a seeded running job stays running for the whole module
 PASSWORD = "correct horse battery staple"  # every seeded user's
-EPOCH = datetime(2001, 1, 1, tzinfo=UTC)
+CLAIM_FIRST = timedelta(hours=1)  # how long ago a job to claim at once was due
 _claim_order = count()
 
 # name -> (role, org): a user of each role, and users of organisations
@@ -101,11 +101,9 @@ def job(
         if state is JobState.CANCELLED:
             hh.ops.jobs.cancel(SEEDER, job_id)
         return job_id
-    # the oldest job of the highest priority: the next claim takes this one
-    run_at = EPOCH - timedelta(seconds=next(_claim_order))
-    job_id = int(
-        hh.enqueue(name, args, queue=queue, org_id=org_id, priority=MAX_PRIORITY, run_at=run_at)
-    )
+    # due longer ago than any job seeded (all of priority 0): the next claim takes this one
+    run_at = hh.store.now() - CLAIM_FIRST - timedelta(seconds=next(_claim_order))
+    job_id = int(hh.enqueue(name, args, queue=queue, org_id=org_id, run_at=run_at))
     store = hh.store
     [claimed] = store.claim(WORKER_ID, None, 1, lease=LEASE)
     assert claimed.id == job_id, f"claimed job {claimed.id}, not the seeded {job_id}"

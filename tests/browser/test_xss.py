@@ -18,7 +18,7 @@ from hourhand import Hourhand
 from hourhand.ops.actor import Role
 from hourhand.web.dashboard.pages import PAGES, Page
 from tests.browser import corpus
-from tests.browser.conftest import PREFIX, Live, Tab
+from tests.browser.conftest import PREFIX, Live, Tab, needs_pages
 from tests.browser.live import Guard
 from tests.conftest import wait_until
 
@@ -51,6 +51,9 @@ DOM_CHECK = """(prefix) => {
   }
   return bad;
 }"""
+
+
+every_page = needs_pages(*(page.path for page in PAGES))
 
 
 def seed_live(hh: Hourhand) -> corpus.Evil:
@@ -94,6 +97,7 @@ VIEWERS = {
 }
 
 
+@every_page
 @pytest.mark.parametrize("viewer", list(VIEWERS))
 def test_no_injected_string_runs_on_any_page(
     live: Live, tab: Callable[..., Tab], evil: corpus.Evil, viewer: str
@@ -117,6 +121,7 @@ def test_no_injected_string_runs_on_any_page(
                 with t.page.expect_response(lambda r: "/fragments/" in r.url):
                     t.page.clock.run_for(REFRESH_MS)
                 t.page.wait_for_load_state("networkidle")
+                assert t.page.locator("[data-refresh].stale").count() == 0, f"{path}: stale"
                 bad = t.page.evaluate(DOM_CHECK, PREFIX)
                 assert not bad, f"{path} after a refresh: injected markup in the DOM: {bad}"
             t.guard.assert_clean(path)
