@@ -192,6 +192,27 @@ def test_bulk_cancel_needs_a_cancellable_state(app: Hourhand) -> None:
     assert {app.get_job(i).state for i in ids} == {JobState.CANCELLED}
 
 
+def test_bulk_delete_needs_a_finished_state_and_deletes_only_its_scope(app: Hourhand) -> None:
+    ours = [app.enqueue("echo", {}, org_id="org_a") for _ in range(3)]
+    theirs = app.enqueue("echo", {}, org_id="org_b")
+    waiting = app.enqueue("echo", {}, org_id="org_a")
+    for job_id in [*ours, theirs]:
+        app.cancel(job_id)
+    with pytest.raises(InvalidInput, match="finished state"):
+        app.ops.jobs.bulk_delete(ORG_A, JobQuery(state=JobState.QUEUED))
+    dry = app.ops.jobs.bulk_delete(ORG_A, JobQuery(state=JobState.CANCELLED), dry_run=True)
+    assert (dry.matched, dry.changed) == (3, 0)
+    with pytest.raises(Forbidden):
+        app.ops.jobs.bulk_delete(VIEWER, JobQuery(state=JobState.CANCELLED))
+    done = app.ops.jobs.bulk_delete(ORG_A, JobQuery(state=JobState.CANCELLED))
+    assert sorted(done.job_ids) == sorted(ours)
+    for job_id in ours:
+        with pytest.raises(JobNotFound):
+            app.get_job(job_id)
+    assert app.get_job(theirs).state == JobState.CANCELLED
+    assert app.get_job(waiting).state == JobState.QUEUED
+
+
 def test_search_finds_by_id_and_by_text_in_args(app: Hourhand) -> None:
     wanted = app.enqueue("echo", {"text": "invoice-4711"})
     app.enqueue("echo", {"text": "other"})
