@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from hourhand.ops.health import Health
     from hourhand.ops.keys import KeyOps
     from hourhand.ops.metrics import Metrics
+    from hourhand.ops.overview import OverviewOps
     from hourhand.ops.users import UserOps
     from hourhand.ops.workers import Workers
 
@@ -59,6 +60,12 @@ class Operations:
         from hourhand.ops.keys import KeyOps
 
         return KeyOps(self.app)
+
+    @cached_property
+    def overview(self) -> OverviewOps:
+        from hourhand.ops.overview import OverviewOps
+
+        return OverviewOps(self.app)
 
     @cached_property
     def users(self) -> UserOps:

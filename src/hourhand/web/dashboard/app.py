@@ -33,7 +33,9 @@ For the modules of pages (overview.py, jobs.py, ...)::
   Filters: ``when`` (a UTC time, ``2024-05-01 12:00:03 UTC``), ``ago`` (``5 min ago``,
   ``in 3 s``; needs ``now`` in the context or uses the local clock), ``duration``
   (seconds in words), ``number`` (thousands separated), ``json`` (pretty JSON text,
-  escaped by autoescape as any text).
+  escaped by autoescape as any text), ``pathpart`` (a value as one URL path segment,
+  ``/`` encoded too: ``url('/queues/' ~ (name|pathpart) ~ '/pause')``; routes take such a
+  value as ``{name:path}``).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -145,8 +148,22 @@ def _ago(ctx: Mapping[str, Any], value: datetime | None) -> str:
     seconds = (now - value).total_seconds()
     if abs(seconds) < 1:
         return "now"
-    words = humanize.duration(abs(seconds)).replace(".0 s", " s")
+    words = _coarse(abs(seconds))
     return f"{words} ago" if seconds > 0 else f"in {words}"
+
+
+def _coarse(seconds: float) -> str:
+    """A span in words, to a whole unit or two: ``46 s``, ``5 min``, ``2 h 5 min``."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min"
+    if whole < 86400:
+        hours, rest = divmod(whole, 3600)
+        return f"{hours} h {rest // 60} min" if rest >= 60 else f"{hours} h"
+    days, rest = divmod(whole, 86400)
+    return f"{days} d {rest // 3600} h" if rest >= 3600 else f"{days} d"
 
 
 def _number(value: int | float | None) -> str:
@@ -159,6 +176,10 @@ def _json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
 
 
+def _pathpart(value: object) -> str:
+    return quote(str(value), safe="")
+
+
 def make_environment() -> Environment:
     env = Environment(
         loader=PackageLoader("hourhand.web.dashboard", "templates"),
@@ -167,7 +188,14 @@ def make_environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals.update(url=_url, csrf_field=_csrf_field, can=_can, nav=NAV)
-    env.filters.update(when=_when, ago=_ago, duration=humanize.duration, number=_number, json=_json)
+    env.filters.update(
+        when=_when,
+        ago=_ago,
+        duration=humanize.duration,
+        number=_number,
+        json=_json,
+        pathpart=_pathpart,
+    )
     return env
 
 

@@ -217,7 +217,8 @@ def safe_next(request: Request, value: str | None) -> str:
 
 
 class LoginLimiter:
-    """Failed sign-ins per key within the window, in memory."""
+    """Failed sign-ins per key within the window, in memory (by the wall clock: a clock
+    step only shortens or lengthens one window)."""
 
     def __init__(self, max_failures: int = MAX_FAILURES, window: float = FAILURE_WINDOW) -> None:
         self.max_failures = max_failures
@@ -233,7 +234,7 @@ class LoginLimiter:
 
     def blocked_for(self, key: tuple[str, ...]) -> float:
         """Seconds until ``key`` may try again (0: now)."""
-        now = time.monotonic()
+        now = time.time()
         with self._lock:
             times = self._recent(key, now)
             if len(times) < self.max_failures:
@@ -241,7 +242,7 @@ class LoginLimiter:
             return max(1.0, times[0] + self.window - now)
 
     def failed(self, key: tuple[str, ...]) -> None:
-        now = time.monotonic()
+        now = time.time()
         with self._lock:
             times = self._recent(key, now)
             times.append(now)
