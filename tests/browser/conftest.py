@@ -16,7 +16,6 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Response, sync_playwright
 
 from hourhand import Hourhand
-from hourhand.web.dashboard import routers
 from tests.browser import seed
 from tests.browser.live import Guard, LiveServer
 
@@ -42,18 +41,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if str(item.path).startswith(here):
             item.add_marker(pytest.mark.browser)
-
-
-def built_paths() -> set[str]:
-    """The paths the dashboard serves (of the areas whose modules exist)."""
-    return {getattr(route, "path", "") for router in routers() for route in router.routes}
-
-
-def needs_pages(*paths: str) -> pytest.MarkDecorator:
-    """Skip a test until the dashboard serves these paths (while the branch that builds
-    them is not merged): the reason names them, so ``-ra`` shows what waits."""
-    missing = sorted({path.split("?")[0] for path in paths} - built_paths())
-    return pytest.mark.skipif(bool(missing), reason=f"dashboard pages not built yet: {missing}")
 
 
 @pytest.fixture(scope="session")

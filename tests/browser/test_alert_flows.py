@@ -8,10 +8,9 @@ from collections.abc import Callable
 
 from hourhand.ops import Actor
 from tests.browser import seed
-from tests.browser.conftest import Live, Tab, needs_pages
+from tests.browser.conftest import Live, Tab
 
 CHECK = Actor.app("check")
-pytestmark = needs_pages("/alerts", "/alerts/{alert_id}/ack")
 
 
 def test_acknowledge_an_alert(live: Live, tab: Callable[..., Tab]) -> None:

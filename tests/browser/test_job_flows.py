@@ -10,10 +10,8 @@ from collections.abc import Callable
 from hourhand.jobs import JobState
 from hourhand.ops import Actor
 from tests.browser import seed
-from tests.browser.conftest import Live, Tab, needs_pages
+from tests.browser.conftest import Live, Tab
 from tests.conftest import WorkerThread, wait_until
-
-pytestmark = needs_pages("/jobs", "/jobs/{job_id}", "/jobs/{job_id}/retry", "/jobs/{job_id}/cancel")
 
 
 def audited(live: Live, action: str, job_id: int) -> list[str]:

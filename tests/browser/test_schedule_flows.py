@@ -10,15 +10,9 @@ from zoneinfo import ZoneInfo
 
 from hourhand.ops import Actor
 from tests.browser import seed
-from tests.browser.conftest import Live, Tab, needs_pages
+from tests.browser.conftest import Live, Tab
 
 CHECK = Actor.app("check")
-pytestmark = needs_pages(
-    "/schedules/{schedule_id}",
-    "/schedules/{schedule_id}/edit",
-    "/schedules/{schedule_id}/trigger",
-    "/fragments/cron-preview",
-)
 
 
 def test_edit_a_schedules_cron_with_the_preview(live: Live, tab: Callable[..., Tab]) -> None:

@@ -19,13 +19,10 @@ from hourhand import Hourhand
 from hourhand.jobs import JobState
 from hourhand.web.dashboard.pages import PAGES
 from tests.browser import seed
-from tests.browser.conftest import DESKTOP, PHONE, Live, Tab, needs_pages
+from tests.browser.conftest import DESKTOP, PHONE, Live, Tab
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SIZES = {"desktop": DESKTOP, "phone": PHONE}
-
-
-every_page = needs_pages(*(page.path for page in PAGES))
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +82,6 @@ def png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
-@every_page
 def test_every_page_at_desktop_and_phone_widths(
     live: Live, tab: Callable[..., Tab], tmp_path: Path
 ) -> None:

@@ -18,7 +18,7 @@ from hourhand import Hourhand
 from hourhand.ops.actor import Role
 from hourhand.web.dashboard.pages import PAGES, Page
 from tests.browser import corpus
-from tests.browser.conftest import PREFIX, Live, Tab, needs_pages
+from tests.browser.conftest import PREFIX, Live, Tab
 from tests.browser.live import Guard
 from tests.conftest import wait_until
 
@@ -51,9 +51,6 @@ DOM_CHECK = """(prefix) => {
   }
   return bad;
 }"""
-
-
-every_page = needs_pages(*(page.path for page in PAGES))
 
 
 def seed_live(hh: Hourhand) -> corpus.Evil:
@@ -97,7 +94,6 @@ VIEWERS = {
 }
 
 
-@every_page
 @pytest.mark.parametrize("viewer", list(VIEWERS))
 def test_no_injected_string_runs_on_any_page(
     live: Live, tab: Callable[..., Tab], evil: corpus.Evil, viewer: str
