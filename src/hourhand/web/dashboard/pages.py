@@ -22,6 +22,7 @@ class Page:
     name: str
     path: str  # relative to the dashboard; placeholders {job_id} {schedule_id} {alert_id}
     role: str = Role.VIEWER.value  # the least role that may open it
+    cluster_only: bool = False  # for users outside any organisation (queues are shared)
 
     def fill(self, **ids: object) -> str:
         """The path with its placeholders filled: ``page.fill(job_id=12)``."""
@@ -34,7 +35,7 @@ PAGES: list[Page] = [
     Page("job", "/jobs/{job_id}"),
     Page("run", "/run", Role.OPERATOR.value),
     Page("search", "/search?q=report"),
-    Page("queues", "/queues"),
+    Page("queues", "/queues", cluster_only=True),
     Page("schedules", "/schedules"),
     Page("schedule-new", "/schedules/new", Role.OPERATOR.value),
     Page("schedule", "/schedules/{schedule_id}"),
