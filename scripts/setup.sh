@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what hourhand needs on a fresh Debian machine into .venv; safe to run again.
 #   scripts/setup.sh          hourhand itself (enough for the demo)
-#   scripts/setup.sh --test   plus the test tools, a PostgreSQL server and PgBouncer (from Debian)
+#   scripts/setup.sh --test   plus the test tools, a PostgreSQL server, PgBouncer and Chromium
+#                             (from Debian; the browser tests drive /usr/bin/chromium through
+#                             the playwright package: never `playwright install`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +16,9 @@ if [ "${1:-}" = "--test" ]; then
     fi
     if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
         missing+=(pgbouncer)
+    fi
+    if [ ! -x /usr/bin/chromium ]; then
+        missing+=(chromium)
     fi
     if [ ${#missing[@]} -gt 0 ]; then
         echo "setup: installing ${missing[*]} from Debian's packages" >&2

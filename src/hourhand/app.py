@@ -761,7 +761,8 @@ class Hourhand(AppSettings):
     def asgi_app(self, **options: Any) -> FastAPI:
         """The REST API as an ASGI app, to mount in your own FastAPI or Starlette app:
         ``app.mount("/hourhand", hh.asgi_app())``. Options: those of
-        :func:`hourhand.web.create_app` (``metrics_public``). Needs FastAPI installed."""
+        :func:`hourhand.web.create_app` (``metrics_public``, ``dashboard``,
+        ``dashboard_auth``: see docs/dashboard.md). Needs FastAPI installed."""
         from hourhand.web import create_app
 
         return create_app(self, **options)

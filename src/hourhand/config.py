@@ -34,7 +34,7 @@ from hourhand.schedule_model import ScheduleSpec
 
 DEFAULT_CONFIG = "hourhand.toml"
 # the top-level tables hourhand.toml may have (the built-in kinds': hourhand/builtin/config.py)
-TABLES = ("schedules", *ALERTING_TABLES, "retention", *BUILTIN_TABLES)
+TABLES = ("schedules", *ALERTING_TABLES, "retention", "dashboard", *BUILTIN_TABLES)
 SETTING_KEYS = ("database", "listen_database")  # its keys outside any table (settings.py)
 OPTION_KEYS: dict[str, type | tuple[type, ...]] = {
     "queue": str,

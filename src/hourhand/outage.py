@@ -9,6 +9,9 @@ import time
 
 from hourhand.errors import DatabaseUnavailable
 
+# jitter from a generator of our own: the global `random` state belongs to the application
+_jitter = random.Random()
+
 
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
@@ -24,7 +27,7 @@ class Backoff:
         self._next = first
 
     def next(self) -> float:
-        wait = self._next * random.uniform(0.5, 1.0)
+        wait = self._next * _jitter.uniform(0.5, 1.0)
         self._next = min(self._next * 2, self.longest)
         return wait
 

@@ -11,6 +11,9 @@ from hourhand import checks
 from hourhand.checks import MAX_DELAY
 from hourhand.errors import InvalidInput
 
+# jitter from a generator of our own: the global `random` state belongs to the application
+_jitter = random.Random()
+
 Unit = Literal["seconds", "minutes", "hours"]
 _UNIT_SECONDS: dict[str, float] = {"seconds": 1.0, "minutes": 60.0, "hours": 3600.0}
 
@@ -83,7 +86,7 @@ class Retry:
         except OverflowError:  # factor ** attempt beyond a float: the cap applies
             raw = self.cap if self.base > 0 else 0.0
         if self.jitter:
-            raw *= 1 + random.uniform(-self.jitter, self.jitter)
+            raw *= 1 + _jitter.uniform(-self.jitter, self.jitter)
         return max(0.0, min(raw, self.cap))
 
 

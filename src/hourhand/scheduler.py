@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from hourhand.app import Hourhand
 
 logger = logging.getLogger(__name__)
+# jitter from a generator of our own: the global `random` state belongs to the application
+_jitter = random.Random()
 
 MISFIRE_GRACE = 60.0  # seconds late a fire time may be and still count as on time
 POLL_INTERVAL = 1.0  # seconds between looks at the schedules, at most
@@ -264,7 +266,7 @@ class Scheduler:
             if held:
                 run_at = HOLD_UNTIL
             elif schedule.jitter:
-                run_at = fire + timedelta(seconds=random.uniform(0, schedule.jitter))
+                run_at = fire + timedelta(seconds=_jitter.uniform(0, schedule.jitter))
             jobs.append(
                 self.app.new_job(
                     schedule.job,

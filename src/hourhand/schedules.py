@@ -4,6 +4,7 @@ store; this manager sits above it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -111,21 +112,8 @@ class Schedules:
         or zone recomputes the next fire time from now. Code and config schedules change
         where they are defined; an operator can only enable or disable them."""
         current = self.get(schedule_id)
-        unknown = set(changes) - set(ScheduleSpec.__dataclass_fields__) - {"name"}
-        if unknown or "source" in changes or "org_id" in changes:
-            bad = sorted(unknown | ({"source", "org_id"} & set(changes)))
-            raise InvalidInput(f"cannot change {', '.join(bad)} of a schedule")
-        if current.source != "user" and set(changes) - {"enabled"}:
-            raise InvalidInput(
-                f"schedule {current.name!r} is defined in {current.source}: change it there "
-                "(an operator can enable or disable it)"
-            )
+        self._checked(current, changes)  # before anything is changed: a bad value changes nothing
         enabled = changes.pop("enabled", None)
-        if changes:  # checked before anything is changed: a bad value changes nothing
-            if "name" in changes:
-                self._refuse_system_name(changes["name"], current.org_id)
-            spec_fields = {k: getattr(current, k) for k in ScheduleSpec.__dataclass_fields__}
-            self.check(ScheduleSpec(**{**spec_fields, **changes}))
         if enabled is not None:
             self._set_enabled(current, bool(enabled))
             if not changes:
@@ -138,6 +126,36 @@ class Schedules:
             now = self.app.store.now()
             values["next_fire_at"] = spec_next(spec, now) if spec.enabled else None
         return self._store_update(schedule_id, values)
+
+    def preview_update(self, schedule_id: int, **changes: Any) -> Schedule:
+        """The schedule as :meth:`update` would make it, checked the same way; nothing is
+        changed (its runtime fields, the next fire time among them, are the current ones)."""
+        current = self.get(schedule_id)
+        spec = self._checked(current, changes)
+        values = {k: getattr(spec, k) for k in changes if k != "enabled" and spec is not None}
+        if "enabled" in changes:
+            values["enabled"] = bool(changes["enabled"])
+        return replace(current, **values)
+
+    def _checked(self, current: Schedule, changes: dict[str, Any]) -> ScheduleSpec | None:
+        """The spec ``changes`` make of ``current``, checked (InvalidInput otherwise); None
+        when they only enable or disable it (the job type is not looked at then)."""
+        unknown = set(changes) - set(ScheduleSpec.__dataclass_fields__) - {"name"}
+        if unknown or "source" in changes or "org_id" in changes:
+            bad = sorted(unknown | ({"source", "org_id"} & set(changes)))
+            raise InvalidInput(f"cannot change {', '.join(bad)} of a schedule")
+        if current.source != "user" and set(changes) - {"enabled"}:
+            raise InvalidInput(
+                f"schedule {current.name!r} is defined in {current.source}: change it there "
+                "(an operator can enable or disable it)"
+            )
+        defined = {k: v for k, v in changes.items() if k != "enabled"}
+        if not defined:
+            return None
+        if "name" in defined:
+            self._refuse_system_name(defined["name"], current.org_id)
+        spec_fields = {k: getattr(current, k) for k in ScheduleSpec.__dataclass_fields__}
+        return self.check(ScheduleSpec(**{**spec_fields, **defined}))
 
     def enable(self, schedule_id: int) -> Schedule:
         """Resume from now on: fire times missed while paused are not caught up. On a

@@ -13,6 +13,9 @@ variables (pydantic-settings), a variable overriding the file's key of the same 
     [retention.queues.reports]                        # HOURHAND_RETENTION_QUEUES (JSON)
     completed_days = 1
 
+    [dashboard]                                       # HOURHAND_DASHBOARD_SECRET_KEY
+    secret_key = "..."                                #   (signs the session cookies)
+
 A variable's name is ``HOURHAND_`` and the key, or the table and the key, in capitals;
 a table's variables merge into the file's table key by key (``HOURHAND_SMTP_PASSWORD``
 adds a password to the file's ``[smtp]``), and any ``HOURHAND_SMTP_*`` or
@@ -36,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -51,9 +54,14 @@ from hourhand.retention_config import RetentionSettings
 from hourhand.store import check_url, mask_password
 
 ENV_PREFIX = "HOURHAND_"
-SETTING_TABLES = ("smtp", "retention")  # tables of the file that variables may set too
+SETTING_TABLES = ("smtp", "retention", "dashboard")  # tables of the file that variables may set too
 _MESSAGES = {"extra_forbidden": "unknown key", "missing": "required"}
-JSON_VARIABLES = {"SMTP", "RETENTION", "RETENTION_QUEUES"}  # (no prefix) values in JSON
+JSON_VARIABLES = {
+    "SMTP",
+    "RETENTION",
+    "RETENTION_QUEUES",
+    "DASHBOARD",
+}  # (no prefix) values in JSON
 JSON_EXAMPLE = """HOURHAND_RETENTION_QUEUES='{"reports": {"completed_days": 1}}'"""
 # tables of names that a JSON variable may add to (or replace entries of) by name
 NAMED_TABLES = ("channels", "alerts")
@@ -61,6 +69,15 @@ NAMED_EXAMPLES = {
     "channels": """HOURHAND_CHANNELS='{"ops-hook": {"kind": "webhook", "url": "https://..."}}'""",
     "alerts": """HOURHAND_ALERTS='{"dead": {"kind": "dead_letter", "channels": ["ops-hook"]}}'""",
 }
+
+
+class DashboardSettings(BaseModel):
+    """``[dashboard]``: the key that signs session cookies (at least 32 characters; by
+    default a random key kept in the database, which every replica shares)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    secret_key: SecretStr | None = Field(default=None, min_length=32)
 
 
 class HourhandSettings(BaseSettings):
@@ -81,6 +98,7 @@ class HourhandSettings(BaseSettings):
     listen_database: str | None = None
     smtp: SmtpSettings | None = None
     retention: RetentionSettings | None = None
+    dashboard: DashboardSettings | None = None
 
     @field_validator("database", "listen_database")
     @classmethod
@@ -115,6 +133,7 @@ class Settings:
     smtp: SmtpSettings | None = None
     retention: RetentionSettings | None = None  # None: no retention policy, nothing pruned
     alerting: AlertingConfig = field(default_factory=AlertingConfig)
+    dashboard: DashboardSettings | None = None
     from_env: frozenset[str] = frozenset()  # the HOURHAND_* variables that set something
 
     def summary(self) -> dict[str, Any]:
@@ -163,6 +182,7 @@ def load_settings(path: str | Path | None) -> Settings:
         smtp=settings.smtp,
         retention=settings.retention,
         alerting=alerting,
+        dashboard=settings.dashboard,
         from_env=frozenset(ENV_PREFIX + v for v in present),
     )
 

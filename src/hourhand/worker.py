@@ -62,6 +62,8 @@ if TYPE_CHECKING:
 __all__ = ["Worker", "WorkerStats", "parse_queues", "retry_end"]
 
 logger = logging.getLogger(__name__)
+# jitter from a generator of our own: the global `random` state belongs to the application
+_jitter = random.Random()
 
 T = TypeVar("T")
 
@@ -656,7 +658,7 @@ class Worker:
     async def _rescue_loop(self) -> None:
         outage = Outage("rescuing expired jobs", logger)
         while True:
-            await asyncio.sleep(self.lease / 2 * random.uniform(0.8, 1.2))
+            await asyncio.sleep(self.lease / 2 * _jitter.uniform(0.8, 1.2))
             try:
                 await self.rescue()
             except Exception as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -190,6 +191,27 @@ def test_bulk_cancel_needs_a_cancellable_state(app: Hourhand) -> None:
     done = app.ops.jobs.bulk_cancel(OPERATOR, JobQuery(state=JobState.QUEUED))
     assert sorted(done.job_ids) == sorted(ids)
     assert {app.get_job(i).state for i in ids} == {JobState.CANCELLED}
+
+
+def test_bulk_delete_needs_a_finished_state_and_deletes_only_its_scope(app: Hourhand) -> None:
+    ours = [app.enqueue("echo", {}, org_id="org_a") for _ in range(3)]
+    theirs = app.enqueue("echo", {}, org_id="org_b")
+    waiting = app.enqueue("echo", {}, org_id="org_a")
+    for job_id in [*ours, theirs]:
+        app.cancel(job_id)
+    with pytest.raises(InvalidInput, match="finished state"):
+        app.ops.jobs.bulk_delete(ORG_A, JobQuery(state=JobState.QUEUED))
+    dry = app.ops.jobs.bulk_delete(ORG_A, JobQuery(state=JobState.CANCELLED), dry_run=True)
+    assert (dry.matched, dry.changed) == (3, 0)
+    with pytest.raises(Forbidden):
+        app.ops.jobs.bulk_delete(VIEWER, JobQuery(state=JobState.CANCELLED))
+    done = app.ops.jobs.bulk_delete(ORG_A, JobQuery(state=JobState.CANCELLED))
+    assert sorted(done.job_ids) == sorted(ours)
+    for job_id in ours:
+        with pytest.raises(JobNotFound):
+            app.get_job(job_id)
+    assert app.get_job(theirs).state == JobState.CANCELLED
+    assert app.get_job(waiting).state == JobState.QUEUED
 
 
 def test_search_finds_by_id_and_by_text_in_args(app: Hourhand) -> None:
@@ -411,3 +433,65 @@ def test_prune_counts_first_then_deletes_and_the_counts_stay(app: Hourhand) -> N
     assert [e.details["deleted"] for e in audit] == [1, 2, 0]
     with pytest.raises(InvalidInput, match="only finished jobs"):
         app.ops.retention.prune(ADMIN, 0, ("queued",))
+
+
+def test_an_edit_checked_first_changes_nothing_and_shows_the_result(app: Hourhand) -> None:
+    made = app.ops.schedules.create(ORG_A, "nightly", "echo", "0 3 * * *", args={"text": "a"})
+    would = app.ops.schedules.check_update(
+        ORG_A, made.id, cron="30 4 * * *", tz="Europe/Oslo", args={"text": "b"}
+    )
+    assert (would.cron, would.tz, would.args) == ("30 4 * * *", "Europe/Oslo", {"text": "b"})
+    assert app.ops.schedules.get(ORG_A, made.id) == made  # nothing changed
+    with pytest.raises(InvalidInput):
+        app.ops.schedules.check_update(ORG_A, made.id, args={"nope": 1})  # not echo's
+    with pytest.raises(InvalidInput):
+        app.ops.schedules.check_update(ORG_A, made.id, cron="61 * * * *")
+    with pytest.raises(Forbidden):
+        app.ops.schedules.check_update(VIEWER, made.id, cron="0 4 * * *")
+    with pytest.raises(ScheduleNotFound):
+        app.ops.schedules.check_update(ORG_B, made.id, cron="0 4 * * *")
+    assert not app.ops.schedules.check_update(ORG_A, made.id, enabled=False).enabled
+    assert app.ops.schedules.get(ORG_A, made.id).enabled
+
+
+def test_success_rates_count_the_finished_runs_of_the_newest_ledger_entries(
+    app: Hourhand,
+) -> None:
+    good = app.ops.schedules.create(ORG_A, "good", "echo", "0 3 * * *")
+    bad = app.ops.schedules.create(ORG_A, "bad", "boom", "0 3 * * *")
+    idle = app.ops.schedules.create(ORG_A, "idle", "echo", "0 3 * * *")
+    for schedule in (good, good, good, bad):
+        app.ops.schedules.trigger(ORG_A, schedule.id)
+    run_until(app, lambda: app.counts()["completed"] + app.counts()["failed"] >= 4)
+    app.ops.schedules.trigger(ORG_A, good.id)  # waiting: not finished, not counted
+    rates = app.ops.schedules.success_rates(ORG_A, [good, bad, idle])
+    assert (rates[good.id].finished, rates[good.id].percent) == (3, 100.0)
+    assert (rates[bad.id].finished, rates[bad.id].percent) == (1, 0.0)
+    assert rates[idle.id].percent is None
+    assert app.ops.schedules.success_rates(ORG_B, [good]) == {}  # not ORG_B's to see
+
+
+def test_channels_are_listed_without_secrets_or_webhook_paths(
+    app: Hourhand, tmp_path: Path
+) -> None:
+    config = tmp_path / "hourhand.toml"
+    config.write_text(
+        '[smtp]\nhost = "127.0.0.1"\nsender = "hh@example.com"\npassword = "smtp-pw-1"\n'
+        '[channels.hook]\nkind = "webhook"\nurl = "https://hooks.example.com/T0/B0/tok-42"\n'
+        'secret = "sign-secret-1"\nformat = "slack"\norgs = ["org_a"]\n'
+        '[channels.mail]\nkind = "email"\nto = ["ops@example.com"]\n'
+    )
+    app.load_alerting(config)
+    hook, mail = app.ops.alerts.channels(VIEWER)
+    assert (hook.name, hook.kind, hook.target, hook.format) == (
+        "hook",
+        "webhook",
+        "https://hooks.example.com",
+        "slack",
+    )
+    assert hook.signed and hook.orgs == ("org_a",)
+    assert (mail.kind, mail.target) == ("email", "ops@example.com")
+    text = repr(app.ops.alerts.channels(VIEWER))
+    assert "tok-42" not in text and "secret-1" not in text and "pw-1" not in text
+    assert [c.name for c in app.ops.alerts.channels(ORG_A)] == ["hook"]  # open to org_a
+    assert app.ops.alerts.channels(ORG_B) == []

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from hourhand import Hourhand
 from hourhand.ops import Actor
 from tests.apps.web_app import define
+from tests.web.dash import Dash, make_dash
 
 # name -> (role, org)
 KEYS = {
@@ -59,3 +60,9 @@ def api(store_url: str) -> Iterator[Api]:
     with TestClient(hh.asgi_app(), raise_server_exceptions=False) as client:
         yield Api(hh, client, make_keys(hh))
     hh.close()
+
+
+@pytest.fixture
+def dash(store_url: str) -> Iterator[Dash]:
+    """The dashboard on each store, with users of every role (tests/web/dash.py)."""
+    yield from make_dash(store_url)

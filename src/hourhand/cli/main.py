@@ -325,6 +325,7 @@ from hourhand.cli import (  # noqa: E402, F401
     queues,
     run,
     schedules,
+    users,
     web,
     workers,
 )

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from hourhand.ops.health import Health
     from hourhand.ops.keys import KeyOps
     from hourhand.ops.metrics import Metrics
+    from hourhand.ops.overview import OverviewOps
+    from hourhand.ops.users import UserOps
     from hourhand.ops.workers import Workers
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,18 @@ class Operations:
         from hourhand.ops.keys import KeyOps
 
         return KeyOps(self.app)
+
+    @cached_property
+    def overview(self) -> OverviewOps:
+        from hourhand.ops.overview import OverviewOps
+
+        return OverviewOps(self.app)
+
+    @cached_property
+    def users(self) -> UserOps:
+        from hourhand.ops.users import UserOps
+
+        return UserOps(self.app)
 
     @cached_property
     def workers(self) -> Workers:

@@ -13,14 +13,16 @@ import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from hourhand import checks
-from hourhand.alert_config import AlertRule, rule_from
+from hourhand.alert_config import AlertRule, EmailChannel, WebhookChannel, rule_from
 from hourhand.errors import ConfigurationError, Forbidden, InvalidInput, NotFound
 from hourhand.ops.actor import Actor, Role
 from hourhand.store.alert_rows import ALERT_STATES, AlertQuery, AlertRow
 
 if TYPE_CHECKING:
+    from hourhand.alert_config import Channel
     from hourhand.channels import Notification
     from hourhand.ops import Operations
 
@@ -43,6 +45,32 @@ class RuleInfo:
     def to_dict(self) -> dict[str, Any]:
         spec = self.rule.model_dump(by_alias=True, exclude_none=True)
         return {"name": self.name, "source": self.source, "org_id": self.org_id, **spec}
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """A channel of the config file as people may see it: where it sends, never how it
+    signs or logs in (secrets), nor a webhook's path (Slack's and Teams' hold a token)."""
+
+    name: str
+    kind: str  # webhook | email | log
+    target: str  # a webhook's host, e-mail recipients, or the log level
+    format: str | None  # a webhook's body format (json, slack, teams)
+    orgs: tuple[str, ...]  # organisations whose own rules may send through it
+    signed: bool  # a webhook that signs its body (with a secret, not shown)
+
+
+def channel_info(name: str, channel: Channel) -> ChannelInfo:
+    if isinstance(channel, WebhookChannel):
+        parts = urlsplit(channel.url)
+        host = parts.hostname or "?"
+        target = f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+        return ChannelInfo(
+            name, "webhook", target, channel.format, tuple(channel.orgs), channel.secret is not None
+        )
+    if isinstance(channel, EmailChannel):
+        return ChannelInfo(name, "email", ", ".join(channel.to), None, tuple(channel.orgs), False)
+    return ChannelInfo(name, channel.kind, channel.level, None, tuple(channel.orgs), False)
 
 
 class AlertOps:
@@ -185,6 +213,17 @@ class AlertOps:
         return rule
 
     # -- channels -------------------------------------------------------------------------
+    def channels(self, actor: Actor) -> list[ChannelInfo]:
+        """The config file's channels without their secrets; an organisation's actor sees
+        the ones open to its rules."""
+        actor.require(Role.VIEWER, "listing alert channels")
+        found = sorted(self.app.alerting.channels.items())
+        return [
+            channel_info(name, channel)
+            for name, channel in found
+            if actor.org_id is None or actor.org_id in channel.orgs
+        ]
+
     def send_test(self, actor: Actor, channel: str) -> Notification:
         """Send a sample notification through the channel now (DeliveryFailed if it does
         not take it); returns what was sent."""

@@ -1,5 +1,5 @@
 """Jobs, as operators see them: list and search, show with attempts, enqueue, retry,
-cancel, delete, and bulk retry/cancel over a filter (redriving the dead-letter set)."""
+cancel, delete, and bulk retry/cancel/delete over a filter (redriving the dead-letter set)."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ class JobDetail:
 class BulkResult:
     """What a bulk action matched and did (a dry run changes nothing)."""
 
-    action: str  # "retry" or "cancel"
+    action: str  # "retry", "cancel" or "delete"
     matched: int  # jobs matching the filter (at most listing.MAX_COUNT + 1)
     changed: int  # jobs this call changed (0 in a dry run)
     dry_run: bool
@@ -280,6 +280,17 @@ class JobOps:
             raise InvalidInput(f"say which jobs to cancel with a state: {', '.join(CANCELLABLE)}")
         return self._bulk(actor, "cancel", query, dry_run, limit, None)
 
+    def bulk_delete(
+        self, actor: Actor, query: JobQuery, *, dry_run: bool = False, limit: int = MAX_BULK
+    ) -> BulkResult:
+        """Delete every job matching the query with its attempts; its state must be given
+        and finished (completed, failed or cancelled)."""
+        query = query.checked()
+        if query.state not in FINAL_STATES:
+            finished = ", ".join(sorted(FINAL_STATES))
+            raise InvalidInput(f"say which jobs to delete with a finished state: {finished}")
+        return self._bulk(actor, "delete", query, dry_run, limit, None)
+
     # -- helpers --------------------------------------------------------------------------
     def _bulk(
         self,
@@ -333,11 +344,14 @@ class JobOps:
         )
 
     def _apply(self, action: str, job: Job, index: int, rate: float | None) -> bool:
-        """Retry or cancel one job of a bulk action; False if it changed state meanwhile."""
+        """Retry, cancel or delete one job of a bulk action; False if it changed state
+        meanwhile."""
         try:
             if action == "retry":
                 delay = index / rate if rate else 0.0
                 return self.app.store.retry_job(job.id, delay, expect=job.state) is not None
+            if action == "delete":
+                return self.app.store.delete_job(job.id)
             self.app.cancel(job.id)
             return True
         except (JobStateError, JobNotFound):

@@ -30,6 +30,8 @@ DEFAULT_RUNS = 50
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 MAX_CURSOR = (datetime(9999, 12, 31, tzinfo=UTC) - EPOCH) // MICROSECOND
+RATE_WINDOW = 20  # ledger entries a success rate looks at (the newest)
+MAX_RATE_WINDOW = 1000
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,19 @@ def runs_before(cursor: str | None) -> datetime | None:
     if re.fullmatch(r"[0-9]{1,20}", cursor) is None or not 0 < int(cursor) <= MAX_CURSOR:
         raise InvalidInput(f"bad cursor {cursor!r}: use the next_cursor of a previous page")
     return EPOCH + int(cursor) * MICROSECOND
+
+
+@dataclass(frozen=True)
+class SuccessRate:
+    """How a schedule's newest runs ended, from its ledger (which outlives pruned jobs)."""
+
+    finished: int  # runs that ended (completed, failed or cancelled) among the entries read
+    completed: int  # of those, the ones that completed
+
+    @property
+    def percent(self) -> float | None:
+        """Completed runs in percent of the finished ones (None: none finished yet)."""
+        return None if self.finished == 0 else 100.0 * self.completed / self.finished
 
 
 @dataclass(frozen=True)
@@ -144,6 +159,22 @@ class ScheduleOps:
         jobs = {j.id: j for j in self.app.store.get_jobs(ids)} if ids else {}
         runs = [Run(f, None if f.job_id is None else jobs.get(f.job_id)) for f in fires]
         return RunPage(runs, run_cursor(fires[-1].fire_time) if more and fires else None)
+
+    def success_rates(
+        self, actor: Actor, schedules: list[Schedule], last: int = RATE_WINDOW
+    ) -> dict[int, SuccessRate]:
+        """Per schedule (listed by the caller, so not looked up again): how its runs among
+        the ``last`` newest ledger entries ended. One index read per schedule; schedules
+        the actor may not see are left out."""
+        checks.integer("last", last, 1, MAX_RATE_WINDOW)
+        out: dict[int, SuccessRate] = {}
+        for schedule in schedules:
+            if not actor.sees(schedule.org_id):
+                continue
+            fires = self.app.store.schedule_fires(schedule.id, last, None)
+            ended = [f for f in fires if f.status in RAN and f.outcome is not None]
+            out[schedule.id] = SuccessRate(len(ended), sum(f.succeeded for f in ended))
+        return out
 
     def preview(
         self,
@@ -223,6 +254,16 @@ class ScheduleOps:
             },
         )
         return after
+
+    def check_update(self, actor: Actor, schedule_id: int, **changes: Any) -> Schedule:
+        """The schedule as ``update`` with these changes would make it, changing nothing
+        (a form's "review" step): the same permission and value checks, InvalidInput for
+        a bad value."""
+        current = self._changeable(actor, schedule_id, "changing a schedule")
+        check_cluster_job(actor, changes.get("job", current.job), current.org_id)
+        if set(changes) - {"enabled"}:
+            may_use_type(actor, self.app.spec(changes.get("job", current.job)), "scheduling")
+        return self.app.schedules.preview_update(current.id, **changes)
 
     def delete(self, actor: Actor, schedule_id: int) -> None:
         current = self._changeable(actor, schedule_id, "deleting a schedule")

@@ -20,7 +20,7 @@ from hourhand.store.base import (
     latest_migration,
 )
 from hourhand.store.fires import FIRE_STATUSES, FireRecord
-from hourhand.store.records import ApiKey, AuditEntry, ProcessInfo
+from hourhand.store.records import ApiKey, AuditEntry, ProcessInfo, User
 
 __all__ = [
     "FIRE_STATUSES",
@@ -41,6 +41,7 @@ __all__ = [
     "Store",
     "StoredRule",
     "TypeClaim",
+    "User",
     "check_listen_url",
     "check_url",
     "latest_migration",

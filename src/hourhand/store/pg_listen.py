@@ -16,6 +16,8 @@ from hourhand.outage import first_line
 from hourhand.store.base import CANCEL_CHANNEL, QUEUES_CHANNEL, Watcher
 
 logger = logging.getLogger(__name__)
+# jitter from a generator of our own: the global `random` state belongs to the application
+_jitter = random.Random()
 
 LISTEN_BACKOFF = (0.1, 5.0)  # seconds: first and longest wait before reconnecting the listener
 
@@ -112,7 +114,7 @@ class Listener(Watcher):
             )
         else:
             self._backoff = min(self._backoff * 2, longest)
-        self._retry_at = time.monotonic() + self._backoff * random.uniform(0.5, 1.0)
+        self._retry_at = time.monotonic() + self._backoff * _jitter.uniform(0.5, 1.0)
 
     def cancel_requests(self) -> list[int]:
         found, self._cancels = self._cancels, []

@@ -1,7 +1,9 @@
-"""The records facet of a store: API keys, the audit log and the registry of live processes.
+"""The records facet of a store: API keys, the audit log, the registry of live processes,
+dashboard users and shared secrets.
 
 These are the tables beside the jobs that the operations layer (:mod:`hourhand.ops`) keeps:
-``hourhand_api_keys``, ``hourhand_audit`` and ``hourhand_processes`` (migration 0008). Like
+``hourhand_api_keys``, ``hourhand_audit`` and ``hourhand_processes`` (migration 0008),
+``hourhand_users`` and ``hourhand_secrets`` (migration 0011). Like
 the store, the facet knows rows, not policies: who may create a key, how a key is made and
 checked, what an organisation may see, all of that is decided in ``ops/``. Each dialect
 implements :class:`Records` once (``pg_records.py``, ``sqlite_records.py``), on its store's
@@ -129,6 +131,37 @@ class ProcessInfo:
 
 
 @dataclass(frozen=True)
+class User:
+    """A dashboard user as stored, without its password hash (which only
+    :meth:`Records.find_user` returns, beside the user, for checking a password)."""
+
+    id: int
+    name: str
+    org_id: str | None  # None: a user of the whole cluster
+    role: str  # admin | operator | viewer
+    created_at: datetime
+    created_by: str | None  # the label of the actor that made it
+    last_login_at: datetime | None
+    disabled_at: datetime | None
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "org_id": self.org_id,
+            "role": self.role,
+            "created_at": _iso(self.created_at),
+            "created_by": self.created_by,
+            "last_login_at": _iso(self.last_login_at),
+            "disabled_at": _iso(self.disabled_at),
+        }
+
+
+@dataclass(frozen=True)
 class NewAuditEntry:
     """An audit entry to add (the database gives it its id and time)."""
 
@@ -221,6 +254,49 @@ class Records(ABC):
     def prune_processes(self, older_than: float) -> int:
         """Delete the rows of processes not seen for ``older_than`` seconds; how many."""
 
+    # -- dashboard users ------------------------------------------------------------------
+    @abstractmethod
+    def insert_user(
+        self,
+        name: str,
+        org_id: str | None,
+        role: str,
+        password_hash: str,
+        created_by: str | None,
+    ) -> User:
+        """Add a user; Conflict if its organisation has a user of that name."""
+
+    @abstractmethod
+    def find_user(self, name: str, org_id: str | None) -> tuple[User, str] | None:
+        """The user of this name in this organisation (None: a cluster user), disabled
+        ones too, with its password hash; or None."""
+
+    @abstractmethod
+    def get_user(self, user_id: int) -> User | None: ...
+
+    @abstractmethod
+    def list_users(self, org_id: str | None = None) -> list[User]:
+        """Every user (``org_id`` None) or one organisation's, disabled ones too, by
+        organisation and name."""
+
+    @abstractmethod
+    def disable_user(self, user_id: int) -> User | None:
+        """Disable a user (keeping a first disabling time); None if there is none."""
+
+    @abstractmethod
+    def user_signed_in(self, user_id: int, password_hash: str | None = None) -> None:
+        """Set the user's last sign-in to now, and its hash to ``password_hash`` if given
+        (a rehash after the hashing parameters changed)."""
+
+    # -- shared secrets -------------------------------------------------------------------
+    @abstractmethod
+    def get_secret(self, name: str) -> str | None: ...
+
+    @abstractmethod
+    def put_secret(self, name: str, value: str) -> str:
+        """Store ``value`` under ``name`` unless a value is stored there already; the
+        stored value (so concurrent makers all end up with the first one)."""
+
 
 # -- row decoding shared by the dialects ---------------------------------------------------
 
@@ -245,6 +321,19 @@ def decode_key(row: dict[str, Any], t: TimeDecoder) -> ApiKey:
         created_by=row["created_by"],
         last_used_at=t(row["last_used_at"]),
         revoked_at=t(row["revoked_at"]),
+    )
+
+
+def decode_user(row: dict[str, Any], t: TimeDecoder) -> User:
+    return User(
+        id=row["id"],
+        name=row["name"],
+        org_id=row["org_id"],
+        role=row["role"],
+        created_at=_required(t, row["created_at"]),
+        created_by=row["created_by"],
+        last_login_at=t(row["last_login_at"]),
+        disabled_at=t(row["disabled_at"]),
     )
 
 

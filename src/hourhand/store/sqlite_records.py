@@ -1,4 +1,4 @@
-"""The records facet (API keys, audit log, processes) of the SQLite store."""
+"""The records facet (API keys, audit log, processes, users, secrets) of the SQLite store."""
 
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ from hourhand.store.records import (
     NewAuditEntry,
     ProcessInfo,
     Records,
+    User,
     audit_params,
     decode_audit,
     decode_key,
     decode_process,
+    decode_user,
     process_params,
 )
 from hourhand.store.rows import epoch_to_datetime, json_text
@@ -135,3 +137,55 @@ class SQLiteRecords(Records):
 
     def prune_processes(self, older_than: float) -> int:
         return len(self._write("prune_processes", {"older_than": older_than}))
+
+    # -- dashboard users ------------------------------------------------------------------
+    def insert_user(
+        self,
+        name: str,
+        org_id: str | None,
+        role: str,
+        password_hash: str,
+        created_by: str | None,
+    ) -> User:
+        params = {
+            "name": name,
+            "org_id": org_id,
+            "role": role,
+            "password_hash": password_hash,
+            "created_by": created_by,
+        }
+        try:
+            rows = self._write("insert_user", params)
+        except sqlite3.IntegrityError:
+            raise Conflict("a user of that name exists in that organisation") from None
+        return decode_user(rows[0], epoch_to_datetime)
+
+    def find_user(self, name: str, org_id: str | None) -> tuple[User, str] | None:
+        rows = self._read("find_user", {"name": name, "org_id": org_id})
+        return (decode_user(rows[0], epoch_to_datetime), rows[0]["password_hash"]) if rows else None
+
+    def get_user(self, user_id: int) -> User | None:
+        rows = self._read("get_user", {"id": user_id})
+        return decode_user(rows[0], epoch_to_datetime) if rows else None
+
+    def list_users(self, org_id: str | None = None) -> list[User]:
+        rows = self._read("list_users", {"org_id": org_id})
+        return [decode_user(r, epoch_to_datetime) for r in rows]
+
+    def disable_user(self, user_id: int) -> User | None:
+        rows = self._write("disable_user", {"id": user_id})
+        return decode_user(rows[0], epoch_to_datetime) if rows else None
+
+    def user_signed_in(self, user_id: int, password_hash: str | None = None) -> None:
+        self._write("user_signed_in", {"id": user_id, "password_hash": password_hash})
+
+    # -- shared secrets -------------------------------------------------------------------
+    def get_secret(self, name: str) -> str | None:
+        rows = self._read("get_secret", {"name": name})
+        return str(rows[0]["value"]) if rows else None
+
+    def put_secret(self, name: str, value: str) -> str:
+        self._write("put_secret", {"name": name, "value": value})
+        stored = self.get_secret(name)
+        assert stored is not None
+        return stored

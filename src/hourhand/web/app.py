@@ -5,7 +5,10 @@
     from myapp.jobs import hh
 
     app = FastAPI()
-    app.mount("/hourhand", hh.asgi_app())   # /hourhand/v1/jobs, /hourhand/health, ...
+    app.mount("/hourhand", hh.asgi_app())   # /hourhand/v1/jobs, /hourhand/dashboard, ...
+
+The dashboard is served at ``/dashboard`` (``dashboard=False``: not at all;
+``dashboard_auth``: your own auth signs people in, see docs/dashboard.md).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from fastapi import FastAPI
 
 from hourhand.app import Hourhand
 from hourhand.web import admin, alerts, errors, health, jobs, queues, schedules
+from hourhand.web.dashboard import AuthHook, mount
 from hourhand.web.errors import ERROR_RESPONSES
 
 DESCRIPTION = """\
@@ -23,9 +27,17 @@ the audit log. Every `/v1` route needs an API key as `Authorization: Bearer <key
 """
 
 
-def create_app(hh: Hourhand, *, metrics_public: bool = False) -> FastAPI:
+def create_app(
+    hh: Hourhand,
+    *,
+    metrics_public: bool = False,
+    dashboard: bool = True,
+    dashboard_auth: AuthHook | None = None,
+) -> FastAPI:
     """The API over ``hh.ops``. ``metrics_public``: /metrics answers without a key (for a
-    Prometheus that scrapes over a private network)."""
+    Prometheus that scrapes over a private network). ``dashboard``: serve the dashboard
+    at /dashboard; ``dashboard_auth``: a function of the request returning the signed-in
+    :class:`~hourhand.ops.Actor` (or None) when your app's auth signs people in."""
     from hourhand import __version__
 
     app = FastAPI(title="hourhand", version=__version__, description=DESCRIPTION)
@@ -35,4 +47,6 @@ def create_app(hh: Hourhand, *, metrics_public: bool = False) -> FastAPI:
     for module in (jobs, schedules, queues, alerts, admin):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(health.router)
+    if dashboard:
+        mount(app, hh, auth=dashboard_auth)
     return app

@@ -72,3 +72,42 @@ DELETE FROM hourhand_processes WHERE id = %(id)s RETURNING id
 DELETE FROM hourhand_processes
 WHERE last_seen_at < now() - make_interval(secs => %(older_than)s)
 RETURNING id
+
+-- name: insert_user
+INSERT INTO hourhand_users (name, org_id, role, password_hash, created_by)
+VALUES (%(name)s, %(org_id)s, %(role)s, %(password_hash)s, %(created_by)s)
+RETURNING *
+
+-- name: find_user
+-- A user by organisation and name (disabled ones too), with its password hash.
+SELECT * FROM hourhand_users
+WHERE coalesce(org_id, '') = coalesce(%(org_id)s::text, '') AND name = %(name)s
+
+-- name: get_user
+SELECT * FROM hourhand_users WHERE id = %(id)s
+
+-- name: list_users
+-- Every user, or one organisation's, by organisation and name.
+SELECT * FROM hourhand_users
+WHERE (%(org_id)s::text IS NULL OR org_id = %(org_id)s::text)
+ORDER BY coalesce(org_id, ''), name
+
+-- name: disable_user
+-- Disable a user (a disabled one keeps its first disabling time).
+UPDATE hourhand_users SET disabled_at = coalesce(disabled_at, now())
+WHERE id = %(id)s
+RETURNING *
+
+-- name: user_signed_in
+-- Record a sign-in; a new hash replaces the old one when the hashing parameters changed.
+UPDATE hourhand_users
+SET last_login_at = now(), password_hash = coalesce(%(password_hash)s, password_hash)
+WHERE id = %(id)s
+
+-- name: get_secret
+SELECT value FROM hourhand_secrets WHERE name = %(name)s
+
+-- name: put_secret
+-- Store a secret unless one of that name exists (the first process to make it wins).
+INSERT INTO hourhand_secrets (name, value) VALUES (%(name)s, %(value)s)
+ON CONFLICT (name) DO NOTHING

@@ -68,3 +68,42 @@ DELETE FROM hourhand_processes WHERE id = :id RETURNING id
 
 -- name: prune_processes
 DELETE FROM hourhand_processes WHERE last_seen_at < NOW() - :older_than RETURNING id
+
+-- name: insert_user
+INSERT INTO hourhand_users (name, org_id, role, password_hash, created_at, created_by)
+VALUES (:name, :org_id, :role, :password_hash, NOW(), :created_by)
+RETURNING *
+
+-- name: find_user
+-- A user by organisation and name (disabled ones too), with its password hash.
+SELECT * FROM hourhand_users
+WHERE coalesce(org_id, '') = coalesce(:org_id, '') AND name = :name
+
+-- name: get_user
+SELECT * FROM hourhand_users WHERE id = :id
+
+-- name: list_users
+-- Every user, or one organisation's, by organisation and name.
+SELECT * FROM hourhand_users
+WHERE (:org_id IS NULL OR org_id = :org_id)
+ORDER BY coalesce(org_id, ''), name
+
+-- name: disable_user
+-- Disable a user (a disabled one keeps its first disabling time).
+UPDATE hourhand_users SET disabled_at = coalesce(disabled_at, NOW())
+WHERE id = :id
+RETURNING *
+
+-- name: user_signed_in
+-- Record a sign-in; a new hash replaces the old one when the hashing parameters changed.
+UPDATE hourhand_users
+SET last_login_at = NOW(), password_hash = coalesce(:password_hash, password_hash)
+WHERE id = :id
+
+-- name: get_secret
+SELECT value FROM hourhand_secrets WHERE name = :name
+
+-- name: put_secret
+-- Store a secret unless one of that name exists (the first process to make it wins).
+INSERT INTO hourhand_secrets (name, value, created_at) VALUES (:name, :value, NOW())
+ON CONFLICT (name) DO NOTHING
