@@ -10,6 +10,7 @@ import zlib
 from hourhand.app import Hourhand
 from hourhand.errors import DoNotRetry
 from hourhand.jobs import JobContext
+from hourhand.ops import Actor
 from hourhand.retry import Retry
 from hourhand.schedule_model import ScheduleNotFound, weekly
 
@@ -79,6 +80,18 @@ def ensure_demo_schedules(hh: Hourhand) -> None:
             org_id="org_demo",
             created_by="u_demo",
         )
+
+
+DEMO_USER = "demo"
+DEMO_PASSWORD = "demo-password"  # noqa: S105  (a demo on a laptop: printed on purpose)
+
+
+def ensure_demo_user(hh: Hourhand) -> tuple[str, str]:
+    """A dashboard admin for the demo (made once): its name and password."""
+    actor = Actor.app("demo")
+    if not any(u.name == DEMO_USER for u in hh.ops.users.list(actor)):
+        hh.ops.users.create(actor, DEMO_USER, "admin", DEMO_PASSWORD)
+    return DEMO_USER, DEMO_PASSWORD
 
 
 def enqueue_demo_jobs(hh: Hourhand) -> list[int]:

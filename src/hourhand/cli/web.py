@@ -23,6 +23,7 @@ from hourhand.worker import (
     DEFAULT_GRACE,
     DEFAULT_LEASE,
     DEFAULT_POLL_INTERVAL,
+    Worker,
     parse_queues,
 )
 
@@ -43,12 +44,12 @@ metrics_option = click.option(
 )
 
 
-def web_server(settings: Settings, host: str, port: int, metrics_public: bool) -> Any:
-    """A uvicorn server of the app's API (logging through hourhand's; no access log of
-    request bodies or headers: keys travel only in the Authorization header)."""
+def web_server(app: Hourhand, host: str, port: int, metrics_public: bool) -> Any:
+    """A uvicorn server of the app's API and dashboard (logging through hourhand's; no
+    access log of request bodies or headers: keys travel only in the Authorization header)."""
     import uvicorn
 
-    api = settings.app(create=True).asgi_app(metrics_public=metrics_public)
+    api = app.asgi_app(metrics_public=metrics_public)
     # no access log: query strings carry search text from job arguments
     config = uvicorn.Config(
         api, host=host, port=port, log_config=None, lifespan="off", access_log=False
@@ -72,7 +73,7 @@ def web(settings: Settings, host: str, port: int, metrics_public: bool, config: 
     """Serve the REST API (docs/api.md) until SIGTERM or Ctrl-C."""
     settings.config = config
     load_config(settings, config, schedules=False)  # custom kinds are job types
-    server = web_server(settings, host, port, metrics_public)
+    server = web_server(settings.app(create=True), host, port, metrics_public)
     registered(settings.app(), server.run)()
 
 
@@ -159,15 +160,25 @@ def serve(
         sched = app.scheduler()
         parts.append(Part("scheduler", sched.run, sched.stop))
     if not no_web:
-        server = web_server(settings, host, port, metrics_public)
-
-        def stop_web() -> None:
-            server.should_exit = True
-
-        parts.append(Part("web server", registered(app, server.run), stop_web))
+        parts.append(web_part(app, host, port, metrics_public))
     if not parts:
         raise InvalidInput("--no-worker, --no-scheduler and --no-web leave nothing to run")
+    supervise(parts, worker, grace)
 
+
+def web_part(app: Hourhand, host: str, port: int, metrics_public: bool = False) -> Part:
+    """The web server (API and dashboard) as a part of :func:`supervise`."""
+    server = web_server(app, host, port, metrics_public)
+
+    def stop_web() -> None:
+        server.should_exit = True
+
+    return Part("web server", registered(app, server.run), stop_web)
+
+
+def supervise(parts: list[Part], worker: Worker | None, grace: float) -> None:
+    """Run the parts on threads until SIGTERM or Ctrl-C (a second one forces the worker),
+    or until one of them stops (then the rest are stopped; exit code 1)."""
     stopping = threading.Event()
     signals = 0
 
