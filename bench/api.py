@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -202,7 +202,7 @@ def measure(url: str) -> dict[str, Any]:
     server = serve(url, port)
     out: dict[str, Any] = {}
     try:
-        with httpx.Client(
+        with httpx2.Client(
             base_url=f"http://127.0.0.1:{port}",
             headers={"Authorization": f"Bearer {key}"},
             timeout=30,
@@ -212,7 +212,7 @@ def measure(url: str) -> dict[str, Any]:
                 try:
                     if client.get("/health").status_code == 200:
                         break
-                except httpx.TransportError:
+                except httpx2.TransportError:
                     pass
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("hourhand web did not start")

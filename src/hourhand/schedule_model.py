@@ -25,6 +25,23 @@ from hourhand.errors import InvalidInput, NotFound
 from hourhand.jobs import MAX_ATTEMPTS, MAX_PRIORITY, check_timeout, encode_args
 
 SOURCES = ("code", "config", "user")
+# what an operator may change of a config schedule (kept in ``Schedule.overrides``, applied
+# over the config file's values by every sync until reset); its name, job type and
+# organisation are the file's
+OVERRIDABLE = (
+    "cron",
+    "tz",
+    "args",
+    "queue",
+    "priority",
+    "max_attempts",
+    "timeout",
+    "misfire",
+    "misfire_cap",
+    "catchup_window",
+    "overlap",
+    "jitter",
+)
 MISFIRE_POLICIES = ("skip", "once", "all")
 OVERLAP_POLICIES = ("allow", "skip", "queue")
 DEFAULT_MISFIRE = "skip"  # a scheduler that was down does not catch up
@@ -136,6 +153,9 @@ class Schedule(ScheduleSpec):
     # since when it is disabled; kept after it is enabled again until the scheduler has
     # recorded the fire times in between in the ledger (as 'disabled')
     disabled_at: datetime | None = None
+    # an operator's edits of a config schedule ({field: value}, OVERRIDABLE fields), applied
+    # over the config file's values by every sync until `reset`
+    overrides: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def parsed(self) -> Cron:

@@ -37,7 +37,13 @@ from hourhand.errors import DatabaseUnavailable, HourhandError
 from hourhand.jobs import NewJob
 from hourhand.presence import Presence
 from hourhand.retention import RETENTION
-from hourhand.schedule_model import Schedule, ScheduleExists, ScheduleSpec, spec_next
+from hourhand.schedule_model import (
+    OVERRIDABLE,
+    Schedule,
+    ScheduleExists,
+    ScheduleSpec,
+    spec_next,
+)
 from hourhand.store import fires as ledger
 from hourhand.store.base import HOLD_UNTIL
 from hourhand.store.fires import NewFire
@@ -454,7 +460,10 @@ def _bounded(fires: list[NewFire]) -> list[NewFire]:
 
 def _changes(have: Schedule, spec: ScheduleSpec, now: Callable[[], datetime]) -> dict[str, object]:
     """The column values that bring a stored code/config schedule in line with its
-    definition, keeping an operator's enable/disable."""
+    definition, keeping an operator's enable/disable and a config schedule's edits."""
+    if have.source == "config" and have.overrides:
+        kept = {k: v for k, v in have.overrides.items() if k in OVERRIDABLE}
+        spec = replace(spec, **kept)
     changed = {
         k
         for k in ScheduleSpec.__dataclass_fields__

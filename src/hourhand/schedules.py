@@ -13,6 +13,7 @@ from hourhand.humanize import plural
 from hourhand.jobs import Job
 from hourhand.schedule_model import (
     MAX_LISTED,
+    OVERRIDABLE,
     Schedule,
     ScheduleExists,
     ScheduleNotFound,
@@ -109,8 +110,10 @@ class Schedules:
 
     def update(self, schedule_id: int, **changes: Any) -> Schedule:
         """Change a user schedule (any ScheduleSpec field; names stay unique). A new cron
-        or zone recomputes the next fire time from now. Code and config schedules change
-        where they are defined; an operator can only enable or disable them."""
+        or zone recomputes the next fire time from now. A config schedule's cron, zone,
+        arguments and policies (OVERRIDABLE) can be changed too: the change is kept as an
+        operator's override that every sync applies over the file until :meth:`reset`.
+        Code schedules change in the code; an operator can only enable or disable them."""
         current = self.get(schedule_id)
         self._checked(current, changes)  # before anything is changed: a bad value changes nothing
         enabled = changes.pop("enabled", None)
@@ -122,6 +125,8 @@ class Schedules:
         spec_fields = {k: getattr(current, k) for k in ScheduleSpec.__dataclass_fields__}
         spec = self.check(ScheduleSpec(**{**spec_fields, **changes}))
         values = {k: getattr(spec, k) for k in changes}
+        if current.source == "config":  # kept over the file's values by every sync
+            values["overrides"] = {**current.overrides, **values}
         if {"cron", "tz", "jitter"} & set(changes):
             now = self.app.store.now()
             values["next_fire_at"] = spec_next(spec, now) if spec.enabled else None
@@ -144,10 +149,17 @@ class Schedules:
         if unknown or "source" in changes or "org_id" in changes:
             bad = sorted(unknown | ({"source", "org_id"} & set(changes)))
             raise InvalidInput(f"cannot change {', '.join(bad)} of a schedule")
-        if current.source != "user" and set(changes) - {"enabled"}:
+        if current.source == "code" and set(changes) - {"enabled"}:
             raise InvalidInput(
-                f"schedule {current.name!r} is defined in {current.source}: change it there "
+                f"schedule {current.name!r} is defined in code: change it there "
                 "(an operator can enable or disable it)"
+            )
+        if current.source == "config" and set(changes) - {"enabled", *OVERRIDABLE}:
+            fixed = ", ".join(sorted(set(changes) - {"enabled", *OVERRIDABLE}))
+            raise InvalidInput(
+                f"schedule {current.name!r} is defined in the config file: its {fixed} change "
+                f"there (an operator may change {', '.join(OVERRIDABLE)}, or enable or "
+                "disable it)"
             )
         defined = {k: v for k, v in changes.items() if k != "enabled"}
         if not defined:
@@ -168,8 +180,19 @@ class Schedules:
         return self._set_enabled(self.get(schedule_id), False)
 
     def reset(self, schedule_id: int) -> Schedule:
-        """Drop an operator's enable/disable: follow the code or config definition again."""
+        """Drop an operator's enable/disable, and a config schedule's edits: follow the
+        code or config definition again (the file's values come back at once if this app
+        read the file, else at the next scheduler's sync)."""
         current = self.get(schedule_id)
+        if current.overrides:
+            values: dict[str, Any] = {"overrides": {}}
+            spec = self.app.config_schedules.get(current.name)
+            if spec is not None and current.org_id is None:
+                values |= {k: getattr(spec, k) for k in current.overrides if k in OVERRIDABLE}
+                if {"cron", "tz", "jitter"} & set(current.overrides) and current.enabled:
+                    merged = replace(spec, enabled=True)
+                    values["next_fire_at"] = spec_next(merged, self.app.store.now())
+            current = self._store_update(schedule_id, values)
         return self._apply_enabled(current, current.defined_enabled, None, current.defined_enabled)
 
     def _set_enabled(self, current: Schedule, enabled: bool) -> Schedule:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -204,6 +205,42 @@ def test_code_and_config_schedules_sync_and_user_ones_stay(
     names = sorted(s.name for s in app.schedules.list())
     assert names == ["budget-alerts", "mine"]
     assert app.schedules.get(user.id) == user  # untouched
+
+
+def test_an_operators_edits_of_a_config_schedule_outlive_syncs_until_reset(
+    app: Hourhand, tmp_path: Path
+) -> None:
+    config = tmp_path / "hourhand.toml"
+    config.write_text(
+        '[schedules.DraftCleanup]\ncron = "0 3 * * *"\njob = "report"\nargs = { kind = "drafts" }\n'
+    )
+    app.load_config(config)
+    draft = app.schedules.find("DraftCleanup")
+    edited = app.schedules.update(draft.id, cron="30 5 * * *", tz="Europe/Paris", overlap="allow")
+    assert (edited.cron, edited.tz, edited.overlap) == ("30 5 * * *", "Europe/Paris", "allow")
+    assert edited.overrides == {"cron": "30 5 * * *", "tz": "Europe/Paris", "overlap": "allow"}
+    assert (
+        edited.next_fire_at is not None
+        and edited.next_fire_at.astimezone(ZoneInfo("Europe/Paris")).strftime("%H:%M") == "05:30"
+    )
+    sched = app.scheduler()
+    assert sched.sync().updated == []  # the sync keeps the operator's edits
+    # the file changes something the operator did not touch: that follows the file
+    config.write_text(config.read_text().replace('"drafts"', '"all"'))
+    app.load_config(config)
+    assert sched.sync().updated == ["DraftCleanup"]
+    kept = app.schedules.get(draft.id)
+    assert (kept.cron, kept.tz, kept.args) == ("30 5 * * *", "Europe/Paris", {"kind": "all"})
+    with pytest.raises(InvalidInput, match="defined in the config file: its job change there"):
+        app.schedules.update(draft.id, job="other")
+    reset = app.schedules.reset(draft.id)  # the file's values again
+    assert (reset.cron, reset.tz, reset.overlap, reset.overrides) == (
+        "0 3 * * *",
+        "UTC",
+        "skip",
+        {},
+    )
+    assert sched.sync().updated == []
 
 
 def test_bad_config_names_the_file_and_table(app: Hourhand, tmp_path: Path) -> None:

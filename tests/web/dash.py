@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import httpx
+import httpx2
 from fastapi.testclient import TestClient
 
 from hourhand import Hourhand
@@ -37,7 +37,7 @@ USERS = {
 _CSRF = re.compile(r'name="csrf" value="([^"]*)"')
 
 
-def csrf(page: httpx.Response | str) -> str:
+def csrf(page: httpx2.Response | str) -> str:
     """The CSRF token of the first form of a page."""
     text = page if isinstance(page, str) else page.text
     found = _CSRF.search(text)
@@ -65,7 +65,7 @@ class Dash:
             self.hh.ops.users.create(Actor.app("tests"), who, role, PASSWORD, org)
             self.made.add(who)
 
-    def sign_in(self, client: TestClient, who: str, password: str = PASSWORD) -> httpx.Response:
+    def sign_in(self, client: TestClient, who: str, password: str = PASSWORD) -> httpx2.Response:
         """Post the sign-in form as user ``who`` (of its organisation, if it has one)."""
         self.user(who)
         form = client.get(f"{PREFIX}/login")

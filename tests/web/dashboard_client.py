@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 
 from hourhand import Hourhand
 from hourhand.ops import Actor

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -40,14 +40,14 @@ class Browser:
         self.client = client
         self.csrf = ""
 
-    def get(self, path: str, **kw: Any) -> httpx.Response:
+    def get(self, path: str, **kw: Any) -> httpx2.Response:
         response = self.client.get("/dashboard" + path, **kw)
         found = CSRF.search(response.text)
         if found:
             self.csrf = found.group(1)
         return response
 
-    def post(self, path: str, data: dict[str, Any] | None = None, **kw: Any) -> httpx.Response:
+    def post(self, path: str, data: dict[str, Any] | None = None, **kw: Any) -> httpx2.Response:
         if not self.csrf:
             self.get("/jobs")
         return self.client.post("/dashboard" + path, data={**(data or {}), "csrf": self.csrf}, **kw)

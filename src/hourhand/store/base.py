@@ -39,6 +39,7 @@ SCHEDULE_COLUMNS = frozenset(ScheduleSpec.__dataclass_fields__) | {
     "defined_enabled",
     "enabled_override",
     "disabled_at",
+    "overrides",
 }
 
 _NAME_RE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)

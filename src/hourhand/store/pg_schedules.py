@@ -72,7 +72,7 @@ class PgSchedules:
 
     def update_schedule(self, schedule_id: int, values: dict[str, Any]) -> Schedule | None:
         params: dict[str, Any] = {"id": schedule_id}
-        params.update({k: Jsonb(v) if k == "args" else v for k, v in values.items()})
+        params.update({k: Jsonb(v) if k in ("args", "overrides") else v for k, v in values.items()})
         sql = schedule_update_sql(values, lambda c: f"%({c})s", "now()")
         try:
             with self._connection() as conn:

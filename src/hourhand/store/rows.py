@@ -189,6 +189,7 @@ def decode_schedule(row: dict[str, Any], t: TimeDecoder, j: JsonDecoder) -> Sche
         defined_enabled=bool(row["defined_enabled"]),
         enabled_override=None if row["enabled_override"] is None else bool(row["enabled_override"]),
         disabled_at=t(row["disabled_at"]),
+        overrides=j(row["overrides"]) or {},
     )
 
 

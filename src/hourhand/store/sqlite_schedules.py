@@ -96,7 +96,7 @@ class SQLiteSchedules:
                 value = datetime_to_epoch(value)
             elif isinstance(value, bool):
                 value = int(value)
-            elif key == "args":
+            elif key in ("args", "overrides"):
                 value = json.dumps(value)
             params[key] = value
         sql = schedule_update_sql(values, lambda c: f":{c}", NOW_SQL)

@@ -71,8 +71,9 @@ def can_change(actor: Actor, schedule: Schedule) -> bool:
 
 
 def can_edit(actor: Actor, schedule: Schedule) -> bool:
-    """Code and config schedules are defined in the code or the config file."""
-    return schedule.source == "user" and can_change(actor, schedule)
+    """Code schedules are defined in the code; a config schedule's edits are kept as an
+    operator's overrides of the config file (until `hourhand schedules reset`)."""
+    return schedule.source in ("user", "config") and can_change(actor, schedule)
 
 
 def _preview(

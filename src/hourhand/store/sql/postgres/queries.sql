@@ -792,11 +792,18 @@ FROM unnest(%(fire_times)s::timestamptz[], %(statuses)s::text[], %(due)s::timest
 ON CONFLICT (schedule_id, fire_time) DO NOTHING
 
 -- name: insert_trigger_fire
--- The ledger row of a run made by hand: its time is the job's creation.
+-- The ledger row of a run made by hand: its time is the job's creation, or a microsecond
+-- after the schedule's latest entry when that is as late (each run made by hand keeps an
+-- entry).
 INSERT INTO hourhand_schedule_fires (schedule_id, fire_time, status, recorded_at, due_at,
                                      job_id)
-SELECT schedule_id, created_at, 'triggered', created_at, run_at, id
-FROM hourhand_jobs WHERE id = %(job_id)s AND schedule_id IS NOT NULL
+SELECT j.schedule_id,
+       greatest(j.created_at,
+                (SELECT max(f.fire_time) + interval '1 microsecond'
+                 FROM hourhand_schedule_fires f
+                 WHERE f.schedule_id = j.schedule_id AND f.fire_time >= j.created_at)),
+       'triggered', j.created_at, j.run_at, j.id
+FROM hourhand_jobs j WHERE j.id = %(job_id)s AND j.schedule_id IS NOT NULL
 ON CONFLICT (schedule_id, fire_time) DO NOTHING
 
 -- name: schedule_fires

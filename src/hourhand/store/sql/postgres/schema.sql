@@ -109,7 +109,8 @@ CREATE TABLE hourhand_schedules (
     -- user defines, and an operator's enable/disable of a code or config schedule
     defined_enabled boolean NOT NULL DEFAULT true,
     enabled_override boolean,
-    disabled_at timestamptz  -- disabled since, until its fire times are in the ledger
+    disabled_at timestamptz,  -- disabled since, until its fire times are in the ledger
+    overrides jsonb NOT NULL DEFAULT '{}'  -- an operator's edits of a config schedule
 );
 CREATE UNIQUE INDEX hourhand_schedules_name ON hourhand_schedules (coalesce(org_id, ''), name);
 CREATE INDEX hourhand_schedules_due ON hourhand_schedules (next_fire_at) WHERE enabled;

@@ -460,11 +460,18 @@ ON CONFLICT (schedule_id, fire_time) DO NOTHING
 
 -- name: insert_trigger_fire
 -- The ledger row of a run made by hand: its time is the job's creation, to the microsecond
--- (as a time read back from it is, so that a page of the ledger can start below it).
+-- (as a time read back from it is, so that a page of the ledger can start below it), or a
+-- microsecond after the schedule's latest entry when that is as late (the clock reads
+-- milliseconds: runs made by hand in one millisecond each keep an entry).
 INSERT INTO hourhand_schedule_fires (schedule_id, fire_time, status, recorded_at, due_at,
                                      job_id)
-SELECT schedule_id, round(created_at, 6), 'triggered', created_at, run_at, id
-FROM hourhand_jobs WHERE id = :job_id AND schedule_id IS NOT NULL
+SELECT j.schedule_id,
+       max(round(j.created_at, 6),
+           coalesce((SELECT round(max(f.fire_time) + 0.000001, 6)
+                     FROM hourhand_schedule_fires f
+                     WHERE f.schedule_id = j.schedule_id AND f.fire_time >= j.created_at), 0)),
+       'triggered', j.created_at, j.run_at, j.id
+FROM hourhand_jobs j WHERE j.id = :job_id AND j.schedule_id IS NOT NULL
 ON CONFLICT (schedule_id, fire_time) DO NOTHING
 
 -- name: fire_ended

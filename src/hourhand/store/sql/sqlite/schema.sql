@@ -98,7 +98,8 @@ CREATE TABLE hourhand_schedules (
     -- user defines, and an operator's enable/disable of a code or config schedule
     defined_enabled INTEGER NOT NULL DEFAULT 1,
     enabled_override INTEGER,
-    disabled_at REAL  -- disabled since, until its fire times are in the ledger
+    disabled_at REAL,  -- disabled since, until its fire times are in the ledger
+    overrides TEXT NOT NULL DEFAULT '{}'  -- JSON: an operator's edits of a config schedule
 );
 CREATE UNIQUE INDEX hourhand_schedules_name ON hourhand_schedules (coalesce(org_id, ''), name);
 CREATE INDEX hourhand_schedules_due ON hourhand_schedules (next_fire_at) WHERE enabled = 1;
