@@ -214,7 +214,7 @@ def test_bulk_delete_needs_a_finished_state_and_deletes_only_its_scope(app: Hour
     assert app.get_job(waiting).state == JobState.QUEUED
 
 
-def test_search_finds_by_id_and_by_text_in_args(app: Hourhand) -> None:
+def test_search_finds_by_id_and_by_text_in_args_or_errors(app: Hourhand) -> None:
     wanted = app.enqueue("echo", {"text": "invoice-4711"})
     app.enqueue("echo", {"text": "other"})
     other_org = app.enqueue("echo", {"text": "invoice-4712"}, org_id="org_b")
@@ -222,6 +222,11 @@ def test_search_finds_by_id_and_by_text_in_args(app: Hourhand) -> None:
     assert {j.id for j in app.ops.jobs.search(VIEWER, "INVOICE-47")} == {wanted, other_org}
     assert app.ops.jobs.search(ORG_A, "invoice") == []
     assert app.ops.jobs.search(VIEWER, "100%_") == []  # wildcards are text
+    fail_jobs(app, 2, why="disk full")
+    failed = {j.id for j in app.ops.jobs.search(VIEWER, "valueerror")}  # the error's class
+    assert len(failed) == 2 and wanted not in failed
+    both = app.ops.jobs.search(VIEWER, "disk full")  # in the args and the error: once each
+    assert [j.id for j in both] == sorted(failed, reverse=True)
 
 
 def test_queues_count_each_state_and_the_oldest_ready_job(app: Hourhand) -> None:

@@ -170,8 +170,9 @@ class JobOps:
         return job
 
     def search(self, actor: Actor, text: str, limit: int = DEFAULT_PAGE) -> list[Job]:
-        """A job by id (a number), or jobs whose args contain the text, among the newest
-        SEARCH_WINDOW jobs (so a search stays fast on any history)."""
+        """A job by id (a number), or jobs whose args or last error contain the text
+        (case-insensitive), newest first, among the newest SEARCH_WINDOW jobs (so a search
+        stays fast on any history)."""
         text = checks.text("search", text, max_length=200).strip()
         checks.integer("limit", limit, 1, MAX_PAGE)
         if text.isdigit() and 1 <= int(text) <= checks.MAX_ID:
@@ -182,13 +183,13 @@ class JobOps:
         newest = self.app.store.list_jobs(JobFilter(limit=1))
         if not newest:
             return []
-        flt = JobFilter(
-            org_id=actor.org_id,
-            limit=limit,
-            args_text=text,
-            min_id=max(1, newest[0].id - SEARCH_WINDOW + 1),
+        window = JobFilter(
+            org_id=actor.org_id, limit=limit, min_id=max(1, newest[0].id - SEARCH_WINDOW + 1)
         )
-        return self.app.store.list_jobs(flt)
+        found = {j.id: j for j in self.app.store.list_jobs(replace(window, args_text=text))}
+        for job in self.app.store.list_jobs(replace(window, error=text)):
+            found.setdefault(job.id, job)
+        return sorted(found.values(), key=lambda j: j.id, reverse=True)[:limit]
 
     def types(self, actor: Actor) -> list[JobTypeInfo]:
         """The registered job types with their options and parameters."""

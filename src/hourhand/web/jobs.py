@@ -144,7 +144,7 @@ def search(
     q: Annotated[str, Query(min_length=1, max_length=200, description="A job id or text.")],
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
 ) -> list[JobOut]:
-    """A job by id, or the newest jobs whose arguments contain the text."""
+    """A job by id, or the newest jobs whose arguments or last error contain the text."""
     return [JobOut.of(j) for j in app.ops.jobs.search(actor, q, limit)]
 
 
