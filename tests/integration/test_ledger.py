@@ -381,3 +381,11 @@ def test_retention_prunes_old_ledger_entries_but_keeps_the_last_success(app: Hou
     [kept] = ledger(app, sid)
     assert (kept.fire_time, kept.outcome) == (T0, "completed")
     assert app.store.last_successes() == {sid: success}
+
+
+def test_runs_made_by_hand_in_one_instant_each_keep_an_entry(app: Hourhand) -> None:
+    sid = schedule_at_t0(app)
+    jobs = [app.schedules.trigger(sid) for _ in range(20)]  # SQLite's clock: milliseconds
+    entries = ledger(app, sid)
+    assert sorted(e.job_id for e in entries if e.job_id is not None) == sorted(jobs)
+    assert all(e.status == "triggered" for e in entries)

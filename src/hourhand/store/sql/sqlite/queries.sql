@@ -469,7 +469,8 @@ SELECT j.schedule_id,
        max(round(j.created_at, 6),
            coalesce((SELECT round(max(f.fire_time) + 0.000001, 6)
                      FROM hourhand_schedule_fires f
-                     WHERE f.schedule_id = j.schedule_id AND f.fire_time >= j.created_at), 0)),
+                     WHERE f.schedule_id = j.schedule_id
+                       AND f.fire_time >= round(j.created_at, 6)), 0)),
        'triggered', j.created_at, j.run_at, j.id
 FROM hourhand_jobs j WHERE j.id = :job_id AND j.schedule_id IS NOT NULL
 ON CONFLICT (schedule_id, fire_time) DO NOTHING
