@@ -134,20 +134,9 @@ def _failure_rate(app: Hourhand, active: ActiveRule, now: datetime) -> list[Find
 
 def _long_running(app: Hourhand, active: ActiveRule, now: datetime) -> list[Finding]:
     rule = active.rule
-    schedule_id = None
-    if rule.schedule is not None:
-        schedule = _schedule(app, active)
-        if schedule is None:
-            return []
-        schedule_id = schedule.id
-    flt = JobFilter(
-        state=JobState.RUNNING,
-        queue=rule.queue,
-        name=rule.job,
-        org_id=active.org_scope,
-        schedule_id=schedule_id,
-        limit=RUNNING_SAMPLE,
-    )
+    flt = _targeted(app, active, JobState.RUNNING, RUNNING_SAMPLE)
+    if flt is None:
+        return []
     p95s: dict[str, float | None] = {}
     found = []
     for job in app.store.list_jobs(flt):
@@ -251,20 +240,9 @@ def _queue_backlog(app: Hourhand, active: ActiveRule, now: datetime) -> list[Fin
 
 def _dead_letter(app: Hourhand, active: ActiveRule, now: datetime) -> list[Finding]:
     rule = active.rule
-    schedule_id = None
-    if rule.schedule is not None:
-        schedule = _schedule(app, active)
-        if schedule is None:
-            return []
-        schedule_id = schedule.id
-    flt = JobFilter(
-        state=JobState.FAILED,
-        queue=rule.queue,
-        name=rule.job,
-        org_id=active.org_scope,
-        schedule_id=schedule_id,
-        limit=DEAD_SAMPLE,
-    )
+    flt = _targeted(app, active, JobState.FAILED, DEAD_SAMPLE)
+    if flt is None:
+        return []
     since = now - timedelta(seconds=rule.window)
     by_type: dict[str, list[int]] = defaultdict(list)
     errors: dict[str, str | None] = {}
@@ -310,6 +288,26 @@ KINDS = {
 def _schedule(app: Hourhand, active: ActiveRule) -> Schedule | None:
     assert active.rule.schedule is not None
     return app.store.find_schedule(active.rule.schedule, active.org_scope)
+
+
+def _targeted(app: Hourhand, active: ActiveRule, state: JobState, limit: int) -> JobFilter | None:
+    """The jobs in ``state`` a rule's target names (queue, job type, organisation,
+    schedule); None if its schedule does not exist."""
+    rule = active.rule
+    schedule_id = None
+    if rule.schedule is not None:
+        schedule = _schedule(app, active)
+        if schedule is None:
+            return None
+        schedule_id = schedule.id
+    return JobFilter(
+        state=state,
+        queue=rule.queue,
+        name=rule.job,
+        org_id=active.org_scope,
+        schedule_id=schedule_id,
+        limit=limit,
+    )
 
 
 def _type_names(app: Hourhand, active: ActiveRule) -> list[str]:
