@@ -1,0 +1,1 @@
+"""What the examples share: a small connection to their own domain tables."""
