@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Iterator
 from datetime import timedelta
 
+import httpx2
 import pytest
 import time_machine
 from fastapi import FastAPI, Request
@@ -15,7 +17,12 @@ from hourhand import Hourhand
 from hourhand.ops import Actor, Role
 from hourhand.web.dashboard import mount
 from hourhand.web.dashboard.pages import PAGES
-from hourhand.web.dashboard.session import MAX_FAILURES, SESSION_COOKIE
+from hourhand.web.dashboard.session import (
+    MAX_FAILURES,
+    MAX_FAILURES_PER_ADDRESS,
+    SESSION_COOKIE,
+    LoginLimiter,
+)
 from tests.web.dash import PASSWORD, PREFIX, Dash, csrf
 
 JOB_ID = 1
@@ -133,6 +140,42 @@ def test_sign_in_is_rate_limited_per_name_and_address(dash: Dash) -> None:
     client.cookies.clear()
     with time_machine.travel(timedelta(minutes=6), tick=False):
         assert dash.sign_in(client, "viewer").status_code == 303
+
+
+def test_sign_ins_sent_at_once_cannot_outrun_the_limit(dash: Dash) -> None:
+    dash.user("viewer")
+    app = dash.hh.asgi_app()
+
+    async def attempts() -> list[int]:
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://t") as client:
+            token = csrf(await client.get(f"{PREFIX}/login"))
+            form = {"name": "viewer", "org": "", "password": "wrong", "csrf": token}
+            answers = await asyncio.gather(
+                *(client.post(f"{PREFIX}/login", data=form) for _ in range(4 * MAX_FAILURES))
+            )
+            return sorted(answer.status_code for answer in answers)
+
+    codes = asyncio.run(attempts())
+    # each attempt counts as it arrives: only the first MAX_FAILURES had a password checked
+    assert codes == [401] * MAX_FAILURES + [429] * (3 * MAX_FAILURES)
+
+
+def test_failures_spread_over_many_names_from_one_address_are_limited_too() -> None:
+    limits = LoginLimiter()
+    for n in range(MAX_FAILURES_PER_ADDRESS):
+        wait, _ = limits.begin((f"name{n}", "", "10.0.0.1"))
+        assert wait == 0
+    assert limits.begin(("someone else", "", "10.0.0.1"))[0] > 0  # the address is spent
+    assert limits.begin(("someone else", "", "10.0.0.2"))[0] == 0  # another address is not
+    # a sign-in that succeeds does not count against its address
+    for n in range(MAX_FAILURES_PER_ADDRESS - 1):
+        limits.begin((f"name{n}", "", "10.0.0.3"))
+    wait, stamp = limits.begin(("ok", "", "10.0.0.3"))
+    assert wait == 0
+    limits.succeeded(("ok", "", "10.0.0.3"), stamp)
+    assert limits.begin(("last", "", "10.0.0.3"))[0] == 0
+    assert limits.begin(("after", "", "10.0.0.3"))[0] > 0
 
 
 def test_a_disabled_users_session_stops(dash: Dash) -> None:

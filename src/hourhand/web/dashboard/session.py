@@ -24,8 +24,10 @@ async function) returns the Actor or None; hourhand's sign-in is not used, None 
 401 page, and the CSRF token is an HMAC of the actor under the secret key.
 
 Sign-in rate limit: at most ``MAX_FAILURES`` failed sign-ins per (name, organisation,
-address) within ``FAILURE_WINDOW`` seconds, counted in this process's memory (each API
-replica counts its own).
+address) and ``MAX_FAILURES_PER_ADDRESS`` per address within ``FAILURE_WINDOW`` seconds,
+counted in this process's memory (each API replica counts its own); an attempt counts from
+the moment it arrives, so attempts sent in parallel cannot outrun the limit, and at most
+``PASSWORD_CHECKS`` passwords are checked at once.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import anyio
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -69,6 +72,8 @@ LOGIN_COOKIE = "hourhand_login"  # the sign-in form's CSRF token (before any ses
 SESSION_HOURS = 12
 MAX_FAILURES = 5  # failed sign-ins per (name, organisation, address) ...
 FAILURE_WINDOW = 300.0  # ... within this many seconds
+MAX_FAILURES_PER_ADDRESS = 30  # ... and per address, whatever the names
+PASSWORD_CHECKS = 4  # password hashes checked at once (argon2id: 64 MiB each)
 MAX_TRACKED = 10_000  # (name, organisation, address) keys the limiter remembers
 
 AuthHook = Callable[[Request], "Actor | Awaitable[Actor | None] | None"]
@@ -217,11 +222,23 @@ def safe_next(request: Request, value: str | None) -> str:
 
 
 class LoginLimiter:
-    """Failed sign-ins per key within the window, in memory (by the wall clock: a clock
-    step only shortens or lengthens one window)."""
+    """Sign-in attempts per key within the window, in memory (by the wall clock: a clock
+    step only shortens or lengthens one window).
 
-    def __init__(self, max_failures: int = MAX_FAILURES, window: float = FAILURE_WINDOW) -> None:
+    An attempt is counted *before* its password is checked (:meth:`begin`) and forgotten
+    only when it succeeds (:meth:`succeeded`), so attempts sent in parallel count as they
+    arrive, not as they finish. Two keys are counted: (name, organisation, address), up to
+    ``max_failures``, and the address alone, up to ``max_per_address`` (failures spread over
+    many names from one address cannot push a name's count out of memory)."""
+
+    def __init__(
+        self,
+        max_failures: int = MAX_FAILURES,
+        window: float = FAILURE_WINDOW,
+        max_per_address: int = MAX_FAILURES_PER_ADDRESS,
+    ) -> None:
         self.max_failures = max_failures
+        self.max_per_address = max_per_address
         self.window = window
         self._failures: OrderedDict[tuple[str, ...], deque[float]] = OrderedDict()
         self._lock = threading.Lock()
@@ -232,28 +249,39 @@ class LoginLimiter:
             times.popleft()
         return times
 
-    def blocked_for(self, key: tuple[str, ...]) -> float:
-        """Seconds until ``key`` may try again (0: now)."""
-        now = time.time()
-        with self._lock:
-            times = self._recent(key, now)
-            if len(times) < self.max_failures:
-                return 0.0
-            return max(1.0, times[0] + self.window - now)
+    def _limits(self, key: tuple[str, ...]) -> list[tuple[tuple[str, ...], int]]:
+        return [(key, self.max_failures), (("address", key[-1]), self.max_per_address)]
 
-    def failed(self, key: tuple[str, ...]) -> None:
+    def begin(self, key: tuple[str, ...]) -> tuple[float, float]:
+        """Count an attempt of ``key`` (name, organisation, address): ``(0, stamp)`` if it may
+        go ahead (pass ``stamp`` to :meth:`succeeded`), else ``(seconds to wait, 0)`` and
+        nothing counted."""
         now = time.time()
         with self._lock:
-            times = self._recent(key, now)
-            times.append(now)
-            self._failures[key] = times
-            self._failures.move_to_end(key)
+            waits = [
+                max(1.0, times[0] + self.window - now)
+                for limited, limit in self._limits(key)
+                if len(times := self._recent(limited, now)) >= limit
+            ]
+            if waits:
+                return max(waits), 0.0
+            for limited, _ in self._limits(key):
+                times = self._recent(limited, now)
+                times.append(now)
+                self._failures[limited] = times
+                self._failures.move_to_end(limited)
             while len(self._failures) > MAX_TRACKED:
                 self._failures.popitem(last=False)
+            return 0.0, now
 
-    def succeeded(self, key: tuple[str, ...]) -> None:
+    def succeeded(self, key: tuple[str, ...], stamp: float) -> None:
+        """The attempt counted at ``stamp`` signed in: the name's failures are forgotten, and
+        the address keeps only its other attempts."""
         with self._lock:
             self._failures.pop(key, None)
+            times = self._failures.get(("address", key[-1]))
+            if times is not None and stamp in times:
+                times.remove(stamp)
 
 
 def limiter(request: Request) -> LoginLimiter:
@@ -317,22 +345,22 @@ async def sign_in(
     org_id = org.strip() or None
     key = (name.strip().casefold(), org_id or "", address_of(request) or "")
     limits = limiter(request)
-    wait = limits.blocked_for(key)
+    wait, stamp = limits.begin(key)
     if wait > 0:
         minutes = max(1, round(wait / 60))
         logger.warning("dashboard: sign-in of %r refused: too many failures", name[:50])
         message = f"Too many failed sign-ins; try again in about {minutes} min."
         return _login_form(request, next_path=target, name=name, org=org, error=message, status=429)
     try:
-        actor = await run_in_threadpool(
-            app.ops.users.authenticate, name.strip(), org_id, password, address_of(request)
-        )
-    except NotAuthenticated as exc:
-        limits.failed(key)
+        async with request.app.state.password_checks:  # argon2 takes 64 MiB a check
+            actor = await run_in_threadpool(
+                app.ops.users.authenticate, name.strip(), org_id, password, address_of(request)
+            )
+    except NotAuthenticated as exc:  # the attempt stays counted
         return _login_form(
             request, next_path=target, name=name, org=org, error=str(exc), status=401
         )
-    limits.succeeded(key)
+    limits.succeeded(key, stamp)
     assert actor.id is not None
     _, cookie = await run_in_threadpool(make_session, request, int(actor.id))
     response = RedirectResponse(target, status_code=303)
@@ -384,6 +412,7 @@ def csrf_refused(request: Request) -> Response:
 def install(app: Any) -> None:
     """Register the sign-in's exception handlers and rate limiter on the dashboard app."""
     app.state.login_limiter = LoginLimiter()
+    app.state.password_checks = anyio.Semaphore(PASSWORD_CHECKS)  # of no one event loop
 
     async def on_login(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoginRequired)
