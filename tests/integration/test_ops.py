@@ -330,7 +330,14 @@ def test_cron_preview_marks_the_fires_a_dst_change_moves(app: Hourhand) -> None:
     autumn = app.ops.schedules.preview(
         "30 2 * * *", "Europe/Stockholm", 2, datetime(2026, 10, 24, 12, tzinfo=UTC)
     )
-    assert autumn.fires[0].dst is not None and "twice" in autumn.fires[0].dst
+    assert autumn.fires[0].dst is not None and "runs once" in autumn.fires[0].dst
+    # an hourly schedule runs in both of the repeated hours, and the preview says so
+    hourly = app.ops.schedules.preview(
+        "0 * * * *", "Europe/Stockholm", 4, datetime(2026, 10, 24, 23, 30, tzinfo=UTC)
+    )
+    twice = [f for f in hourly.fires if f.dst is not None]
+    assert [f"{f.local:%H:%M %Z}" for f in twice] == ["02:00 CEST", "02:00 CET"]
+    assert all("runs in both hours" in (f.dst or "") for f in twice)
     with pytest.raises(InvalidInput):
         app.ops.schedules.preview("61 * * * *")
     with pytest.raises(InvalidInput):

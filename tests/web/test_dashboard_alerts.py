@@ -112,6 +112,15 @@ def test_acknowledge_an_alert_and_take_it_back(
     assert hh.ops.alerts.get(APP, alert_id).acked_at is None
 
 
+def test_a_page_of_alerts_before_no_possible_id_is_a_clear_400(
+    browser: Callable[[str], Browser],
+) -> None:
+    user = browser("viewer")
+    for page in ("0", "-1", str(2**80)):
+        answer = user.get(f"/alerts?before={page}")
+        assert answer.status_code == 400 and "before_id must be an integer" in answer.text
+
+
 def test_silence_an_alert_for_four_hours_then_end_it(
     hh: Hourhand, browser: Callable[[str], Browser]
 ) -> None:

@@ -122,6 +122,12 @@ def test_filters_list_matching_jobs_newest_first_a_page_at_a_time(
     )
     bad = ops.get("/jobs?state=lost")
     assert bad.status_code == 400 and "unknown state" in bad.text
+    for edge in (
+        "created_after=9999-12-31T23:59:59-05:00",
+        "created_before=0001-01-01T00:00+05:00",
+    ):
+        out_of_range = ops.get(f"/jobs?{edge}")  # a time that is no time in UTC
+        assert out_of_range.status_code == 400 and "is not a time" in out_of_range.text
 
     monkeypatch.setattr(jobs_pages, "PAGE_SIZE", 2)
     first = ops.get("/jobs?type=add")

@@ -261,5 +261,7 @@ class AlertOps:
         if state is not None and state not in (*ALERT_STATES, "open"):
             raise InvalidInput(f"unknown alert state {state!r} (pending, firing, resolved, open)")
         checks.integer("limit", limit, 1, MAX_LIST)
+        if before_id is not None:
+            checks.integer("before_id", before_id, 1, checks.MAX_ID)
         query = AlertQuery(state, rule, actor.org_id, before_id, limit)
         return self.app.store.alerts.list_alerts(query)

@@ -355,7 +355,8 @@ def _fields(schedule: Schedule) -> dict[str, Any]:
 
 def _dst_note(cron: Cron, fire: datetime) -> str | None:
     """How a DST change moves this fire, if it does: a wall time the expression names that
-    the change skips fires right after the gap; a repeated wall time fires once."""
+    the change skips fires right after the gap; a repeated wall time fires once for a fixed
+    time (``30 2 * * *``) and in both hours for a wildcard hour (``0 * * * *``)."""
     local = fire.astimezone(cron.zone)
     wall = local.replace(tzinfo=None)
     as_utc = Cron.parse(cron.expr, "UTC")
@@ -365,6 +366,9 @@ def _dst_note(cron: Cron, fire: datetime) -> str | None:
     if not matches:
         return f"moved by a DST change: the time it names is skipped; runs at {local:%H:%M %Z}"
     other = wall.replace(fold=1 - local.fold).replace(tzinfo=cron.zone)
-    if other.utcoffset() != local.utcoffset():
-        return f"{local:%H:%M} happens twice on this day (DST ends): it runs once"
-    return None
+    if other.utcoffset() == local.utcoffset():
+        return None
+    other_utc = other.astimezone(UTC)
+    if cron.next(other_utc - timedelta(microseconds=1)) == other_utc:
+        return f"{local:%H:%M} happens twice on this day (DST ends): it runs in both hours"
+    return f"{local:%H:%M} happens twice on this day (DST ends): it runs once"

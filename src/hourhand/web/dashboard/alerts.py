@@ -55,8 +55,6 @@ def rule_target(info: RuleInfo) -> str:
 def alerts_page(
     request: Request, app: App, viewer: Viewer, before: int | None = None
 ) -> HTMLResponse:
-    if before is not None and before < 1:
-        raise InvalidInput("bad page: use the link to older alerts")
     open_alerts = app.ops.alerts.list(viewer, state="open", limit=OPEN_LIMIT)
     past = app.ops.alerts.list(viewer, state="resolved", before_id=before, limit=PAST_PAGE + 1)
     older = past[PAST_PAGE - 1].id if len(past) > PAST_PAGE else None

@@ -66,9 +66,9 @@ def parse_time(what: str, text: str) -> datetime | None:
         return None
     try:
         when = datetime.fromisoformat(text)
-    except ValueError:
+        return when.replace(tzinfo=UTC) if when.utcoffset() is None else when.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a time, or out of range in UTC
         raise InvalidInput(f"{what}: {text!r} is not a time like 2025-01-31T13:45") from None
-    return when.replace(tzinfo=UTC) if when.utcoffset() is None else when.astimezone(UTC)
 
 
 def time_field(when: datetime) -> str:
