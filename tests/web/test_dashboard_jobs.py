@@ -220,6 +220,27 @@ def test_bulk_redrive_of_the_filter_confirms_the_count_then_retries(dash: Dash) 
     assert "nothing matches" in nothing.text
 
 
+def test_a_bulk_action_over_more_jobs_than_one_run_changes_says_so_before_and_after(
+    dash: Dash, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs_pages, "MAX_BULK", 2)
+    queued = [dash.hh.enqueue("add", {"a": i, "b": 1}) for i in range(3)]
+    ops = dash.as_("operator")
+    confirm = ops.post("/jobs/bulk", {"do": "cancel:filter", "state": "queued"})
+    assert re.search(r"<strong>3</strong> jobs match the filter", confirm.text)
+    assert "the newest <strong>2</strong> of them now" in confirm.text
+    assert "Yes, cancel the newest 2<" in confirm.text
+    done = ops.post(
+        "/jobs/bulk",
+        {"do": "cancel:filter", "state": "queued", "confirm": "1"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    states = [dash.hh.get_job(i).state for i in queued]
+    assert states == [JobState.QUEUED, JobState.CANCELLED, JobState.CANCELLED]  # the newest 2
+    assert "1 more match: run it again" in ops.get("/jobs?state=queued").text
+
+
 def test_bulk_cancel_then_delete_of_the_selection(dash: Dash) -> None:
     ids = [dash.hh.enqueue("add", {"a": i, "b": 0}) for i in range(4)]
     chosen, left = ids[:3], ids[3]

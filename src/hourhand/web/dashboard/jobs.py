@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 from hourhand.errors import InvalidInput, JobNotFound, JobStateError
 from hourhand.jobs import FINAL_STATES, Job, JobState
 from hourhand.ops import Actor, BulkResult, JobQuery, JobTypeInfo, Role
-from hourhand.ops.jobs import CANCELLABLE, RETRYABLE
+from hourhand.ops.jobs import CANCELLABLE, MAX_BULK, RETRYABLE
 from hourhand.web.dashboard import job_forms
 from hourhand.web.dashboard.app import App, redirect, render
 from hourhand.web.dashboard.session import Viewer
@@ -228,7 +228,7 @@ def _bulk_filter(
     confirmed: bool,
 ) -> Response:
     call = _bulk_call(app, action)
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"limit": MAX_BULK}  # what the confirm page says one run does
     if action == "retry":
         options["rate"] = _rate(form)
     if not confirmed:
@@ -265,6 +265,7 @@ def _confirm_page(
         "scope": scope,
         "count_text": result.matched_text if result is not None else f"{count:,}",
         "count": count,
+        "batch": MAX_BULK if scope == "filter" and count > MAX_BULK else None,
         "rows": rows(sample[:10]),
         "ids": [str(i) for i in ids or []],
         "filters": filters,
