@@ -11,10 +11,12 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiosmtplib
 import httpx2
@@ -33,6 +35,23 @@ __all__ = ["DeliveryFailed", "Notification", "send_email", "send_log", "send_web
 
 SIGNATURE_HEADER = "X-Hourhand-Signature"  # sha256=<hex HMAC of the body>
 BODY_EXCERPT = 200  # characters of a refusing server's answer kept in the error
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL cut to its scheme, host and port: a webhook's path, query
+    and user:password may hold its secret."""
+
+    def origin(found: re.Match[str]) -> str:
+        try:
+            parts = urlsplit(found.group(0))
+            host = parts.hostname or "?"
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:  # not a URL after all (a bad port): keep nothing of it
+            return "<a URL>"
+        return f"{parts.scheme}://{host}{port}/..."
+
+    return _URL.sub(origin, text)
 COLOURS = {"critical": "D32F2F", "warning": "F9A825", "info": "1976D2", "resolved": "2E7D32"}
 LOG_LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -103,9 +122,10 @@ def send_webhook(channel: WebhookChannel, note: Notification, *, name: str = "we
     try:
         response = httpx2.post(channel.url, content=body, headers=headers, timeout=channel.timeout)
     except httpx2.HTTPError as exc:
-        raise DeliveryFailed(f"channel {name}: {type(exc).__name__}: {exc}") from None
+        why = redact_urls(str(exc).replace(channel.url, "<the channel's URL>"))
+        raise DeliveryFailed(f"channel {name}: {type(exc).__name__}: {why}") from None
     if not 200 <= response.status_code < 300:
-        excerpt = response.text[:BODY_EXCERPT]
+        excerpt = redact_urls(response.text[:BODY_EXCERPT])
         raise DeliveryFailed(f"channel {name}: HTTP {response.status_code}: {excerpt}")
     return response.status_code
 

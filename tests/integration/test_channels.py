@@ -19,6 +19,7 @@ from hourhand.channels import (
     Notification,
     send_email,
     send_log,
+    redact_urls,
     send_webhook,
 )
 from tests.acceptance.test_cli import hourhand
@@ -63,6 +64,21 @@ def test_a_refusing_or_absent_webhook_is_a_failed_delivery(receiver: Receiver) -
     gone = WebhookChannel(kind="webhook", url=f"http://127.0.0.1:{free_port()}/", timeout=2)
     with pytest.raises(DeliveryFailed, match="ConnectError"):
         send_webhook(gone, NOTE)
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("refused https://hooks.example/T0/B0/tok-1 now", "refused https://hooks.example/... now"),
+        ("at http://h.example:8080?token=tok-1", "at http://h.example:8080/..."),
+        ("via https://user:tok-1@h.example/p", "via https://h.example/..."),
+        ("bad http://h.example:port/tok-1", "bad <a URL>"),
+    ],
+)
+def test_a_delivery_error_keeps_no_part_of_a_url_that_may_hold_a_secret(
+    text: str, kept: str
+) -> None:
+    assert redact_urls(text) == kept
 
 
 def test_an_email_reaches_the_smtp_server(smtp: tuple[SmtpSettings, Mailbox]) -> None:
