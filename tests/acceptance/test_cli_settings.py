@@ -99,3 +99,20 @@ def test_every_command_uses_the_database_the_config_file_names(tmp_path: Path) -
     assert info["database"]["path"] == str(tmp_path / "from-config.db")
     override = hourhand("info", "--json", cwd=tmp_path, HOURHAND_DATABASE="sqlite:///env.db")
     assert json.loads(override.stdout)["database"]["from"] == "HOURHAND_DATABASE"
+
+
+def test_a_command_that_may_create_the_database_does_after_an_earlier_read(
+    tmp_path: Path,
+) -> None:
+    """(``hourhand web --config FILE`` on a new database read the file through a reading
+    app first, and then refused: "no database".)"""
+    from hourhand.cli.main import Settings
+
+    settings = Settings(None, f"sqlite:///{tmp_path}/fresh.db")
+    try:
+        settings.app()  # a part that only reads asks first
+        app = settings.app(create=True)  # then the command's own part, which may create
+        assert app.store.schema_version() is not None
+        assert (tmp_path / "fresh.db").exists()
+    finally:
+        settings.close()

@@ -82,6 +82,8 @@ class Settings:
             else:  # a database named by the config file (hourhand.toml)
                 self._app.use_config_databases(config_path(self.config))
             self._app.create = create
+        elif create:  # a later call that may create (before the store is opened) wins
+            self._app.create = True
         return self._app
 
     def database_origin(self) -> str:

@@ -4,6 +4,7 @@ process list and the shell's history would show)."""
 
 from __future__ import annotations
 
+import getpass
 import sys
 
 import click
@@ -84,8 +85,8 @@ def _read_password() -> str:
     """The first line of standard input, without its line end."""
     if sys.stdin is None or sys.stdin.closed:
         raise click.UsageError("--password-stdin: standard input is closed")
-    if sys.stdin.isatty():
-        click.echo("password: ", nl=False, err=True)
+    if sys.stdin.isatty():  # typed at a terminal: not echoed
+        return getpass.getpass("password: ")
     raw = sys.stdin.readline(MAX_PASSWORD + 2)
     return raw.rstrip("\r\n")
 

@@ -72,8 +72,9 @@ def web_server(app: Hourhand, host: str, port: int, metrics_public: bool) -> Any
 def web(settings: Settings, host: str, port: int, metrics_public: bool, config: str | None) -> None:
     """Serve the REST API (docs/api.md) until SIGTERM or Ctrl-C."""
     settings.config = config
+    app = settings.app(create=True)  # the dashboard's first user may need a new database
     load_config(settings, config, schedules=False)  # custom kinds are job types
-    server = web_server(settings.app(create=True), host, port, metrics_public)
+    server = web_server(app, host, port, metrics_public)
     registered(settings.app(), server.run)()
 
 
