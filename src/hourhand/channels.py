@@ -52,6 +52,8 @@ def redact_urls(text: str) -> str:
         return f"{parts.scheme}://{host}{port}/..."
 
     return _URL.sub(origin, text)
+
+
 COLOURS = {"critical": "D32F2F", "warning": "F9A825", "info": "1976D2", "resolved": "2E7D32"}
 LOG_LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 

@@ -17,9 +17,9 @@ from hourhand.channels import (
     SIGNATURE_HEADER,
     DeliveryFailed,
     Notification,
+    redact_urls,
     send_email,
     send_log,
-    redact_urls,
     send_webhook,
 )
 from tests.acceptance.test_cli import hourhand

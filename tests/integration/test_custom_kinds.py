@@ -248,6 +248,12 @@ def test_custom_kinds_are_listed_with_a_json_schema_of_their_parameters(
     assert listed["refresh-tenant"]["schema"] == schema
     assert listed["welcome"]["schema"]["required"] == ["email", "name"]
     assert listed["hourhand.http"]["admin_only"] is True
+    # an organisation's key sees its kinds, not hourhand's own (never an organisation's)
+    _, org_key = lite.ops.keys.create(Actor.app("tests"), "org reader", "viewer", "org_a")
+    with TestClient(lite.asgi_app()) as client:
+        org_answer = client.get("/v1/job-types", headers={"Authorization": f"Bearer {org_key}"})
+    org_names = {t["name"] for t in org_answer.json()}
+    assert "refresh-tenant" in org_names and not any(n.startswith("hourhand.") for n in org_names)
     # and so does the CLI, reading the config file without the app's code
     shown = hourhand("--database", lite.database_url, "jobs", "types", "--config", str(config))
     assert shown.returncode == 0, shown.stderr

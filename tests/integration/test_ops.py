@@ -507,3 +507,15 @@ def test_channels_are_listed_without_secrets_or_webhook_paths(
     assert "tok-42" not in text and "secret-1" not in text and "pw-1" not in text
     assert [c.name for c in app.ops.alerts.channels(ORG_A)] == ["hook"]  # open to org_a
     assert app.ops.alerts.channels(ORG_B) == []
+
+
+def test_where_an_audited_request_came_from_is_shown_to_admins_only(app: Hourhand) -> None:
+    from_somewhere = Actor("key", "a-operator", Role.OPERATOR, org_id="org_a", address="10.1.2.3")
+    made = app.ops.schedules.create(from_somewhere, "nightly", "echo", "0 3 * * *")
+    org_admin = Actor("key", "a-admin", Role.ADMIN, org_id="org_a")
+    org_viewer = Actor("key", "a-viewer", Role.VIEWER, org_id="org_a")
+    [seen_by_admin] = app.ops.audit.list(org_admin, "schedule", made.id)
+    [seen_by_viewer] = app.ops.audit.list(org_viewer, "schedule", made.id)
+    assert seen_by_admin.address == "10.1.2.3"
+    assert seen_by_viewer.address is None
+    assert seen_by_viewer.action == "schedule.create" and seen_by_viewer.actor == "a-operator"

@@ -76,6 +76,18 @@ def test_every_page_redirects_to_sign_in_without_a_session(dash: Dash) -> None:
     assert client.get(f"{PREFIX}/fragments/overview").status_code == 303
 
 
+def test_a_viewer_is_refused_every_page_for_a_higher_role(dash: Dash) -> None:
+    client = dash.client("viewer")
+    refused = []
+    for page in PAGES:
+        if page.role == Role.VIEWER.value:
+            continue
+        path = page.fill(job_id=JOB_ID, schedule_id=SCHEDULE_ID, alert_id=ALERT_ID)
+        assert client.get(PREFIX + path).status_code == 403, path
+        refused.append(page.name)
+    assert len(refused) >= 4, refused  # run now, new schedule, edit schedule, audit...
+
+
 def test_sign_in_goes_on_to_next_only_inside_the_dashboard(dash: Dash) -> None:
     client = dash.anonymous()
     dash.user("viewer")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from hourhand import checks
@@ -84,14 +85,15 @@ class Audit:
     ) -> list[AuditEntry]:
         """Entries newest first, filtered; ``before_id`` pages on (entries older than it).
         An organisation's actor sees only its organisation's entries; ``org_id`` narrows a
-        cluster actor's listing to one organisation."""
+        cluster actor's listing to one organisation. Where a request came from (its
+        address) is for admins: others read the entries without it."""
         actor.require(Role.VIEWER, "reading the audit log")
         checks.integer("limit", limit, 1, MAX_LIMIT)
         if before_id is not None:
             checks.integer("before_id", before_id, 1, checks.MAX_ID)
         if not actor.sees(org_id) and org_id is not None:
             return []  # another organisation's entries: none to see
-        return self.app.store.records.list_audit(
+        entries = self.app.store.records.list_audit(
             org_id=actor.scope(org_id),
             target_kind=target_kind,
             target_id=None if target_id is None else str(target_id),
@@ -99,3 +101,6 @@ class Audit:
             limit=limit,
             before_id=before_id,
         )
+        if actor.can(Role.ADMIN):
+            return entries
+        return [replace(entry, address=None) for entry in entries]

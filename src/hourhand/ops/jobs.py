@@ -192,9 +192,10 @@ class JobOps:
         return sorted(found.values(), key=lambda j: j.id, reverse=True)[:limit]
 
     def types(self, actor: Actor) -> list[JobTypeInfo]:
-        """The registered job types with their options and parameters."""
-        del actor  # every role may read what types exist
-        return [_type_info(spec) for _, spec in sorted(self.app.registry.items())]
+        """The registered job types with their options and parameters; an organisation's
+        actor does not see hourhand's own kinds (admin-only, never an organisation's)."""
+        infos = [_type_info(spec) for _, spec in sorted(self.app.registry.items())]
+        return [t for t in infos if actor.org_id is None or not t.admin_only]
 
     # -- actions --------------------------------------------------------------------------
     def enqueue(

@@ -180,6 +180,7 @@ def _preview_context(app: Hourhand, expr: str, tz: str) -> dict[str, Any]:
 
 @router.get("/schedules/{schedule_id}/edit", response_class=HTMLResponse)
 def edit_page(request: Request, app: App, viewer: Viewer, schedule_id: int) -> HTMLResponse:
+    viewer.require(Role.OPERATOR, "editing a schedule")
     schedule = app.ops.schedules.get(viewer, schedule_id)
     return _edit_form(request, app, viewer, schedule, forms.definition_texts(schedule))
 
