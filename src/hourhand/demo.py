@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import time
 import zlib
 
@@ -83,15 +84,18 @@ def ensure_demo_schedules(hh: Hourhand) -> None:
 
 
 DEMO_USER = "demo"
-DEMO_PASSWORD = "demo-password"  # noqa: S105  (a demo on a laptop: printed on purpose)
 
 
 def ensure_demo_user(hh: Hourhand) -> tuple[str, str]:
-    """A dashboard admin for the demo (made once): its name and password."""
+    """A dashboard admin for the demo with a new random password each time the demo
+    starts (printed, never stored in clear): its name and password."""
     actor = Actor.app("demo")
-    if not any(u.name == DEMO_USER for u in hh.ops.users.list(actor)):
-        hh.ops.users.create(actor, DEMO_USER, "admin", DEMO_PASSWORD)
-    return DEMO_USER, DEMO_PASSWORD
+    password = secrets.token_urlsafe(12)
+    if any(u.name == DEMO_USER and u.org_id is None for u in hh.ops.users.list(actor)):
+        hh.ops.users.set_password(actor, DEMO_USER, password)
+    else:
+        hh.ops.users.create(actor, DEMO_USER, "admin", password)
+    return DEMO_USER, password
 
 
 def enqueue_demo_jobs(hh: Hourhand) -> list[int]:

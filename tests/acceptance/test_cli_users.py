@@ -11,17 +11,20 @@ import pytest
 
 from hourhand import Hourhand
 from hourhand.errors import NotAuthenticated
+from hourhand.ops import Actor
 from tests.acceptance.test_cli import hourhand
 from tests.conftest import subprocess_env
 
 PASSWORD = "correct horse battery"
 
 
-def users_create(db: str, *args: str, password: str) -> subprocess.CompletedProcess[str]:
+def users_create(
+    db: str, *args: str, password: str, command: str = "create"
+) -> subprocess.CompletedProcess[str]:
     environ = subprocess_env(COLUMNS="200")
     environ.pop("HOURHAND_DATABASE", None)
     return subprocess.run(
-        [sys.executable, "-m", "hourhand", "--database", db, "users", "create", *args],
+        [sys.executable, "-m", "hourhand", "--database", db, "users", command, *args],
         input=password + "\n",
         capture_output=True,
         text=True,
@@ -91,3 +94,27 @@ def test_users_create_refuses_what_it_must(db: str) -> None:
     assert bad_role.returncode != 0
     unknown = hourhand("--database", db, "users", "disable", "nobody")
     assert unknown.returncode != 0 and "no user 'nobody'" in unknown.stderr
+
+
+def test_users_password_sets_a_new_one_and_the_old_one_stops(db: str) -> None:
+    assert (
+        users_create(db, "ana", "--role", "admin", "--password-stdin", password=PASSWORD).returncode
+        == 0
+    )
+    new = "a new and longer password"
+    changed = users_create(db, "ana", "--password-stdin", password=new, command="password")
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stdout.strip() == "user 'ana': new password set"
+    app = Hourhand(db)
+    try:
+        assert app.ops.users.authenticate("ana", None, new).name == "ana"
+        with pytest.raises(NotAuthenticated):
+            app.ops.users.authenticate("ana", None, PASSWORD)
+        [entry] = app.ops.audit.list(Actor.cli(), action="user.password")
+        assert entry.details == {"name": "ana"} and new not in repr(entry)
+    finally:
+        app.close()
+    short = users_create(db, "ana", "--password-stdin", password="short", command="password")
+    assert short.returncode != 0 and "8 to 1024 characters" in short.stderr
+    nobody = users_create(db, "bo", "--password-stdin", password=new, command="password")
+    assert nobody.returncode != 0 and "no user 'bo'" in nobody.stderr

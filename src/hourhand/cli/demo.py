@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import shutil
+import socket
 import threading
 import time
 
@@ -107,6 +109,13 @@ def demo(settings: Settings, serving: bool, host: str, port: int, rounds: int) -
         hh.close()
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
+    except (OSError, ValueError):  # a name that does not resolve: not known to be local
+        return False
+
+
 def serve_demo(hh: Hourhand, host: str, port: int) -> None:
     """The demo app's worker, scheduler, dashboard and API in this process, and a thread
     that enqueues a batch of demo jobs every few seconds so the charts move."""
@@ -130,6 +139,11 @@ def serve_demo(hh: Hourhand, host: str, port: int) -> None:
         web_part(hh, host, port),
     ]
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    if not _loopback(shown):
+        console.print(
+            f"[bold red]warning:[/] the demo listens on {host}: anyone who reaches it can sign "
+            "in as its admin with the password printed below"
+        )
     console.print(
         f"[bold]hourhand demo[/] on {hh.database_url}\n"
         f"  dashboard: [bold]http://{shown}:{port}/dashboard[/]  "

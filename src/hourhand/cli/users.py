@@ -13,7 +13,7 @@ from hourhand.cli.main import Settings, cli
 from hourhand.cli.output import Cell, Column, echo_json, line, print_table, when
 from hourhand.humanize import plural
 from hourhand.ops.actor import ROLES, Actor
-from hourhand.ops.users import MAX_PASSWORD, UserOps
+from hourhand.ops.users import MAX_PASSWORD
 from hourhand.store import User
 
 pass_settings = click.make_pass_decorator(Settings)
@@ -21,7 +21,7 @@ pass_settings = click.make_pass_decorator(Settings)
 
 @cli.group()
 def users() -> None:
-    """Create, list and disable dashboard users."""
+    """Create, list and disable dashboard users, and set their passwords."""
 
 
 @users.command("create")
@@ -50,7 +50,7 @@ def create(
     if not password_stdin:
         raise click.UsageError("give the password on standard input with --password-stdin")
     password = _read_password()
-    made = UserOps(settings.app(create=True)).create(Actor.cli(), name, role, password, org_id)
+    made = settings.app(create=True).ops.users.create(Actor.cli(), name, role, password, org_id)
     if as_json:
         echo_json(made.to_dict())
         return
@@ -64,7 +64,7 @@ def create(
 @pass_settings
 def list_users(settings: Settings, org_id: str | None, as_json: bool) -> None:
     """Every user, disabled ones too (never their password hashes)."""
-    found = UserOps(settings.app()).list(Actor.cli(), org_id)
+    found = settings.app().ops.users.list(Actor.cli(), org_id)
     if as_json:
         echo_json([u.to_dict() for u in found])
         return
@@ -77,8 +77,29 @@ def list_users(settings: Settings, org_id: str | None, as_json: bool) -> None:
 @pass_settings
 def disable(settings: Settings, name: str, org_id: str | None) -> None:
     """Disable user NAME: it cannot sign in, and its sessions stop at once."""
-    user = UserOps(settings.app()).disable(Actor.cli(), name, org_id)
+    user = settings.app().ops.users.disable(Actor.cli(), name, org_id)
     line(f"user {user.name!r} disabled at {when(user.disabled_at)} UTC")
+
+
+@users.command("password")
+@click.argument("name")
+@click.option("--org", "org_id", help="The user's organisation (none: a cluster user).")
+@click.option(
+    "--password-stdin",
+    "password_stdin",
+    is_flag=True,
+    required=True,
+    help="Read the new password from standard input (its first line).",
+)
+@pass_settings
+def password(settings: Settings, name: str, org_id: str | None, password_stdin: bool) -> None:
+    """Give user NAME a new password (sessions signed in before last until they expire:
+    disable the user to end them at once)."""
+    if not password_stdin:
+        raise click.UsageError("give the password on standard input with --password-stdin")
+    new = _read_password()
+    user = settings.app().ops.users.set_password(Actor.cli(), name, new, org_id)
+    line(f"user {user.name!r}: new password set")
 
 
 def _read_password() -> str:

@@ -63,7 +63,8 @@ def check_password(password: str) -> str:
 
 
 class UserOps:
-    """``hh.ops.users``: create, list and disable users (admins); sign in."""
+    """``hh.ops.users``: create, list, disable users and set their passwords (admins);
+    sign in."""
 
     def __init__(self, app: Hourhand) -> None:
         self.app = app
@@ -120,16 +121,8 @@ class UserOps:
         """Disable a user at once: it cannot sign in, and its sessions stop at their next
         request. Another organisation's user is not found."""
         actor.require(Role.ADMIN, "disabling users")
-        if actor.org_id is not None:
-            if org_id is not None and org_id != actor.org_id:
-                raise NotFound(f"no user {name!r}")
-            org_id = actor.org_id
+        user = self._find(actor, name, org_id)
         records = self.app.store.records
-        found = records.find_user(name, org_id)
-        if found is None:
-            where = f" in organisation {org_id!r}" if org_id is not None else ""
-            raise NotFound(f"no user {name!r}{where}")
-        user = found[0]
         if user.disabled:
             return user
         disabled = records.disable_user(user.id)
@@ -139,6 +132,35 @@ class UserOps:
             actor, "user.disable", "user", user.id, org_id=user.org_id, details={"name": name}
         )
         return disabled
+
+    def set_password(
+        self, actor: Actor, name: str, password: str, org_id: str | None = None
+    ) -> User:
+        """Give a user a new password (an admin, of the user's organisation or the
+        cluster). Sessions signed in before keep going until they expire: disable the user
+        to end them at once."""
+        actor.require(Role.ADMIN, "setting passwords")
+        user = self._find(actor, name, org_id)
+        check_password(password)
+        changed = self.app.store.records.set_user_password(user.id, hash_password(password))
+        if changed is None:  # deleted meanwhile (nothing deletes users yet)
+            raise NotFound(f"no user {name!r}")
+        self.audit.record(
+            actor, "user.password", "user", user.id, org_id=user.org_id, details={"name": name}
+        )
+        return changed
+
+    def _find(self, actor: Actor, name: str, org_id: str | None) -> User:
+        """The user ``name`` of ``org_id`` as ``actor`` may see it (NotFound otherwise)."""
+        if actor.org_id is not None:
+            if org_id is not None and org_id != actor.org_id:
+                raise NotFound(f"no user {name!r}")
+            org_id = actor.org_id
+        found = self.app.store.records.find_user(name, org_id)
+        if found is None:
+            where = f" in organisation {org_id!r}" if org_id is not None else ""
+            raise NotFound(f"no user {name!r}{where}")
+        return found[0]
 
     def authenticate(
         self, name: str, org_id: str | None, password: str, address: str | None = None

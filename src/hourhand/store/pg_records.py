@@ -180,6 +180,10 @@ class PgRecords(Records):
         rows = self._all("disable_user", {"id": user_id})
         return decode_user(rows[0], _utc) if rows else None
 
+    def set_user_password(self, user_id: int, password_hash: str) -> User | None:
+        rows = self._all("set_user_password", {"id": user_id, "password_hash": password_hash})
+        return decode_user(rows[0], _utc) if rows else None
+
     def user_signed_in(self, user_id: int, password_hash: str | None = None) -> None:
         self._all("user_signed_in", {"id": user_id, "password_hash": password_hash})
 

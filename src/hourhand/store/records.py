@@ -284,6 +284,10 @@ class Records(ABC):
         """Disable a user (keeping a first disabling time); None if there is none."""
 
     @abstractmethod
+    def set_user_password(self, user_id: int, password_hash: str) -> User | None:
+        """Replace the user's password hash; None if there is no such user."""
+
+    @abstractmethod
     def user_signed_in(self, user_id: int, password_hash: str | None = None) -> None:
         """Set the user's last sign-in to now, and its hash to ``password_hash`` if given
         (a rehash after the hashing parameters changed)."""

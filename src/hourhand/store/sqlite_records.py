@@ -176,6 +176,10 @@ class SQLiteRecords(Records):
         rows = self._write("disable_user", {"id": user_id})
         return decode_user(rows[0], epoch_to_datetime) if rows else None
 
+    def set_user_password(self, user_id: int, password_hash: str) -> User | None:
+        rows = self._write("set_user_password", {"id": user_id, "password_hash": password_hash})
+        return decode_user(rows[0], epoch_to_datetime) if rows else None
+
     def user_signed_in(self, user_id: int, password_hash: str | None = None) -> None:
         self._write("user_signed_in", {"id": user_id, "password_hash": password_hash})
 

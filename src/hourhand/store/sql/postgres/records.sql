@@ -98,6 +98,12 @@ UPDATE hourhand_users SET disabled_at = coalesce(disabled_at, now())
 WHERE id = %(id)s
 RETURNING *
 
+-- name: set_user_password
+-- A new password (its hash), set by an admin.
+UPDATE hourhand_users SET password_hash = %(password_hash)s
+WHERE id = %(id)s
+RETURNING *
+
 -- name: user_signed_in
 -- Record a sign-in; a new hash replaces the old one when the hashing parameters changed.
 UPDATE hourhand_users
