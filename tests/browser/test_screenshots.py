@@ -1,6 +1,7 @@
 """Screenshots of every page of ``PAGES`` at a desktop's width (1280x800) and a phone's
 (375x812), signed in as an admin over a small, lifelike data set on SQLite. At the phone's
-width no page may scroll sideways (wide tables scroll inside their own box).
+width no page may scroll sideways (wide tables scroll inside their own box), nor at the
+narrowest (360 px) and widest (1920 px) widths the dashboard is made for.
 
 The pictures go to a temporary folder; with ``HOURHAND_UPDATE_SCREENSHOTS=1`` they replace
 those of docs/screenshots/ (committed, shown in docs/dashboard-screenshots.md), so that a
@@ -108,3 +109,22 @@ def test_every_page_at_desktop_and_phone_widths(
     dark.page.emulate_media(color_scheme="dark")
     dark.goto("/")
     dark.page.screenshot(path=out / "overview-dark-desktop.png")
+
+
+@pytest.mark.parametrize("width", [360, 1920])
+def test_no_page_scrolls_sideways_at_the_narrowest_and_widest_widths(
+    live: Live, tab: Callable[..., Tab], width: int
+) -> None:
+    seeded: seed.Seeded = live.seeded
+    ids = {
+        "job_id": seeded.jobs["failed"],
+        "schedule_id": seeded.schedules["nightly"],
+        "alert_id": seeded.alerts["backlog"],
+    }
+    t = tab("admin", viewport={"width": width, "height": 800})
+    for page in PAGES:
+        path = page.fill(**ids)
+        t.goto(path)
+        wide = t.page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= width, f"{path} at {width} px: {wide} px wide"
+    t.guard.assert_clean(f"{width} px")
