@@ -6,7 +6,8 @@ tables: on an SQLite file by default, on PostgreSQL when ``HOURHAND_DATABASE`` (
 
 - SQL is written with ``?`` placeholders; on PostgreSQL they become ``%s``.
 - A schema may say ``{id}`` for an auto-numbered primary key column type, ``{json}`` for a
-  JSON document column and ``{bytes}`` for a binary column.
+  JSON document column (written as ``json.dumps`` text, read with ``from_json``) and
+  ``{bytes}`` for a binary column.
 - Times are stored as ISO 8601 text in UTC (``iso(now())``) on both, so queries compare
   strings and never depend on a dialect's date functions.
 
@@ -15,6 +16,7 @@ It is deliberately small: an example's job code reads like the seed document's o
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -47,6 +49,12 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def from_json(value: Any) -> Any:
+    """A ``{json}`` column's value as Python: SQLite gives the text, PostgreSQL the
+    decoded document (None stays None)."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
 def sqlite_path(url: str) -> str:
     """The file of a ``sqlite:///path`` URL (query string dropped)."""
     return url.removeprefix("sqlite:///").split("?", 1)[0]
@@ -76,8 +84,8 @@ class Domain:
             finally:
                 conn.close()
         else:
-            with psycopg.connect(self.url, row_factory=dict_row) as conn, conn.transaction():
-                yield conn
+            with psycopg.connect(self.url, row_factory=dict_row) as pg, pg.transaction():
+                yield pg
 
     def sql(self, text: str) -> str:
         return text if self.dialect == "sqlite" else text.replace("?", "%s")
