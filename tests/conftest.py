@@ -21,6 +21,18 @@ REPO = Path(__file__).resolve().parent.parent
 pytest_plugins = ["tests.support.servers"]  # receiver (webhooks) and smtp (e-mail) fixtures
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Captured output as text that survives the trip from a pytest-xdist worker (which
+    sends UTF-8): tests of bad input log lone surrogates on purpose."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    report.sections = [
+        (title, text.encode("utf-8", "backslashreplace").decode("utf-8"))
+        for title, text in report.sections
+    ]
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     server = PgServer().start()
