@@ -268,6 +268,7 @@ class Hourhand(AppSettings):
         concurrency: int | None = None,
         priority: int = DEFAULT_PRIORITY,
         rate_limit: RateLimit | tuple[int, float] | str | None = None,
+        admin_only: bool = False,
     ) -> Callable[[Handler[P, R]], JobHandle[P, R]]:
         """Register the decorated function (sync or async) as a job type; returns its
         :class:`~hourhand.handles.JobHandle` (``.enqueue(...)``; calling it calls the function).
@@ -275,7 +276,9 @@ class Hourhand(AppSettings):
         Its first parameter is the :class:`JobContext`; the job's args are passed as keyword
         arguments, checked at enqueue against the parameters' type hints. ``concurrency``
         caps how many run at once across all workers; ``rate_limit`` how many start in any
-        period across all workers: ``(100, 60)``, ``RateLimit(100, per=60)`` or ``"100/m"``."""
+        period across all workers: ``(100, 60)``, ``RateLimit(100, per=60)`` or ``"100/m"``.
+        ``admin_only``: a system job; through the CLI, API and dashboard only cluster admins
+        enqueue or schedule it (an organisation's key gets 403); code enqueues it freely."""
 
         def register(fn: Handler[P, R]) -> JobHandle[P, R]:
             if isinstance(fn, JobHandle):  # stacked decorators: register the function
@@ -293,6 +296,7 @@ class Hourhand(AppSettings):
                 concurrency=concurrency,
                 priority=check_priority(priority),
                 rate_limit=rate,
+                admin_only=admin_only,
             )
             if spec.name in self.registry:
                 raise InvalidInput(f"job type {spec.name!r} is already registered")
@@ -342,10 +346,11 @@ class Hourhand(AppSettings):
         retry: Retry = DEFAULT_RETRY,
         timeout: float | None = None,
         priority: int = DEFAULT_PRIORITY,
+        admin_only: bool = False,
     ) -> Callable[[Handler[P, R]], JobHandle[P, R]]:
         """Register the decorated function as a job type that runs on a cron schedule
         (``expr`` in zone ``tz``); the job type and the schedule share ``name``. Returns the
-        job type's handle."""
+        job type's handle. ``admin_only`` as for :meth:`job`."""
 
         def register(fn: Handler[P, R]) -> JobHandle[P, R]:
             job_name = name or fn.__name__
@@ -370,6 +375,7 @@ class Hourhand(AppSettings):
                 retry=retry,
                 timeout=timeout,
                 priority=priority,
+                admin_only=admin_only,
             )(fn)
             self.registry[job_name].check_args(spec.args)
             self.code_schedules[job_name] = spec

@@ -401,12 +401,17 @@ class JobOps:
 def may_use_type(actor: Actor, spec: JobSpec, action: str) -> None:
     """Forbidden unless the actor may enqueue or schedule jobs of this type: the built-in
     kinds reach any URL, database or address, so only cluster admins use them here (custom
-    kinds, presets of them, are how others get a safe part of what they do)."""
+    kinds, presets of them, are how others get a safe part of what they do); so do an
+    app's system jobs (``hh.job(..., admin_only=True)``)."""
     if spec.admin_only and (not actor.can(Role.ADMIN) or actor.org_id is not None):
+        hint = (
+            "; custom kinds ([kinds.NAME] in hourhand.toml) are how others run presets of it"
+            if spec.name.startswith("hourhand.")
+            else ": it is one of the app's system jobs"
+        )
         raise Forbidden(
             f"{action} {spec.name} jobs needs a cluster admin (the admin role, outside any "
-            "organisation); custom kinds ([kinds.NAME] in hourhand.toml) are how others run "
-            "presets of it"
+            f"organisation){hint}"
         )
 
 

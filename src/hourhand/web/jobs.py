@@ -1,5 +1,6 @@
 """/v1/jobs and /v1/orgs/{org}/jobs: list, search, enqueue (optionally waiting for the
-result), show, retry, cancel, delete, and bulk retry/cancel over a filter."""
+result), show, retry, cancel, delete, and bulk retry/cancel over a filter; an
+organisation's list, enqueue, show and cancel under /v1/orgs/{org}/jobs."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hourhand.errors import NotFound
 from hourhand.jobs import Job, JobState
-from hourhand.ops import Actor, JobQuery
+from hourhand.ops import Actor, JobDetail, JobQuery
 from hourhand.ops.jobs import DEFAULT_PAGE, MAX_PAGE
 from hourhand.web.auth import App, Caller
 from hourhand.web.models import (
@@ -167,12 +168,15 @@ def bulk_cancel(app: App, actor: Caller, body: JobFilterIn) -> BulkOut:
     return BulkOut.of(result)
 
 
+def _detail(detail: JobDetail) -> JobDetailOut:
+    base = JobOut.of(detail.job).model_dump()
+    return JobDetailOut(**base, attempts=[AttemptOut.of(a) for a in detail.attempts])
+
+
 @router.get("/v1/jobs/{job_id}", response_model=JobDetailOut)
 def get_job(app: App, actor: Caller, job_id: int) -> JobDetailOut:
     """A job with its attempts (oldest first)."""
-    detail = app.ops.jobs.get(actor, job_id)
-    base = JobOut.of(detail.job).model_dump()
-    return JobDetailOut(**base, attempts=[AttemptOut.of(a) for a in detail.attempts])
+    return _detail(app.ops.jobs.get(actor, job_id))
 
 
 @router.post("/v1/jobs/{job_id}/retry", response_model=JobOut)
@@ -208,6 +212,12 @@ def _org(actor: Actor, org: str) -> str:
     return org
 
 
+def _within(actor: Actor, org: str) -> Actor:
+    """The caller confined to the organisation in the path: its jobs only, another's ids
+    (and jobs outside any organisation) not found, whatever the key's own scope."""
+    return replace(actor, org_id=_org(actor, org))
+
+
 @router.get("/v1/orgs/{org}/jobs", response_model=JobPageOut)
 def list_org_jobs(app: App, actor: Caller, org: str, filters: JobFilters) -> JobPageOut:
     """One organisation's jobs (the `org` filter is the path's)."""
@@ -223,3 +233,15 @@ async def enqueue_org_job(
     app: App, actor: Caller, org: str, body: OrgEnqueueIn, wait: Wait = 0
 ) -> Any:
     return await _enqueue(app, actor, body, _org(actor, org), wait)
+
+
+@router.get("/v1/orgs/{org}/jobs/{job_id}", response_model=JobDetailOut)
+def get_org_job(app: App, actor: Caller, org: str, job_id: int) -> JobDetailOut:
+    """One of the organisation's jobs, with its attempts (oldest first)."""
+    return _detail(app.ops.jobs.get(_within(actor, org), job_id))
+
+
+@router.post("/v1/orgs/{org}/jobs/{job_id}/cancel", response_model=JobOut)
+def cancel_org_job(app: App, actor: Caller, org: str, job_id: int) -> JobOut:
+    """Cancel one of the organisation's jobs (a running one: ask its worker to stop it)."""
+    return JobOut.of(app.ops.jobs.cancel(_within(actor, org), job_id))

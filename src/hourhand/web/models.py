@@ -282,6 +282,7 @@ class ScheduleIn(ScheduleChanges):
     job: str = Field(min_length=1, max_length=200)
     cron: str = Field(min_length=1, examples=["0 8 * * MON"])
     org: str | None = None
+    created_by: str | None = None  # the user its runs are made for (their created_by)
 
 
 FireStatus = Literal[FIRE_STATUSES]  # type: ignore[valid-type]
