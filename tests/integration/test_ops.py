@@ -519,3 +519,20 @@ def test_where_an_audited_request_came_from_is_shown_to_admins_only(app: Hourhan
     assert seen_by_admin.address == "10.1.2.3"
     assert seen_by_viewer.address is None
     assert seen_by_viewer.action == "schedule.create" and seen_by_viewer.actor == "a-operator"
+
+
+def test_operators_trigger_enable_and_disable_cluster_schedules_admins_change_them(
+    app: Hourhand,
+) -> None:
+    made = app.ops.schedules.create(ADMIN, "nightly", "echo", "0 3 * * *")
+    assert made.org_id is None
+    assert app.ops.schedules.disable(OPERATOR, made.id).enabled is False
+    assert app.ops.schedules.update(OPERATOR, made.id, enabled=True).enabled is True
+    assert app.ops.schedules.trigger(OPERATOR, made.id).schedule_id == made.id
+    with pytest.raises(Forbidden):
+        app.ops.schedules.update(OPERATOR, made.id, cron="0 4 * * *")
+    with pytest.raises(Forbidden):
+        app.ops.schedules.delete(OPERATOR, made.id)
+    with pytest.raises(Forbidden):
+        app.ops.schedules.trigger(VIEWER, made.id)
+    assert app.ops.schedules.update(ADMIN, made.id, cron="0 4 * * *").cron == "0 4 * * *"

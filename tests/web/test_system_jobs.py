@@ -34,7 +34,10 @@ def test_only_cluster_admins_enqueue_or_schedule_a_system_job(api: Api) -> None:
     assert (r.status_code, r.json()["org_id"]) == (201, None)
     assert api.call("post", "/v1/schedules", "admin", json=schedule).status_code == 201
     assert api.hh.enqueue("storage:sweep", {"batch": 3}) > 0  # the app's own code may
-    types = {t["name"]: t for t in api.call("get", "/v1/job-types", "org_a").json()}
+    types = {t["name"]: t for t in api.call("get", "/v1/job-types", "admin").json()}
     assert types["storage:sweep"]["admin_only"] is True
     assert types["storage:hourly"]["admin_only"] is True
     assert types["add"]["admin_only"] is False
+    # an organisation's key does not see the system jobs at all
+    seen = {t["name"] for t in api.call("get", "/v1/job-types", "org_a").json()}
+    assert "add" in seen and not seen & {"storage:sweep", "storage:hourly"}

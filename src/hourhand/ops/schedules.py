@@ -235,7 +235,8 @@ class ScheduleOps:
         return schedule
 
     def update(self, actor: Actor, schedule_id: int, **changes: Any) -> Schedule:
-        current = self._changeable(actor, schedule_id, "changing a schedule")
+        least = Role.OPERATOR if set(changes) <= {"enabled"} else Role.ADMIN
+        current = self._changeable(actor, schedule_id, "changing a schedule", least)
         check_cluster_job(actor, changes.get("job", current.job), current.org_id)
         if set(changes) - {"enabled"}:
             may_use_type(actor, self.app.spec(changes.get("job", current.job)), "scheduling")
@@ -259,7 +260,8 @@ class ScheduleOps:
         """The schedule as ``update`` with these changes would make it, changing nothing
         (a form's "review" step): the same permission and value checks, InvalidInput for
         a bad value."""
-        current = self._changeable(actor, schedule_id, "changing a schedule")
+        least = Role.OPERATOR if set(changes) <= {"enabled"} else Role.ADMIN
+        current = self._changeable(actor, schedule_id, "changing a schedule", least)
         check_cluster_job(actor, changes.get("job", current.job), current.org_id)
         if set(changes) - {"enabled"}:
             may_use_type(actor, self.app.spec(changes.get("job", current.job)), "scheduling")
@@ -289,14 +291,14 @@ class ScheduleOps:
 
     def reset(self, actor: Actor, schedule_id: int) -> Schedule:
         """Drop an operator's enable/disable of a code or config schedule."""
-        current = self._changeable(actor, schedule_id, "resetting a schedule")
+        current = self._changeable(actor, schedule_id, "resetting a schedule", Role.OPERATOR)
         after = self.app.schedules.reset(current.id)
         self.ops.record(actor, "schedule.reset", "schedule", current.id, current.org_id, None)
         return after
 
     def trigger(self, actor: Actor, schedule_id: int) -> Job:
         """Run the schedule's job now; returns the job."""
-        current = self._changeable(actor, schedule_id, "triggering a schedule")
+        current = self._changeable(actor, schedule_id, "triggering a schedule", Role.OPERATOR)
         job_id = self.app.schedules.trigger(current.id)
         self.ops.record(
             actor, "schedule.trigger", "schedule", current.id, current.org_id, {"job": job_id}
@@ -306,17 +308,23 @@ class ScheduleOps:
     # -- helpers --------------------------------------------------------------------------
     def _set_enabled(self, actor: Actor, schedule_id: int, enabled: bool) -> Schedule:
         verb = "enabling" if enabled else "disabling"
-        current = self._changeable(actor, schedule_id, f"{verb} a schedule")
+        current = self._changeable(actor, schedule_id, f"{verb} a schedule", Role.OPERATOR)
         after = (self.app.schedules.enable if enabled else self.app.schedules.disable)(current.id)
         action = "schedule.enable" if enabled else "schedule.disable"
         self.ops.record(actor, action, "schedule", current.id, current.org_id, None)
         return after
 
-    def _changeable(self, actor: Actor, schedule_id: int, action: str) -> Schedule:
+    def _changeable(
+        self, actor: Actor, schedule_id: int, action: str, least: Role = Role.ADMIN
+    ) -> Schedule:
+        """The schedule, if ``actor`` may act on it: an organisation's as an operator; one
+        outside any organisation (code, config, or a cluster user schedule) with the role
+        ``least`` (operators trigger, enable and disable them; admins change their
+        definition or delete them)."""
         actor.require(Role.OPERATOR, action)
         current = self.get(actor, schedule_id)
-        if current.org_id is None:  # code, config, or a user schedule outside any org
-            actor.require(Role.ADMIN, f"{action} outside any organisation")
+        if current.org_id is None:
+            actor.require(least, f"{action} outside any organisation")
         return current
 
     # last: inside the class, later annotations would take ``list`` for this method
