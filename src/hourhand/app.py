@@ -47,7 +47,13 @@ from hourhand.jobs import (
 from hourhand.ratelimits import RateLimit, RateUse
 from hourhand.retention import RETENTION, Pruner, manual_rule, retention_handler
 from hourhand.retry import DEFAULT_RETRY, Retry
-from hourhand.schedule_model import DEFAULT_MISFIRE, DEFAULT_OVERLAP, ScheduleSpec
+from hourhand.schedule_model import (
+    DEFAULT_CATCHUP_WINDOW,
+    DEFAULT_MISFIRE,
+    DEFAULT_MISFIRE_CAP,
+    DEFAULT_OVERLAP,
+    ScheduleSpec,
+)
 from hourhand.schedules import Schedules
 from hourhand.stats import Stats
 from hourhand.store import (
@@ -339,6 +345,8 @@ class Hourhand(AppSettings):
         args: Mapping[str, Any] | None = None,
         enabled: bool = True,
         misfire: str = DEFAULT_MISFIRE,
+        misfire_cap: int = DEFAULT_MISFIRE_CAP,
+        catchup_window: float = DEFAULT_CATCHUP_WINDOW,
         overlap: str = DEFAULT_OVERLAP,
         jitter: float = 0.0,
         queue: str = DEFAULT_QUEUE,
@@ -363,6 +371,8 @@ class Hourhand(AppSettings):
                 source="code",
                 enabled=enabled,
                 misfire=misfire,
+                misfire_cap=misfire_cap,
+                catchup_window=catchup_window,
                 overlap=overlap,
                 jitter=jitter,
             ).validated()  # a bad expression or zone fails at import, with its message

@@ -165,6 +165,25 @@ def test_jitter_delays_the_run_not_the_fire_time(app: Hourhand) -> None:
     assert T0 <= job.run_at <= T0 + timedelta(seconds=30)
 
 
+def test_a_code_schedule_takes_every_schedule_option(app: Hourhand) -> None:
+    @app.cron(
+        "0 * * * *",
+        name="catch-up",
+        misfire="all",
+        misfire_cap=5,
+        catchup_window=7200,
+        overlap="allow",
+        jitter=3,
+    )
+    def catch_up(ctx: JobContext) -> None:
+        return None
+
+    app.scheduler().sync()
+    [made] = app.schedules.list()
+    assert (made.misfire, made.misfire_cap, made.catchup_window) == ("all", 5, 7200)
+    assert (made.overlap, made.jitter) == ("allow", 3)
+
+
 def test_code_and_config_schedules_sync_and_user_ones_stay(
     app: Hourhand, tmp_path: Path, run_worker
 ) -> None:
