@@ -205,6 +205,22 @@ def test_migrate_reports_the_schema_version(tmp_path: Path) -> None:
     assert again.returncode == 0 and "up to date" in again.stdout
 
 
+def test_migrate_with_an_app_syncs_its_config_schedules(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/m.db"
+    (tmp_path / "hourhand.toml").write_text(
+        '[schedules.morning-greeting]\njob = "greet"\ncron = "0 8 * * *"\nname = "Ana"\n'
+    )
+    out = hourhand("--app", APP, "--database", url, "migrate", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    listed = hourhand("--database", url, "schedules", "list", "--json")
+    [schedule] = json.loads(listed.stdout)
+    assert (schedule["name"], schedule["source"], schedule["args"]) == (
+        "morning-greeting",
+        "config",
+        {"name": "Ana"},
+    )
+
+
 def test_demo_runs_its_jobs_to_the_end(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/demo.db"
     out = hourhand("--database", url, "--log-level", "WARNING", "demo", timeout=120)
