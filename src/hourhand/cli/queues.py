@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import click
-from rich.table import Table
 from rich.text import Text
 
 from hourhand.cli.main import Settings, cli
-from hourhand.cli.output import console, echo_json, when
+from hourhand.cli.output import Cell, Column, echo_json, plural, print_table, when
 from hourhand.store import QueueInfo
 
 pass_settings = click.make_pass_decorator(Settings)
@@ -27,7 +26,7 @@ def list_queues(settings: Settings, as_json: bool) -> None:
     if as_json:
         echo_json([q.to_dict() for q in found])
     else:
-        console.print(queues_table(found))
+        print_table(QUEUE_COLUMNS, [queue_row(q) for q in found], plural(len(found), "queue"))
 
 
 @queues.command("pause")
@@ -38,8 +37,8 @@ def pause(settings: Settings, name: str) -> None:
     queue = settings.ops(create=True).queues.pause(settings.actor, name)
     if queue.ready or queue.running:
         click.echo(
-            f"queue {name!r} paused: workers start none of its {queue.ready} ready jobs until "
-            f"it is resumed; {queue.running} running jobs finish"
+            f"queue {name!r} paused: workers start none of its {plural(queue.ready, 'ready job')} "
+            f"until it is resumed; {plural(queue.running, 'running job')} finish"
         )
     else:
         click.echo(
@@ -54,19 +53,23 @@ def pause(settings: Settings, name: str) -> None:
 def resume(settings: Settings, name: str) -> None:
     """Let workers start jobs of queue NAME again, at once."""
     queue = settings.ops(create=True).queues.resume(settings.actor, name)
-    click.echo(f"queue {name!r} resumed: {queue.ready} ready jobs")
+    click.echo(f"queue {name!r} resumed: {plural(queue.ready, 'ready job')}")
 
 
-def queues_table(found: list[QueueInfo]) -> Table:
-    table = Table(title=f"{len(found)} queues", title_justify="left")
-    for column in ("queue", "state", "ready", "running", "paused/resumed (UTC)"):
-        table.add_column(column, overflow="fold")
-    for q in found:
-        table.add_row(
-            Text(q.name),
-            Text("paused", style="bold red") if q.paused else Text("active", style="green"),
-            str(q.ready),
-            str(q.running),
-            when(q.changed_at),
-        )
-    return table
+QUEUE_COLUMNS = (
+    Column("queue", wrap=True),
+    Column("state"),
+    Column("ready", "right"),
+    Column("running", "right"),
+    Column("paused/resumed (UTC)"),
+)
+
+
+def queue_row(q: QueueInfo) -> list[Cell]:
+    return [
+        q.name,
+        Text("paused", style="bold red") if q.paused else Text("active", style="green"),
+        str(q.ready),
+        str(q.running),
+        when(q.changed_at),
+    ]
