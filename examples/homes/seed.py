@@ -408,6 +408,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     options = parser.parse_args()
     url = options.database or os.environ.get("HOURHAND_DATABASE") or DEFAULT_DATABASE
+    d = Domain(url)
+    d.create_schema(SCHEMA)
+    if d.one("SELECT id FROM users LIMIT 1") is not None:
+        print("the database has MujDomecek's data already: nothing generated")
+        return
     given = os.environ.get(ADMIN_PASSWORD_VARIABLE)
     password = given or secrets.token_urlsafe(12)
     counts = generate(url, scale=options.scale, seed=options.seed, admin_password=password)
