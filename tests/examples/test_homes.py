@@ -31,7 +31,7 @@ from hourhand import Hourhand, Job, Retry
 from hourhand.cron import Cron
 from hourhand.ops import Actor
 from tests.conftest import REPO, WorkerThread, reset_postgres, subprocess_env, wait_until
-from tests.support.servers import Mailbox, Receiver
+from tests.support.servers import Mailbox, Receiver, free_port
 
 EXAMPLE = REPO / "examples" / "homes"
 ADMIN_PASSWORD = "a passphrase for the tests"
@@ -182,6 +182,25 @@ def test_the_seeds_schedules_kind_and_alert_rules_are_loaded_as_configured(
     assert mail.kind == "email" and mail.to == ["admin@mujdomecek.cz"]
     assert slack.kind == "webhook" and slack.format == "slack"
     assert log.kind == "log" and log.level == "warning"
+
+
+def test_an_e_mail_the_server_refuses_is_retried_30_seconds_later_up_to_3_times(
+    configured_app: Hourhand,
+    app_workers: Callable[..., WorkerThread],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOURHAND_SMTP_PORT", str(free_port()))  # nobody listens there
+    app = configured_app
+    app.load_config(CONFIG)
+    app_workers(app, poll_interval=0.05)
+    variables = {"inviter": "Jana", "target": "Chalupa", "link": "https://x"}
+    args = {"to": "ana@example.cz", "template": "invitation", "subject": "Pozvánka"}
+    job_id = app.enqueue("SendEmailJob", {**args, "variables": variables})
+    job = wait_until(lambda: (j := app.get_job(job_id)).state == "retrying" and j, timeout=15)
+    [attempt] = app.attempts(job_id)
+    assert attempt.error is not None and "EmailFailed: SMTP server 127.0.0.1" in attempt.error
+    wait = (job.run_at - attempt.finished_at).total_seconds()
+    assert (job.attempt, job.max_attempts) == (1, 4) and 29 < wait <= 30.5
 
 
 def test_every_recurring_job_runs_once_and_does_what_the_seed_says(homes: Homes) -> None:
