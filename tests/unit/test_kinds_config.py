@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hourhand import Hourhand, JobContext
+from hourhand import Hourhand, JobContext, Retry
 from hourhand.errors import ConfigurationError
 
 SMTP = '[smtp]\nhost = "127.0.0.1"\nsender = "h@example.com"\n\n'
@@ -164,3 +164,19 @@ def test_secrets_come_from_the_environment_first_then_the_file(
     monkeypatch.setenv("HOURHAND_SECRET_OTHER", "")  # empty: not set
     assert app.builtin.secret("API_TOKEN") == "from-env"
     assert app.builtin.secret("Other") == "o" and app.builtin.secret("missing") is None
+
+
+def test_a_kind_may_retry_after_fixed_delays_instead_of_its_base_kinds_backoff(
+    app: Hourhand, tmp_path: Path
+) -> None:
+    load(app, tmp_path, PING + "max_attempts = 4\nretry_delays = [30]\n")
+    spec = app.registry["ping"]
+    assert spec.max_attempts == 4
+    assert spec.retry == Retry.fixed([30])
+    assert [spec.retry.delay(n) for n in (1, 2, 3)] == [30, 30, 30]
+    load(app, tmp_path, PING)  # without: the base kind's policy
+    assert app.registry["ping"].retry == app.registry["hourhand.http"].retry
+    with pytest.raises(ConfigurationError, match=r"\[kinds.ping\]: .*retry_delays"):
+        load(app, tmp_path, PING + "retry_delays = []\n")
+    with pytest.raises(ConfigurationError, match=r"\[kinds.ping\]: .*Retry.fixed delay"):
+        load(app, tmp_path, PING + "retry_delays = [-1]\n")

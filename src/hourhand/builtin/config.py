@@ -147,6 +147,8 @@ class KindSettings(_Strict):
     timeout: Seconds | None = None  # per attempt
     concurrency: int | None = Field(default=None, ge=1, le=1_000_000)
     rate_limit: str | None = None  # "100/m"
+    # seconds to wait before each retry, the last repeating (Retry.fixed); none: the base's
+    retry_delays: list[float] | None = Field(default=None, min_length=1, max_length=100)
 
     @field_validator("params")
     @classmethod

@@ -52,6 +52,7 @@ from hourhand.builtin.config import (
 from hourhand.errors import ConfigurationError, DoNotRetry, InvalidArguments, InvalidInput
 from hourhand.jobs import CheckDepth, JobContext, JobSpec
 from hourhand.ratelimits import RateLimit
+from hourhand.retry import Retry
 
 if TYPE_CHECKING:
     from hourhand.alert_config import SmtpSettings
@@ -245,7 +246,7 @@ def _spec(preset: Preset) -> JobSpec:
         handler=_handler(preset),
         queue=kind.queue or base.queue,
         max_attempts=kind.max_attempts or base.max_attempts,
-        retry=base.retry,
+        retry=base.retry if kind.retry_delays is None else Retry.fixed(kind.retry_delays),
         timeout=kind.timeout if kind.timeout is not None else base.timeout,
         concurrency=kind.concurrency,
         priority=kind.priority if kind.priority is not None else base.priority,

@@ -1,0 +1,1 @@
+"""MujDomecek's background jobs (seed 004, Hangfire/Quartz) rebuilt on hourhand."""
