@@ -46,7 +46,10 @@ def test_pause_list_resume(app: Hourhand) -> None:
     assert listed[0]["changed_at"] is not None
 
     table = hourhand("--database", db, "queues", "list").stdout  # piped: plain lines
-    assert table.splitlines()[:2] == ["1 queue", "queue  state   ready  running  paused/resumed (UTC)"]
+    assert table.splitlines()[:2] == [
+        "1 queue",
+        "queue  state   ready  running  paused/resumed (UTC)",
+    ]
     assert re.match(r"mail   paused      3        0  \d{4}-", table.splitlines()[2]), table
     with_app = json.loads(
         hourhand("--app", APP, "--database", db, "queues", "list", "--json").stdout

@@ -6,7 +6,8 @@ import click
 from rich.text import Text
 
 from hourhand.cli.main import Settings, cli
-from hourhand.cli.output import Cell, Column, echo_json, plural, print_table, when
+from hourhand.cli.output import Cell, Column, echo_json, print_table, when
+from hourhand.humanize import plural
 from hourhand.store import QueueInfo
 
 pass_settings = click.make_pass_decorator(Settings)
