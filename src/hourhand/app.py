@@ -141,6 +141,8 @@ class Hourhand(AppSettings):
         self.custom_kinds: frozenset[str] = frozenset()  # job types of its [kinds.*]
         self.schedules = Schedules(self)
         self.hooks = Hooks()  # see the before_job, after_job, on_failure, on_dead properties
+        # what `hourhand web` and `serve` serve around the API (see web_app)
+        self.web_factory: Callable[[FastAPI], Any] | None = None
         self._settings: Settings | None = None  # see the settings property
         self._store: Store | None = None
         self._waiters: Waiters | None = None
@@ -766,6 +768,28 @@ class Hourhand(AppSettings):
         from hourhand.web import create_app
 
         return create_app(self, **options)
+
+    def web_app(self, factory: Callable[[FastAPI], Any]) -> Callable[[FastAPI], Any]:
+        """Have ``hourhand web`` and ``hourhand serve`` serve your own ASGI app, with routes
+        of its own beside hourhand's: ``factory(api)`` gets the API (:meth:`asgi_app` with
+        the command's options) and returns the app to serve, which mounts it. Usable as a
+        decorator::
+
+            @hh.web_app
+            def site(api: FastAPI) -> FastAPI:
+                app = FastAPI()
+                app.include_router(my_routes)
+                app.mount("/", api)   # after your routes: /v1, /health, /dashboard
+                return app
+        """
+        self.web_factory = factory
+        return factory
+
+    def served_app(self, **options: Any) -> Any:
+        """What ``hourhand web`` and ``serve`` serve: the API (``asgi_app(**options)``),
+        through the :meth:`web_app` factory if one is registered."""
+        api = self.asgi_app(**options)
+        return api if self.web_factory is None else self.web_factory(api)
 
     # -- workers --------------------------------------------------------------------------
     def alert(self, name: str, kind: str, **params: Any) -> AlertRule:

@@ -45,11 +45,12 @@ metrics_option = click.option(
 
 
 def web_server(app: Hourhand, host: str, port: int, metrics_public: bool) -> Any:
-    """A uvicorn server of the app's API and dashboard (logging through hourhand's; no
-    access log of request bodies or headers: keys travel only in the Authorization header)."""
+    """A uvicorn server of the app's API and dashboard, inside the app's own ASGI app if it
+    registered one (``hh.web_app``), logging through hourhand's; no access log of request
+    bodies or headers: keys travel only in the Authorization header."""
     import uvicorn
 
-    api = app.asgi_app(metrics_public=metrics_public)
+    api = app.served_app(metrics_public=metrics_public)
     # no access log: query strings carry search text from job arguments
     config = uvicorn.Config(
         api, host=host, port=port, log_config=None, lifespan="off", access_log=False
