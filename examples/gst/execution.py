@@ -22,7 +22,7 @@ from typing import Any
 from examples.common.domain import Domain, iso, now
 from examples.gst.db import SERVICE_ROLE, Tenant, new_id, tenants, to_json
 from examples.gst.notify import Outbox
-from hourhand import Hourhand, JobContext, Retry
+from hourhand import DoNotRetry, Hourhand, JobContext, Retry
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,8 @@ def execute(hh: Hourhand, ctx: JobContext, job: JobDef, tenant_id: str | None) -
     fire = ctx.job.fire_time
     run = Run(hh, db, ctx, started, fire.astimezone(UTC) if fire else started)
     everyone = tenants(db, tenant_id)
+    if tenant_id is not None and not everyone:
+        raise DoNotRetry(f"no tenant with id {tenant_id!r}")
     totals: Results = {"tenants": len(everyone)}
     by_tenant: dict[str, Results] = {}
     failures: list[tuple[Tenant, str]] = []

@@ -10,7 +10,7 @@ itself whether to call again), waits for it with ``hh.wait_async`` and answers
   job failed; 504 the same when it is still running after the job's timeout;
 - 401 (no key, or one that is malformed, unknown or revoked), 403 (a viewer's key, or an
   organisation's key naming another tenant), 404 (no such function), 400 (a body that is
-  not a JSON object), all in the error shape.
+  not a JSON object), 503 (the database cannot be reached), all in the error shape.
 
 The Bearer key is an hourhand API key (``hourhand keys create --role operator``; docs/keys.md:
 kept as a digest, compared in constant time, revocable, last use recorded), in place of the
@@ -31,7 +31,13 @@ from fastapi.responses import JSONResponse, Response
 
 from examples.gst.catalogue import JOBS
 from hourhand import Hourhand, Job, JobState
-from hourhand.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
+from hourhand.errors import (
+    DatabaseUnavailable,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+)
 from hourhand.ops import Actor
 
 PREFIX = "/functions/v1"
@@ -89,7 +95,12 @@ def router(hh: Hourhand) -> APIRouter:
             return failure(function, 404, "Not found", str(exc))
         except InvalidInput as exc:
             return failure(function, 400, "Bad request", str(exc))
-        done = await hh.wait_async(enqueued.job.id, job.timeout + WAIT_MARGIN)
+        except DatabaseUnavailable as exc:
+            return failure(function, 503, "Database connection failed", str(exc))
+        try:
+            done = await hh.wait_async(enqueued.job.id, job.timeout + WAIT_MARGIN)
+        except DatabaseUnavailable as exc:
+            return failure(function, 503, "Database connection failed", str(exc))
         return answer(done)
 
     return routes

@@ -358,6 +358,10 @@ def test_http_trigger_answers_the_seeds_json(gst: Gst) -> None:
             json={"tenantId": gst.tenants()["Iyer Tax Chambers"]},
         )
         assert other.status_code == 403 and other.json()["success"] is False
+        nobody = client.post(
+            "/functions/v1/analytics-snapshot", headers=operator, json={"tenantId": "nope"}
+        )
+        assert nobody.status_code == 500 and "no tenant with id 'nope'" in nobody.json()["error"]
         # hourhand's own API and dashboard are served beside the functions
         assert client.get("/health").status_code == 200
         assert (
