@@ -116,7 +116,7 @@ def gst(
     def start_worker() -> WorkerThread:
         if not workers:
             worker = hh.worker(
-                poll_interval=0.2,
+                poll_interval=0.05,  # (it also stops within that)
                 concurrency=20,  # e-mails go out 20 at a time
                 queues=["default", "hourhand", "whatsapp"],
                 queue_limits={"whatsapp": 3},  # as the README runs it: the gateway's pace
