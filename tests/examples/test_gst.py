@@ -272,6 +272,12 @@ def test_deadline_digests_one_per_user_at_most_100_critical_first(gst: Gst) -> N
     assert all(len(p) == 1 for p in people) and len(set(people)) == 100  # one digest each
     logged = gst.db.query("SELECT user_id FROM notification_log WHERE kind = 'deadline_digest'")
     assert len(logged) == 100
+    critical = gst.db.query(  # everyone with a critical task due is among the first 100
+        "SELECT DISTINCT assigned_to FROM tasks WHERE priority = 'Critical'"
+        " AND status NOT IN ('Completed', 'Cancelled') AND due_date BETWEEN ? AND ?",
+        (iso(datetime.now(UTC)), iso(datetime.now(UTC) + timedelta(hours=23))),
+    )
+    assert critical and {c["assigned_to"] for c in critical} <= {r["user_id"] for r in logged}
     _, message = mails[0]
     assert message["Subject"] == "\U0001f4cb Your Upcoming Deadlines (Next 24 Hours)"
     texts = [m.get_body(("plain",)).get_content() for _, m in mails]
