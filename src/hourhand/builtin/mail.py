@@ -128,8 +128,11 @@ def environment(app: Hourhand | None, *, html: bool) -> SandboxedEnvironment:
     )
 
 
+@functools.lru_cache(maxsize=256)
 def syntax_problem(source: str) -> str | None:
-    """Why a template does not parse (with its line), or None."""
+    """Why a template does not parse (with its line), or None. Remembered per source: a
+    bulk enqueue of e-mails from the same templates parses each once, not once per item
+    (100 e-mails from a subject and two files were 300 parses, 3 ms an e-mail)."""
     from jinja2 import TemplateSyntaxError
 
     try:
