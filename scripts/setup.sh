@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what hourhand needs on a fresh Debian machine into .venv; safe to run again.
-#   scripts/setup.sh          hourhand itself (enough for the demo)
+#   scripts/setup.sh          hourhand itself
+#   scripts/setup.sh --examples   plus what the examples need (the demo: fpdf2)
 #   scripts/setup.sh --test   plus the test tools, a PostgreSQL server, PgBouncer and Chromium
 #                             (from Debian; the browser tests drive /usr/bin/chromium through
 #                             the playwright package: never `playwright install`)
@@ -8,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
+if [ "${1:-}" = "--examples" ]; then
+    extras="[examples]"
+fi
 if [ "${1:-}" = "--test" ]; then
     extras="[test]"
     missing=()

@@ -1,6 +1,6 @@
 """The README's first command, ``bash scripts/demo.sh``, as a newcomer runs it: it sets up,
-serves the dashboard on SQLite, prints its address and a sign-in that works, and keeps
-making work."""
+serves an example (examples/saas) with its dashboard on SQLite, prints the address and a
+sign-in that works, and keeps making work."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_the_demo_command_serves_a_dashboard_its_printed_sign_in_opens(tmp_path:
     demo = subprocess.Popen(
         ["bash", "scripts/demo.sh", "--port", str(port), "--database", database],
         cwd=REPO,
-        env=subprocess_env(COLUMNS="200"),
+        env=subprocess_env(COLUMNS="200", SAAS_STORAGE_DIR=str(tmp_path / "storage")),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
