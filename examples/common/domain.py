@@ -76,8 +76,11 @@ class Domain:
             finally:
                 conn.close()
         else:
-            with psycopg.connect(self.url, row_factory=dict_row) as conn, conn.transaction():
-                yield conn
+            with (
+                psycopg.connect(self.url, row_factory=dict_row) as pg,
+                pg.transaction(),
+            ):
+                yield pg
 
     def sql(self, text: str) -> str:
         return text if self.dialect == "sqlite" else text.replace("?", "%s")
