@@ -59,10 +59,13 @@ class Upstream:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.requests: dict[str, int] = {"book": 0, "cover": 0, "token": 0}
         self.failing = False  # answer 503 to everything (a test's outage)
+        self.open = threading.Event()  # cleared: every answer waits until it is set again
+        self.open.set()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                outer.open.wait(60)
                 if outer.failing:
                     return self._send(503, b"down for maintenance", "text/plain")
                 if match := BOOK.match(self.path):
@@ -77,6 +80,7 @@ class Upstream:
                 self._send(404, b"not found", "text/plain")
 
             def do_POST(self) -> None:
+                outer.open.wait(60)
                 if outer.failing:
                     return self._send(503, b"down for maintenance", "text/plain")
                 if self.path != "/oauth/token":

@@ -470,6 +470,30 @@ def test_a_missed_backup_opens_an_alert(alerting: Library, receiver: Receiver) -
     assert json.loads(receiver.requests[0][1])["rule"] == "backup-missed"
 
 
+def test_a_job_running_over_half_an_hour_alerts_the_webhook(
+    alerting: Library, receiver: Receiver
+) -> None:
+    hh = alerting.hh
+    alerting.upstream.open.clear()  # the catalogue hangs: refresh_metadata keeps running
+    job_id = hh.enqueue("refresh_metadata", {})
+    try:
+        wait_until(lambda: hh.get_job(job_id).state == JobState.RUNNING, what="running")
+        later = hh.store.now() + timedelta(minutes=31)
+
+        hh.scheduler().evaluate_alerts(later, force=True)
+
+        def slow() -> list[dict[str, Any]]:
+            posted = [json.loads(body) for _, body in receiver.requests]
+            return [p for p in posted if p["rule"] == "long-running"]
+
+        (alert,) = wait_until(slow, what="the long-running alert")
+        assert alert["state"] == "firing" and alert["severity"] == "warning"
+        assert "refresh_metadata" in alert["summary"]
+    finally:
+        alerting.upstream.open.set()
+    assert hh.wait(job_id, timeout=WAIT).state == JobState.COMPLETED
+
+
 # -- phase 7: the admin's custom jobs ---------------------------------------------------------
 def test_an_admin_schedules_a_custom_job_with_parameters_through_the_api_and_it_runs(
     library: Library,
