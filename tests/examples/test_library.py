@@ -119,10 +119,13 @@ def make_library(
         )
         hh.load_config(CONFIG)
         hh.sync_schedules()
-        app_workers(hh, poll_interval=0.05)
+        workers.append(app_workers(hh, poll_interval=0.05))
         return made[-1]
 
+    workers: list[WorkerThread] = []
     yield make
+    for worker in workers:  # before their app's database is closed under them
+        worker.stop()
     for library in made:
         library.upstream.close()
         library.hh.close()
