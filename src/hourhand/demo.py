@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-import secrets
 import time
 import zlib
 
 from hourhand.app import Hourhand
 from hourhand.errors import DoNotRetry
 from hourhand.jobs import JobContext
-from hourhand.ops import Actor
 from hourhand.retry import Retry
 from hourhand.schedule_model import ScheduleNotFound, weekly
 
@@ -81,21 +79,6 @@ def ensure_demo_schedules(hh: Hourhand) -> None:
             org_id="org_demo",
             created_by="u_demo",
         )
-
-
-DEMO_USER = "demo"
-
-
-def ensure_demo_user(hh: Hourhand) -> tuple[str, str]:
-    """A dashboard admin for the demo with a new random password each time the demo
-    starts (printed, never stored in clear): its name and password."""
-    actor = Actor.app("demo")
-    password = secrets.token_urlsafe(12)
-    if any(u.name == DEMO_USER and u.org_id is None for u in hh.ops.users.list(actor)):
-        hh.ops.users.set_password(actor, DEMO_USER, password)
-    else:
-        hh.ops.users.create(actor, DEMO_USER, "admin", password)
-    return DEMO_USER, password
 
 
 def enqueue_demo_jobs(hh: Hourhand) -> list[int]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import shutil
-import socket
 import threading
 import time
 
@@ -14,17 +12,14 @@ from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
-from hourhand.app import Hourhand
 from hourhand.cli.main import Settings, cli
 from hourhand.cli.output import STATE_STYLES, console, jobs_table
 from hourhand.cli.schedules import print_schedules
-from hourhand.cli.web import Part, supervise, web_part
 from hourhand.demo import (
     DEMO_DATABASE,
     build_app,
     enqueue_demo_jobs,
     ensure_demo_schedules,
-    ensure_demo_user,
 )
 from hourhand.jobs import WAITING_STATES, JobState
 
@@ -32,7 +27,6 @@ pass_settings = click.make_pass_decorator(Settings)
 
 REFRESH = 0.25  # seconds between screen updates
 MAX_WAIT = 120.0  # seconds before the demo gives up waiting
-PRODUCE_EVERY = 4.0  # seconds between batches of demo jobs with --serve
 
 
 def counts_table(counts: dict[str, int]) -> Table:
@@ -45,16 +39,6 @@ def counts_table(counts: dict[str, int]) -> Table:
 
 @cli.command()
 @click.option(
-    "--serve",
-    "serving",
-    is_flag=True,
-    help="Serve the dashboard and the API too, and keep making work until Ctrl-C.",
-)
-@click.option("--host", default="127.0.0.1", show_default=True, help="With --serve.")
-@click.option(
-    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="With --serve."
-)
-@click.option(
     "--rounds",
     type=click.IntRange(1, 100),
     default=1,
@@ -62,16 +46,10 @@ def counts_table(counts: dict[str, int]) -> Table:
     help="How many batches of demo jobs to run.",
 )
 @pass_settings
-def demo(settings: Settings, serving: bool, host: str, port: int, rounds: int) -> None:
-    """Run an example app on SQLite and watch its jobs flow (hourhand-demo.db); with
-    --serve, with its dashboard, until Ctrl-C."""
+def demo(settings: Settings, rounds: int) -> None:
+    """Run an example app on SQLite and watch its jobs flow in the terminal
+    (hourhand-demo.db). The demo with a dashboard: bash scripts/demo.sh."""
     hh = build_app(settings.database or DEMO_DATABASE)
-    if serving:
-        try:
-            serve_demo(hh, host, port)
-        finally:
-            hh.close()
-        return
     quiet = logging.getLogger("hourhand")
     if quiet.getEffectiveLevel() < logging.WARNING:
         quiet.setLevel(logging.WARNING)  # log lines would tear the live table
@@ -107,48 +85,3 @@ def demo(settings: Settings, serving: bool, host: str, port: int, rounds: int) -
         )
     finally:
         hh.close()
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
-    except (OSError, ValueError):  # a name that does not resolve: not known to be local
-        return False
-
-
-def serve_demo(hh: Hourhand, host: str, port: int) -> None:
-    """The demo app's worker, scheduler, dashboard and API in this process, and a thread
-    that enqueues a batch of demo jobs every few seconds so the charts move."""
-    ensure_demo_schedules(hh)
-    user, password = ensure_demo_user(hh)
-    worker = hh.worker(concurrency=8, poll_interval=0.5, grace=5)
-    scheduler = hh.scheduler()
-    producing = threading.Event()
-
-    def produce() -> None:
-        while not producing.wait(PRODUCE_EVERY):
-            try:
-                enqueue_demo_jobs(hh)
-            except Exception:  # the demo goes on; the log says why
-                logging.getLogger(__name__).exception("demo: enqueueing failed")
-
-    parts = [
-        Part("worker", lambda: worker.run(install_signals=False), worker.stop),
-        Part("scheduler", scheduler.run, scheduler.stop),
-        Part("demo producer", produce, producing.set),
-        web_part(hh, host, port),
-    ]
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-    if not _loopback(shown):
-        console.print(
-            f"[bold red]warning:[/] the demo listens on {host}: anyone who reaches it can sign "
-            "in as its admin with the password printed below"
-        )
-    console.print(
-        f"[bold]hourhand demo[/] on {hh.database_url}\n"
-        f"  dashboard: [bold]http://{shown}:{port}/dashboard[/]  "
-        f"(sign in as [bold]{user}[/], password [bold]{password}[/])\n"
-        f"  API:       http://{shown}:{port}/openapi.json\n"
-        "  new demo jobs every few seconds; Ctrl-C stops"
-    )
-    supervise(parts, worker, grace=5)
