@@ -264,3 +264,17 @@ def test_a_code_schedule_is_not_edited_here(
     assert hh.ops.schedules.get(APP, code.id).cron == "0 6 * * *"
     assert admin.post(f"/schedules/{code.id}/disable").status_code == 303
     assert not hh.ops.schedules.get(APP, code.id).enabled
+
+
+def test_an_operator_triggers_and_disables_a_cluster_schedule_but_does_not_edit_it(
+    hh: Hourhand, browser: Callable[[str], Browser]
+) -> None:
+    code = next(s for s in hh.ops.schedules.list(APP) if s.name == "code-daily")
+    operator = browser("operator")
+    page = operator.get(f"/schedules/{code.id}")
+    assert f"/schedules/{code.id}/trigger" in page.text
+    assert f"/schedules/{code.id}/edit" not in page.text
+    assert operator.post(f"/schedules/{code.id}/trigger").status_code == 303
+    assert [j.schedule_id for j in hh.list_jobs()] == [code.id]
+    assert operator.post(f"/schedules/{code.id}/disable").status_code == 303
+    assert not hh.ops.schedules.get(APP, code.id).enabled

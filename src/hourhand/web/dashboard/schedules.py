@@ -63,17 +63,18 @@ class Row:
 
 
 def can_change(actor: Actor, schedule: Schedule) -> bool:
-    """Whether ops would let ``actor`` act on the schedule (to show its buttons; ops
-    checks again): operators act on their organisation's, admins also on system ones."""
-    if not actor.can(Role.OPERATOR):
-        return False
-    return schedule.org_id is not None or actor.can(Role.ADMIN)
+    """Whether ops would let ``actor`` enable, disable and trigger the schedule (to show
+    its buttons; ops checks again): operators, on their organisation's or any outside one."""
+    return actor.can(Role.OPERATOR)
 
 
 def can_edit(actor: Actor, schedule: Schedule) -> bool:
-    """Code schedules are defined in the code; a config schedule's edits are kept as an
-    operator's overrides of the config file (until `hourhand schedules reset`)."""
-    return schedule.source in ("user", "config") and can_change(actor, schedule)
+    """Whether ops would let ``actor`` change the schedule's definition: code schedules are
+    changed in the code; a config schedule's edits are kept as an operator's overrides of
+    the config file (until `hourhand schedules reset`); outside any organisation, admins."""
+    if schedule.source not in ("user", "config") or not actor.can(Role.OPERATOR):
+        return False
+    return schedule.org_id is not None or actor.can(Role.ADMIN)
 
 
 def _preview(
