@@ -75,6 +75,19 @@ class Retry:
         """Never retry: the first failure fails the job."""
         return cls("none")
 
+    def describe(self) -> str:
+        """The policy in words: ``fixed: 5 min, 15 min, 1 h (the last repeats)``,
+        ``exponential: 10 s, x2 a retry, at most 10 min, +/-10%``, ``none``."""
+        if self.kind == "none":
+            return "none: the first failure fails the job"
+        if self.kind == "fixed":
+            return f"fixed: {', '.join(map(_span, self.delays))} (the last repeats)"
+        jitter = f", +/-{self.jitter:.0%}" if self.jitter else ""
+        return (
+            f"exponential: {_span(self.base)}, x{self.factor:g} a retry, "
+            f"at most {_span(self.cap)}{jitter}"
+        )
+
     def delay(self, attempt: int) -> float | None:
         """Seconds to wait after failed attempt ``attempt`` (1-based); None means do not retry."""
         if self.kind == "none":
@@ -88,6 +101,14 @@ class Retry:
         if self.jitter:
             raw *= 1 + _jitter.uniform(-self.jitter, self.jitter)
         return max(0.0, min(raw, self.cap))
+
+
+def _span(seconds: float) -> str:
+    """A delay in the largest unit that divides it: 90 s, 5 min, 4 h, 1 d."""
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
 
 
 DEFAULT_RETRY = Retry.exponential()

@@ -50,3 +50,16 @@ def test_exponential_is_never_negative_nor_above_the_cap(
 def test_bad_policies_are_refused(build) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidInput):
         build()
+
+
+def test_a_policy_in_words_for_the_job_types_listing() -> None:
+    assert Retry.fixed([5, 15, 60, 240, 1440], unit="minutes").describe() == (
+        "fixed: 5 min, 15 min, 1 h, 4 h, 1 d (the last repeats)"
+    )
+    assert Retry.exponential(base=10, cap=600).describe() == (
+        "exponential: 10 s, x2 a retry, at most 10 min, +/-10%"
+    )
+    assert Retry.exponential(base=90, jitter=0).describe() == (
+        "exponential: 90 s, x2 a retry, at most 1 h"
+    )
+    assert Retry.none().describe().startswith("none")

@@ -457,7 +457,7 @@ def _type_info(spec: JobSpec) -> JobTypeInfo:
         timeout=spec.timeout,
         concurrency=spec.concurrency,
         rate_limit=None if spec.rate_limit is None else str(spec.rate_limit),
-        retry=str(spec.retry),
+        retry=spec.retry.describe(),
         params=params,
         description=_first_paragraph(inspect.getdoc(spec.handler)),
         schema=schema,
