@@ -30,7 +30,13 @@ def smtp() -> Iterator[Smtp]:
     server.controller.stop()
 
 
-def configure(app: Hourhand, folder: Path, port: int, extra: str = "") -> Path:
+def configure(
+    app: Hourhand,
+    folder: Path,
+    port: int,
+    extra: str = "",
+    sender: str = "hourhand@example.com",
+) -> Path:
     """hourhand.toml with [smtp] and a template folder holding budget.html and budget.txt."""
     (folder / "emails").mkdir(exist_ok=True)
     (folder / "emails" / "budget.html").write_text(
@@ -39,7 +45,7 @@ def configure(app: Hourhand, folder: Path, port: int, extra: str = "") -> Path:
     (folder / "emails" / "budget.txt").write_text("{{ project }}: {{ used }}%\n")
     config = folder / "hourhand.toml"
     config.write_text(
-        f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsender = "hourhand@example.com"\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsender = "{sender}"\n'
         f'timeout = 3\n\n[email]\ntemplates = "emails"\n\n{extra}'
     )
     app.load_config(config)
@@ -58,7 +64,7 @@ def test_an_email_from_templates_reaches_the_smtp_server(
     tmp_path: Path,
     run_worker: Callable[..., WorkerThread],
 ) -> None:
-    configure(hh, tmp_path, smtp.port)
+    configure(hh, tmp_path, smtp.port, sender="Budgets <hourhand@example.com>")
     job_id = hh.enqueue(
         "hourhand.email",
         {
@@ -78,7 +84,8 @@ def test_an_email_from_templates_reaches_the_smtp_server(
     [(recipients, message)] = smtp.box.messages
     assert recipients == ["ana@example.com", "ops@example.com", "audit@example.com"]
     assert message["Subject"] == "Budget alert: Apollo & <Sons>"  # one line
-    assert message["From"] == "hourhand@example.com"
+    assert message["From"] == "Budgets <hourhand@example.com>"  # a sender with a name
+    assert message["Message-ID"].endswith("@example.com>")
     assert message["Cc"] == "ops@example.com" and message["Reply-To"] == "budgets@example.com"
     assert message["Bcc"] is None  # blind copies are not in the headers
     text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")

@@ -26,7 +26,7 @@ import functools
 import re
 from collections.abc import Mapping
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -219,7 +219,8 @@ async def send(
     if reply_to:
         message["Reply-To"] = reply_to
     message["Subject"] = rendered.subject
-    message["Message-ID"] = make_msgid(domain=smtp.sender.rpartition("@")[2] or None)
+    address = parseaddr(smtp.sender)[1]  # the sender may have a name: "Ops <ops@example.com>"
+    message["Message-ID"] = make_msgid(domain=address.rpartition("@")[2] or None)
     if rendered.text is not None:
         message.set_content(rendered.text)
         if rendered.html is not None:
