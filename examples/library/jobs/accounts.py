@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import httpx
+import httpx2
 
 from examples.common.domain import Domain, iso, now
 from examples.library import settings
@@ -25,7 +25,7 @@ ACCOUNTS_QUEUE = "accounts"
 PROVIDER_NAMES = {"bookshelf": "Bookshelf"}
 
 
-def _refused(answer: httpx.Response) -> bool:
+def _refused(answer: httpx2.Response) -> bool:
     """The provider says the refresh token is no good (RFC 6749 5.2: invalid_grant)."""
     if answer.status_code != 400:
         return False
@@ -75,7 +75,7 @@ def register(hh: Hourhand) -> None:
             )
         client_id, client_secret = settings.oauth_client()
         problem = ""
-        with httpx.Client(timeout=settings.HTTP_TIMEOUT) as client:
+        with httpx2.Client(timeout=settings.HTTP_TIMEOUT) as client:
             for token in tokens:
                 form = {
                     "grant_type": "refresh_token",
@@ -85,7 +85,7 @@ def register(hh: Hourhand) -> None:
                 }
                 try:
                     answer = client.post(url, data=form)
-                except httpx.HTTPError as exc:
+                except httpx2.HTTPError as exc:
                     counts["failed"] += 1
                     problem = problem or type(exc).__name__
                     continue

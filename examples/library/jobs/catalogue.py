@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from examples.common.domain import Domain, Row, iso, now
 from examples.library import settings
@@ -52,7 +52,7 @@ def _stale_books(domain: Domain, max_age_days: int, batch: int) -> list[Row]:
     )
 
 
-def _save_cover(domain: Domain, client: httpx.Client, book: Row, cover_id: int) -> int:
+def _save_cover(domain: Domain, client: httpx2.Client, book: Row, cover_id: int) -> int:
     """Download a cover, write its file, then its asset row; the row's id."""
     answer = client.get(f"{settings.covers_url()}/b/id/{cover_id}-M.jpg")
     answer.raise_for_status()
@@ -79,7 +79,7 @@ def _save_cover(domain: Domain, client: httpx.Client, book: Row, cover_id: int) 
         return int(row["id"])
 
 
-def _refresh_one(domain: Domain, client: httpx.Client, book: Row) -> str:
+def _refresh_one(domain: Domain, client: httpx2.Client, book: Row) -> str:
     """Look one book up; what became of it: ok, not_found, or error."""
     answer = client.get(f"{settings.metadata_url()}/isbn/{book['isbn']}.json")
     if answer.status_code == 404:
@@ -142,13 +142,13 @@ def register(hh: Hourhand) -> None:
         first_error = ""
         headers = {"User-Agent": USER_AGENT}
         timeout = settings.HTTP_TIMEOUT
-        with httpx.Client(timeout=timeout, follow_redirects=True, headers=headers) as client:
+        with httpx2.Client(timeout=timeout, follow_redirects=True, headers=headers) as client:
             for i, book in enumerate(books):
                 if ctx.cancelled:
                     raise RuntimeError("stopped on request")
                 try:
                     counts[_refresh_one(domain, client, book)] += 1
-                except httpx.HTTPError as exc:  # the book stays stale: the next run retries it
+                except httpx2.HTTPError as exc:  # the book stays stale: the next run retries it
                     counts["errors"] += 1
                     first_error = first_error or f"{type(exc).__name__}: {exc}"
                 if i % 20 == 19:

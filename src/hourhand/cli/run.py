@@ -18,19 +18,12 @@ pass_settings = click.make_pass_decorator(Settings)
 
 
 @cli.command()
-@click.option(
-    "--config",
-    help="Schedules file, synced with --app's code schedules (default: HOURHAND_CONFIG or "
-    "./hourhand.toml if present).",
-)
 @pass_settings
-def migrate(settings: Settings, config: str | None) -> None:
+def migrate(settings: Settings) -> None:
     """Create or upgrade the database schema (safe to run from several processes); with
-    --app, also sync the app's code and config schedules into it."""
-    settings.config = config
+    --app, also sync the app's code schedules into it (the config file's schedules are
+    the scheduler's to sync: they may name job types this app lacks)."""
     app = settings.app(create=True)
-    if settings.app_path:  # the config's schedules name the app's job types
-        load_config(settings, config)
     applied = app.migrate()
     current = app.schema_version()
     if applied:
