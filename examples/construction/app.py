@@ -1,7 +1,7 @@
 """Seed 000's Phase 1 background jobs on hourhand: the job catalogue.
 
     cd examples/construction
-    PYTHONPATH=../.. python -m examples.construction.seed
+    PYTHONPATH=../.. ../../.venv/bin/python -m examples.construction.seed
     PYTHONPATH=../.. ../../.venv/bin/hourhand --app examples.construction.app:hh serve
 
 The schedules (the seed's pg_cron.schedule calls), the alert rules and the channels are in

@@ -6,7 +6,7 @@ code is in ``examples/homes/jobs/``; the schedules, their settings (the document
 web app (the ``/hangfire`` dashboard for admins, ``/health/jobs``, the export endpoint) in
 ``web.py``. From the repository root::
 
-    cd examples/homes && PYTHONPATH=../.. python -m examples.homes.seed && \\
+    cd examples/homes && PYTHONPATH=../.. ../../.venv/bin/python -m examples.homes.seed && \\
         PYTHONPATH=../.. ../../.venv/bin/hourhand --app examples.homes.app:hh serve
 
 The database is hourhand's (``--database`` / ``HOURHAND_DATABASE``, default

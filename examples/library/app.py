@@ -7,7 +7,7 @@ retention and the admin's custom kind in ``hourhand.toml`` beside this file, whi
 runs in); the library's own tables live in it too (schema.sql, seed.py).
 
     cd examples/library
-    PYTHONPATH=../.. python -m examples.library.seed
+    PYTHONPATH=../.. ../../.venv/bin/python -m examples.library.seed
     PYTHONPATH=../.. hourhand --app examples.library.app:hh serve
 """
 

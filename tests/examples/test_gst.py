@@ -416,6 +416,24 @@ def test_http_trigger_of_a_failing_job_answers_the_error_json(gst: Gst) -> None:
     assert len(failed) == 3 and all("analytics_snapshots" in r["details"]["error"] for r in failed)
 
 
+def test_three_failing_http_triggers_in_a_row_fire_the_critical_alert_by_mail(gst: Gst) -> None:
+    gst.db.execute("DROP TABLE analytics_snapshots")
+    gst.start_worker()
+    with TestClient(gst.hh.served_app()) as client:
+        for _ in range(3):
+            answer = client.post("/functions/v1/analytics-snapshot", headers=key(gst.hh, "admin"))
+            assert answer.status_code == 500
+    gst.hh.scheduler().evaluate_alerts(gst.hh.store.now(), force=True)
+    firing = [a for a in gst.hh.ops.alerts.list(Actor.app("tests"), state="open")]
+    assert [(a.rule, a.state, a.severity) for a in firing] == [
+        ("analytics-snapshot-failing", "firing", "critical")
+    ]
+    wait_until(
+        lambda: any("analytics-snapshot-failing" in str(m["Subject"]) for _, m in gst.box.messages),
+        what="the alert's e-mail",
+    )
+
+
 # -- configuration ------------------------------------------------------------------------------
 
 
@@ -433,8 +451,8 @@ def test_schedules_retries_and_alert_rules_load_from_hourhand_toml(tmp_path: Pat
     assert spec["send-hearing-reminders"].retry.kind == "exponential"
     assert spec["analytics-snapshot"].timeout == 120
     rules = hh.alerting.alerts
-    in_a_row = {r.schedule: r for r in rules.values() if r.kind == "failures_in_a_row"}
-    assert set(in_a_row) == set(SCHEDULES)
+    in_a_row = {r.job: r for r in rules.values() if r.kind == "failures_in_a_row"}
+    assert set(in_a_row) == set(JOBS)  # by job: runs by hand and over HTTP count too
     assert {(r.count, r.severity) for r in in_a_row.values()} == {(3, "critical")}
     slow = {(r.job, r.severity): r.longer_than for r in rules.values() if r.kind == "long_running"}
     expected = {

@@ -330,7 +330,7 @@ def weekly_summary_email(homes: Homes) -> None:
         user = wanted[message["To"]]  # only those who asked for it
         body = text(message)
         assert message["Subject"] == "Váš týdenní souhrn z MujDomecek"
-        assert message["From"] == "noreply@mujdomecek.cz"
+        assert message["From"] == "MujDomecek <noreply@mujdomecek.cz>"
         assert body.startswith(f"Dobrý den {user['name']},\n")
         created = d.query(
             "SELECT COUNT(*) AS n FROM zaznamy WHERE author_id = ? AND created_at >= ?",
@@ -586,9 +586,10 @@ def test_two_serve_replicas_fire_each_recurring_job_once(
     receiver: Receiver,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """`hourhand serve --no-web` twice on one PostgreSQL database (compose.sh): with every
-    recurring schedule due at its latest fire time, each fires exactly once for that time
-    (one job, one ledger entry) and its job runs once, on one replica or the other."""
+    """`hourhand serve --no-web` twice on one PostgreSQL database (compose.sh): once both
+    replicas' schedulers are up, every recurring schedule is made due at its latest fire
+    time, and each fires exactly once for that time (one job, one ledger entry) and its job
+    runs once, on one replica or the other, while both schedulers poll."""
     reset_postgres(pg_base_url)
     variables = env(tmp_path, smtp[0].port)
     for name, value in variables.items():
@@ -598,13 +599,7 @@ def test_two_serve_replicas_fire_each_recurring_job_once(
     hh.load_config(CONFIG)
     generate(pg_base_url)
     hh.migrate()
-    # Each schedule's latest fire time before now (yesterday at 3:00, last Sunday at 2:00,
-    # the last 5 minutes...) as its next one: due, and late, so misfire "once" runs it once.
-    at = hh.store.now()
     schedules = {s.name: s for s in hh.schedules.list() if s.name in RECURRING}
-    fires = {name: latest_fire(s.cron, s.tz, at) for name, s in schedules.items()}
-    for name, schedule in schedules.items():
-        hh.store.update_schedule(schedule.id, {"next_fire_at": fires[name]})
     logs = [tmp_path / f"replica{n}.log" for n in (1, 2)]
     command = [sys.executable, "-m", "hourhand", "--app", "examples.homes.app:hh"]
     command += ["--database", pg_base_url, "serve", "--no-web", "--poll-interval", "0.1"]
@@ -621,6 +616,18 @@ def test_two_serve_replicas_fire_each_recurring_job_once(
                         env=subprocess_env(**variables),
                     )
                 )
+        wait_until(
+            lambda: all("scheduler started" in log.read_text() for log in logs),
+            timeout=30,
+            what="both replicas' schedulers up",
+        )
+        # Then each schedule's latest fire time before now (yesterday at 3:00, last Sunday
+        # at 2:00, the last 5 minutes...) as its next one: due, and late, so misfire "once"
+        # runs it once, with two schedulers polling for it.
+        at = hh.store.now()
+        fires = {name: latest_fire(s.cron, s.tz, at) for name, s in schedules.items()}
+        for name, schedule in schedules.items():
+            hh.store.update_schedule(schedule.id, {"next_fire_at": fires[name]})
 
         def all_ran() -> bool:
             for name, schedule in schedules.items():
@@ -629,12 +636,7 @@ def test_two_serve_replicas_fire_each_recurring_job_once(
                     return False
             return True
 
-        wait_until(all_ran, timeout=15, interval=0.1, what="every recurring job run")
-        wait_until(
-            lambda: all("scheduler started" in log.read_text() for log in logs),
-            timeout=10,
-            what="both replicas' schedulers up",
-        )
+        wait_until(all_ran, timeout=30, interval=0.1, what="every recurring job run")
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)

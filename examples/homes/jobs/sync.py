@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from examples.common.domain import Domain, iso, now
-from examples.homes.app import CONFIG, db, hh
+from examples.homes.app import configured, db, hh
 from examples.homes.jobs.common import json_value, notify
 from hourhand import JobContext
 
@@ -34,10 +33,12 @@ class SyncFailed(Exception):
 
 
 def configured_delays() -> list[int]:
-    """``retry_delay_minutes`` of ``[schedules.SyncRetry]`` in hourhand.toml (what the app
-    uses when a sync first fails, so the file is the one place that says it)."""
-    table = tomllib.loads(CONFIG.read_text()).get("schedules", {}).get("SyncRetry", {})
-    return list(table.get("retry_delay_minutes", DEFAULT_DELAYS))
+    """``retry_delay_minutes`` of ``[schedules.SyncRetry]`` in the config file the app read
+    (``hourhand serve`` reads ./hourhand.toml; other processes :func:`configured`), so the
+    file is the one place that says it."""
+    spec = configured().config_schedules.get("SyncRetry")
+    delays = spec.args.get("retry_delay_minutes") if spec is not None else None
+    return [int(d) for d in delays] if delays else list(DEFAULT_DELAYS)
 
 
 def next_retry(moment: datetime, retry_count: int, delays: Sequence[int]) -> datetime:
