@@ -476,13 +476,20 @@ class Hourhand(AppSettings):
         unique_key: str | None = None,
         org_id: str | None = None,
         created_by: str | None = None,
+        connection: Any = None,
     ) -> EnqueueResult:
         """Add a job; returns its id (an :class:`~hourhand.jobs.EnqueueResult`: an int with
         ``.created``). Durable when it returns.
 
         With ``unique_key``, while a job of this type (and org) with the same key is
         waiting or running, that job's id is returned with ``created=False`` and nothing is
-        added or changed: this call's args, delay, priority and other options are dropped."""
+        added or changed: this call's args, delay, priority and other options are dropped.
+
+        With ``connection`` (your own open connection to hourhand's database: a psycopg 3
+        connection on PostgreSQL, an ``sqlite3`` one on SQLite), the job is inserted in
+        *your* transaction: it exists, and workers see it, when you commit, and never if
+        you roll back (the "outbox" problem solved: an order and the job that mails its
+        receipt commit together). Durable when you commit."""
         job = self.new_job(
             name,
             args,
@@ -496,7 +503,10 @@ class Hourhand(AppSettings):
             org_id=org_id,
             created_by=created_by,
         )
-        job_id, created = self.store.insert_job(job)
+        if connection is not None:
+            job_id, created = self.store.insert_job_on(connection, job)
+        else:
+            job_id, created = self.store.insert_job(job)
         if not created:
             logger.info("job %s: unique key already held by job %d; nothing enqueued", name, job_id)
         return EnqueueResult(job_id, created)
@@ -548,7 +558,10 @@ class Hourhand(AppSettings):
     async def enqueue_async(
         self, name: str, args: Mapping[str, Any] | None = None, **options: Any
     ) -> EnqueueResult:
-        """:meth:`enqueue` for async callers (the database call runs in a thread)."""
+        """:meth:`enqueue` for async callers (the database call runs in a thread; so no
+        ``connection``: yours belongs to your thread, call :meth:`enqueue` with it)."""
+        if options.get("connection") is not None:
+            raise InvalidInput("enqueue_async takes no connection: call enqueue")
         return await asyncio.to_thread(self.enqueue, name, args, **options)
 
     async def enqueue_many_async(

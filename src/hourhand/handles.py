@@ -48,6 +48,7 @@ class EnqueueOptions(TypedDict, total=False):
     unique_key: str | None
     org_id: str | None
     created_by: str | None
+    connection: Any  # your connection: the job commits with your transaction
 
 
 class JobHandle(Generic[P, R]):
@@ -96,11 +97,16 @@ class JobHandle(Generic[P, R]):
         return self.app.enqueue(self.name, self.arguments(args, kwargs), **self.options)
 
     async def enqueue_async(self, *args: P.args, **kwargs: P.kwargs) -> EnqueueResult:
+        if "connection" in self.options:  # a connection belongs to the caller's thread
+            raise InvalidInput("enqueue_async takes no connection: call enqueue")
         arguments = self.arguments(args, kwargs)
         return await asyncio.to_thread(self.app.enqueue, self.name, arguments, **self.options)
 
     def enqueue_many(self, args_list: Iterable[Mapping[str, Any]]) -> list[int]:
-        """One job per mapping of arguments, in one statement (no unique_key)."""
+        """One job per mapping of arguments, in one statement (no unique_key, no
+        connection: enqueue one by one in your transaction)."""
+        if "connection" in self.options:
+            raise InvalidInput("enqueue_many takes no connection: call enqueue for each job")
         return self.app.enqueue_many(self.name, args_list, **self.options)
 
     # -- hooks of this job type (see docs/hooks.md) ------------------------------------------

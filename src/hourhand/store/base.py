@@ -257,6 +257,12 @@ class Store(ABC):
         """Insert one job: its id, and False if a job holding its unique key (or its
         schedule's fire time) was found instead."""
 
+    @abstractmethod
+    def insert_job_on(self, connection: Any, job: NewJob) -> tuple[int, bool]:
+        """:meth:`insert_job` through the caller's own open connection to this database,
+        inside the caller's transaction: the job exists when (and if) it commits.
+        InvalidInput if ``connection`` is not a connection of this store's kind."""
+
     # -- worker ---------------------------------------------------------------------------
     @abstractmethod
     def promote_due(self) -> tuple[int, float | None]:

@@ -31,7 +31,13 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from hourhand.checks import safe_text
-from hourhand.errors import DatabaseRejected, DatabaseUnavailable, HourhandError, JobStateError
+from hourhand.errors import (
+    DatabaseRejected,
+    DatabaseUnavailable,
+    HourhandError,
+    InvalidInput,
+    JobStateError,
+)
 from hourhand.jobs import Attempt, Job, JobState, NewJob
 from hourhand.outage import first_line
 from hourhand.ratelimits import RateLimit, RateUse
@@ -217,6 +223,17 @@ def is_unavailable(exc: BaseException) -> bool:
         state = exc.sqlstate
         return state is None or state.startswith(("08", "57P", "53"))
     return False
+
+
+class _DictRows:
+    """A caller's psycopg connection, its statements answering rows as dicts (whatever its
+    own row factory), for the queries an insert runs on it."""
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self.connection = connection
+
+    def execute(self, query: Any, params: Any = None) -> psycopg.Cursor[dict[str, Any]]:
+        return self.connection.cursor(row_factory=dict_row).execute(query, params)
 
 
 class PostgresStore(PgSchedules, PgStats, Store):
@@ -498,9 +515,22 @@ class PostgresStore(PgSchedules, PgStats, Store):
                 self._insert(conn, jobs, plain, keyed, ids, [True] * len(jobs))
         return [i for i in ids if i is not None]
 
+    def insert_job_on(self, connection: Any, job: NewJob) -> tuple[int, bool]:
+        if not isinstance(connection, psycopg.Connection):
+            raise InvalidInput(
+                "connection= on PostgreSQL is an open psycopg 3 connection (psycopg.Connection) "
+                f"to hourhand's database, not {type(connection).__name__}"
+            )
+        ids: list[int | None] = [None]
+        created = [True]
+        plain, keyed = _split([job])
+        self._insert(_DictRows(connection), [job], plain, keyed, ids, created)
+        assert ids[0] is not None
+        return ids[0], created[0]
+
     def _insert(
         self,
-        conn: psycopg.Connection[dict[str, Any]],
+        conn: psycopg.Connection[dict[str, Any]] | _DictRows,
         jobs: Sequence[NewJob],
         plain: list[int],
         keyed: list[int],

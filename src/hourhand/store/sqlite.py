@@ -23,7 +23,13 @@ from typing import Any
 from urllib.parse import quote
 
 from hourhand.checks import safe_text
-from hourhand.errors import DatabaseNotFound, DatabaseUnavailable, HourhandError, JobStateError
+from hourhand.errors import (
+    DatabaseNotFound,
+    DatabaseUnavailable,
+    HourhandError,
+    InvalidInput,
+    JobStateError,
+)
 from hourhand.jobs import Attempt, Job, JobState, NewJob, Outcome
 from hourhand.ratelimits import RateLimit, RateUse
 from hourhand.stats import BUCKETS, bucket_of
@@ -373,11 +379,21 @@ class SQLiteStore(SQLiteSchedules, SQLiteStats, Store):
         with self._write() as conn:
             return self._insert(conn, job)
 
+    def insert_job_on(self, connection: Any, job: NewJob) -> tuple[int, bool]:
+        if not isinstance(connection, sqlite3.Connection):
+            raise InvalidInput(
+                "connection= on SQLite is an open sqlite3 connection to hourhand's database "
+                f"file, not {type(connection).__name__}"
+            )
+        return self._insert(connection, job)
+
     def _insert(self, conn: sqlite3.Connection, job: NewJob) -> tuple[int, bool]:
         params = job_params(job, datetime_to_epoch)
 
         def run(query: str) -> dict[str, Any] | None:
-            return _first(conn.execute(self.q[query], params))
+            cursor = conn.cursor()  # rows as dicts, whatever the connection's row factory
+            cursor.row_factory = _dict_row
+            return _first(cursor.execute(self.q[query], params))
 
         find = "find_unique" if job.unique_key is not None else "find_fire"
         return insert_or_find(run, find)
