@@ -31,8 +31,9 @@ def create_invoice(
     due_days: int = 30,
     currency: str = "SEK",
 ) -> tuple[int, int]:
-    """Save an invoice with its lines, then enqueue its PDF; (invoice id, job id). The
-    job is enqueued once the invoice is committed, so the worker always finds it."""
+    """Save an invoice with its lines and enqueue its PDF, in one transaction (the job
+    commits with the invoice: never an invoice without its PDF job, nor a job without its
+    invoice); (invoice id, job id)."""
     issued = issued_on or now().date()
     due = date.fromordinal(issued.toordinal() + due_days)
     with domain.connect() as conn:
@@ -54,7 +55,8 @@ def create_invoice(
         ).fetchone()
         invoice_id = int(row["id"])
         _insert_lines(domain, conn, invoice_id, lines)
-    return invoice_id, enqueue_pdf(hh, invoice_id)
+        job_id = enqueue_pdf(hh, invoice_id, conn)
+    return invoice_id, job_id
 
 
 def update_invoice(
@@ -65,7 +67,8 @@ def update_invoice(
     lines: Sequence[Mapping[str, Any]] | None = None,
     due_on: date | None = None,
 ) -> int:
-    """Change an invoice's lines and/or due date, then enqueue its PDF again; the job id."""
+    """Change an invoice's lines and/or due date and enqueue its PDF again, in one
+    transaction; the job id."""
     with domain.connect() as conn:
         if due_on is not None:
             conn.execute(
@@ -80,11 +83,12 @@ def update_invoice(
         conn.execute(
             domain.sql("UPDATE invoices SET updated_at = ? WHERE id = ?"), (iso(now()), invoice_id)
         )
-    return enqueue_pdf(hh, invoice_id)
+        return enqueue_pdf(hh, invoice_id, conn)
 
 
-def enqueue_pdf(hh: Hourhand, invoice_id: int) -> int:
-    return int(hh.enqueue(PDF_JOB, {"invoice_id": invoice_id}))
+def enqueue_pdf(hh: Hourhand, invoice_id: int, conn: Any = None) -> int:
+    """The PDF job of an invoice: in the caller's transaction when ``conn`` is given."""
+    return int(hh.enqueue(PDF_JOB, {"invoice_id": invoice_id}, connection=conn))
 
 
 def generate_pdf(ctx: JobContext, domain: Domain, invoice_id: int) -> dict[str, Any]:
