@@ -48,19 +48,23 @@ class Outbox:
         """E-mails this run may still send."""
         return self.limit - self.emails
 
-    def email(self, messages: list[dict[str, Any]]) -> list[int]:
-        """Enqueue these e-mails (``hourhand.email`` arguments) in one statement; their job
-        ids. More than :attr:`left` is a bug in the caller."""
+    def email(self, messages: list[dict[str, Any]], connection: Any = None) -> list[int]:
+        """Enqueue these e-mails (``hourhand.email`` arguments) in one statement, in the
+        caller's transaction if ``connection`` is given; their job ids. More than
+        :attr:`left` is a bug in the caller."""
         if len(messages) > self.left:
             raise ValueError(f"{len(messages)} e-mails over the run's budget of {self.left}")
         if not messages:
             return []
-        ids = self.hh.enqueue_many(EMAIL_KIND, messages)
+        ids = self.hh.enqueue_many(EMAIL_KIND, messages, connection=connection)
         self.emails += len(messages)
         return ids
 
-    def whatsapp_messages(self, messages: Sequence[Mapping[str, Any]]) -> list[int]:
-        """POST each message (JSON) to the WhatsApp gateway, if one is configured."""
+    def whatsapp_messages(
+        self, messages: Sequence[Mapping[str, Any]], connection: Any = None
+    ) -> list[int]:
+        """POST each message (JSON) to the WhatsApp gateway, if one is configured (in the
+        caller's transaction if ``connection`` is given)."""
         url = os.environ.get(WHATSAPP_URL)
         if not url or not messages:
             return []
@@ -74,6 +78,7 @@ class Outbox:
                 for m in messages
             ],
             queue=WHATSAPP_QUEUE,
+            connection=connection,
         )
         self.whatsapp += len(ids)
         return ids

@@ -524,9 +524,11 @@ class Hourhand(AppSettings):
         timeout: float | None = None,
         org_id: str | None = None,
         created_by: str | None = None,
+        connection: Any = None,
     ) -> list[int]:
         """Add one job of type ``name`` per args mapping, in one statement; ids in order.
-        Every item is checked (names and type hints) before any is stored."""
+        Every item is checked (names and type hints) before any is stored. ``connection``:
+        in your transaction, as for :meth:`enqueue`."""
         items = [{} if args is None else args for args in args_list]
         if not items:
             return []
@@ -553,6 +555,8 @@ class Hourhand(AppSettings):
             org_id=org_id,
             created_by=created_by,
         )
+        if connection is not None:
+            return self.store.insert_alike_on(connection, first, encoded)
         return self.store.insert_alike(first, encoded)
 
     async def enqueue_async(
@@ -567,6 +571,8 @@ class Hourhand(AppSettings):
     async def enqueue_many_async(
         self, name: str, args_list: Iterable[Mapping[str, Any]], **options: Any
     ) -> list[int]:
+        if options.get("connection") is not None:
+            raise InvalidInput("enqueue_many_async takes no connection: call enqueue_many")
         return await asyncio.to_thread(self.enqueue_many, name, list(args_list), **options)
 
     def new_job(

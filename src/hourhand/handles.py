@@ -103,10 +103,7 @@ class JobHandle(Generic[P, R]):
         return await asyncio.to_thread(self.app.enqueue, self.name, arguments, **self.options)
 
     def enqueue_many(self, args_list: Iterable[Mapping[str, Any]]) -> list[int]:
-        """One job per mapping of arguments, in one statement (no unique_key, no
-        connection: enqueue one by one in your transaction)."""
-        if "connection" in self.options:
-            raise InvalidInput("enqueue_many takes no connection: call enqueue for each job")
+        """One job per mapping of arguments, in one statement (no unique_key)."""
         return self.app.enqueue_many(self.name, args_list, **self.options)
 
     # -- hooks of this job type (see docs/hooks.md) ------------------------------------------

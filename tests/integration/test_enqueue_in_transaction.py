@@ -69,6 +69,16 @@ def test_a_job_enqueued_in_a_transaction_commits_or_rolls_back_with_it(
     assert app.wait(first, timeout=15).result == 3
 
 
+def test_many_jobs_enqueued_in_a_transaction_commit_or_roll_back_with_it(app: Hourhand) -> None:
+    with closing(own_connection(app)) as conn:
+        assert len(app.enqueue_many("receipt", [{"order": 1}, {"order": 2}], connection=conn)) == 2
+        conn.rollback()
+        kept = app.enqueue_many("receipt", [{"order": 3}, {"order": 4}], connection=conn)
+        conn.commit()
+    assert sorted(j.id for j in app.list_jobs()) == sorted(kept)  # (SQLite may reuse ids)
+    assert [app.get_job(i).args["order"] for i in kept] == [3, 4]
+
+
 def test_a_connection_of_the_wrong_kind_is_refused_by_name(app: Hourhand) -> None:
     with pytest.raises(InvalidInput, match="connection="):
         app.enqueue("receipt", {"order": 1}, connection=object())

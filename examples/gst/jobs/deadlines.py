@@ -73,8 +73,8 @@ def check_upcoming_deadlines(run: Run, tenant: Tenant) -> Results:
         chosen = waiting[: run.share()]
         users = _users(conn, run, chosen)
     emails = [_digest(users[u], items[u], tenant, now) for u in chosen if u in users]
-    run.outbox.email(emails)
-    with db.connect() as conn:
+    with db.connect() as conn:  # the log rows and the e-mails commit together
+        run.outbox.email(emails, connection=conn)
         insert_rows(
             conn,
             db,

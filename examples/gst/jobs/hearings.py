@@ -72,13 +72,13 @@ def send_hearing_reminders(run: Run, tenant: Tenant) -> Results:
                 for r in recipients
                 if r["phone"]
             ]
-    run.outbox.email(emails)  # enqueued first: a crash before the mark sends again, never not
-    sent_whatsapp = run.outbox.whatsapp_messages(whatsapp)  # none without a gateway
-    with db.connect() as conn:
+    with db.connect() as conn:  # the marks and the messages commit together
         conn.cursor().executemany(
             db.sql("UPDATE hearings SET reminder_sent_at = ? WHERE id = ?"),
             [(iso(now), hearing_id) for hearing_id in reminded],
         )
+        run.outbox.email(emails, connection=conn)
+        sent_whatsapp = run.outbox.whatsapp_messages(whatsapp, connection=conn)
     return {
         "hearingsFound": found,
         "remindersSent": len(emails),

@@ -258,6 +258,11 @@ class Store(ABC):
         schedule's fire time) was found instead."""
 
     @abstractmethod
+    def insert_alike_on(self, connection: Any, job: NewJob, args_json: Sequence[str]) -> list[int]:
+        """:meth:`insert_alike` through the caller's connection, in its transaction (as
+        :meth:`insert_job_on`)."""
+
+    @abstractmethod
     def insert_job_on(self, connection: Any, job: NewJob) -> tuple[int, bool]:
         """:meth:`insert_job` through the caller's own open connection to this database,
         inside the caller's transaction: the job exists when (and if) it commits.

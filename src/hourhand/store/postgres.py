@@ -225,6 +225,16 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def _caller_connection(connection: Any) -> psycopg.Connection[Any]:
+    """The caller's connection for ``enqueue(..., connection=...)``, if it is one here."""
+    if not isinstance(connection, psycopg.Connection):
+        raise InvalidInput(
+            "connection= on PostgreSQL is an open psycopg 3 connection (psycopg.Connection) "
+            f"to hourhand's database, not {type(connection).__name__}"
+        )
+    return connection
+
+
 class _DictRows:
     """A caller's psycopg connection, its statements answering rows as dicts (whatever its
     own row factory), for the queries an insert runs on it."""
@@ -516,15 +526,10 @@ class PostgresStore(PgSchedules, PgStats, Store):
         return [i for i in ids if i is not None]
 
     def insert_job_on(self, connection: Any, job: NewJob) -> tuple[int, bool]:
-        if not isinstance(connection, psycopg.Connection):
-            raise InvalidInput(
-                "connection= on PostgreSQL is an open psycopg 3 connection (psycopg.Connection) "
-                f"to hourhand's database, not {type(connection).__name__}"
-            )
         ids: list[int | None] = [None]
         created = [True]
         plain, keyed = _split([job])
-        self._insert(_DictRows(connection), [job], plain, keyed, ids, created)
+        self._insert(_DictRows(_caller_connection(connection)), [job], plain, keyed, ids, created)
         assert ids[0] is not None
         return ids[0], created[0]
 
@@ -555,14 +560,22 @@ class PostgresStore(PgSchedules, PgStats, Store):
             ids[i], created[i] = insert_or_find(run, find)
 
     def insert_alike(self, job: NewJob, args_json: Sequence[str]) -> list[int]:
+        with self._connection() as conn:
+            return self._insert_alike(conn, job, args_json)
+
+    def insert_alike_on(self, connection: Any, job: NewJob, args_json: Sequence[str]) -> list[int]:
+        return self._insert_alike(_caller_connection(connection), job, args_json)
+
+    def _insert_alike(
+        self, conn: psycopg.Connection[Any], job: NewJob, args_json: Sequence[str]
+    ) -> list[int]:
         assert job.unique_key is None and job.schedule_id is None
         if not args_json:
             return []
         params = job_params(job, lambda t: t)
         params["args"] = "[" + ",".join(args_json) + "]"
-        with self._connection() as conn:
-            cur = conn.cursor(row_factory=tuple_row).execute(self.q["insert_alike"], params)
-            return [row[0] for row in cur]
+        cur = conn.cursor(row_factory=tuple_row).execute(self.q["insert_alike"], params)
+        return [row[0] for row in cur]
 
     def insert_job(self, job: NewJob) -> tuple[int, bool]:
         ids: list[int | None] = [None]

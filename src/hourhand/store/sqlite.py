@@ -93,6 +93,16 @@ def _param(name: str) -> str:
     return f":{name}"
 
 
+def _caller_connection(connection: Any) -> sqlite3.Connection:
+    """The caller's connection for ``enqueue(..., connection=...)``, if it is one here."""
+    if not isinstance(connection, sqlite3.Connection):
+        raise InvalidInput(
+            "connection= on SQLite is an open sqlite3 connection to hourhand's database "
+            f"file, not {type(connection).__name__}"
+        )
+    return connection
+
+
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
     return {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
 
@@ -363,15 +373,23 @@ class SQLiteStore(SQLiteSchedules, SQLiteStats, Store):
             return [self._insert(conn, job)[0] for job in jobs]
 
     def insert_alike(self, job: NewJob, args_json: Sequence[str]) -> list[int]:
+        with self._write() as conn:
+            return self._insert_alike(conn, job, args_json)
+
+    def insert_alike_on(self, connection: Any, job: NewJob, args_json: Sequence[str]) -> list[int]:
+        return self._insert_alike(_caller_connection(connection), job, args_json)
+
+    def _insert_alike(
+        self, conn: sqlite3.Connection, job: NewJob, args_json: Sequence[str]
+    ) -> list[int]:
         assert job.unique_key is None and job.schedule_id is None
         if not args_json:
             return []
         params = job_params(job, datetime_to_epoch)
         params["args"] = "[" + ",".join(args_json) + "]"
-        with self._write() as conn:
-            cur = conn.cursor()
-            cur.row_factory = None
-            ids = [row[0] for row in cur.execute(self.q["insert_alike"], params)]
+        cur = conn.cursor()
+        cur.row_factory = None
+        ids = [row[0] for row in cur.execute(self.q["insert_alike"], params)]
         ids.sort()  # (RETURNING's order is not promised; the ids follow the array's order)
         return ids
 
@@ -380,12 +398,7 @@ class SQLiteStore(SQLiteSchedules, SQLiteStats, Store):
             return self._insert(conn, job)
 
     def insert_job_on(self, connection: Any, job: NewJob) -> tuple[int, bool]:
-        if not isinstance(connection, sqlite3.Connection):
-            raise InvalidInput(
-                "connection= on SQLite is an open sqlite3 connection to hourhand's database "
-                f"file, not {type(connection).__name__}"
-            )
-        return self._insert(connection, job)
+        return self._insert(_caller_connection(connection), job)
 
     def _insert(self, conn: sqlite3.Connection, job: NewJob) -> tuple[int, bool]:
         params = job_params(job, datetime_to_epoch)
