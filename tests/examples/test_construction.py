@@ -437,6 +437,32 @@ def test_a_failing_pdf_is_retried_after_1_5_and_15_minutes_then_dead_lettered(
     assert [a.rule for a in hh.ops.alerts.list(CLI, state="firing")] == ["pdf-dead-letters"]
 
 
+@SQLITE_ONLY
+def test_pdf_failures_over_10_percent_of_the_hour_alert_the_admin(
+    example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hh = example.hh
+    ids = [int(r["id"]) for r in example.domain.query("SELECT id FROM invoices ORDER BY id")]
+    for invoice_id in (ids * 9)[:9]:  # nine PDFs made
+        assert example.finish(invoices.enqueue_pdf(hh, invoice_id)).state == JobState.COMPLETED
+    engine = hh.alert_engine()
+    engine.evaluate(hh.store.now())
+    assert hh.ops.alerts.list(CLI, state="firing") == []  # 0 of 9 failed
+    full = tmp_path / "full-disk"
+    full.write_text("not a folder")
+    monkeypatch.setenv(STORAGE_VARIABLE, str(full))
+    failing = [invoices.enqueue_pdf(hh, invoice_id) for invoice_id in ids[:2]]
+    for job_id in failing:  # a failed first attempt each: retried in a minute
+        wait_until(lambda j=job_id: hh.get_job(j).state == JobState.RETRYING, what="a failure")
+    engine.evaluate(hh.store.now())  # 2 of 11 attempts in the hour failed: 18 % > 10 %
+    [alert] = hh.ops.alerts.list(CLI, state="firing")
+    assert (alert.rule, alert.severity) == ("pdf-failure-rate", "warning")
+    wait_until(
+        lambda: any("pdf-failure-rate" in str(m["Subject"]) for _, m in example.mailbox.messages),
+        what="the alert's e-mail",
+    )
+
+
 # -- share_link_cleanup -----------------------------------------------------------------------
 
 
