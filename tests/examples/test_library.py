@@ -580,6 +580,14 @@ def test_on_postgresql_every_job_runs_and_backup_database_writes_a_pg_dump_archi
     results = {name: library.run(name, {}).result for name in SEED_SCHEDULES}
 
     assert results["expire_sessions"] == {"deleted": 25}
+    assert (
+        results["refresh_metadata"]["checked"] == 40 and results["refresh_metadata"]["errors"] == 0
+    )
+    assert library.count("SELECT COUNT(*) FROM books WHERE metadata_status = 'pending'") == 0
+    # (after refresh_metadata, whose new covers leave the old ones orphaned too)
+    assert results["cleanup_orphans"]["orphan_rows"] >= 7
+    assert results["cleanup_orphans"]["stray_files"] == 3
+    assert results["send_notifications"] == {"sent": 5, "unknown_kind": 0}
     assert results["refresh_tokens"]["refreshed"] == 6
     assert results["loan_reminders"]["overdue"] == 10
     assert results["generate_stats"]["books"] == 60
