@@ -21,6 +21,20 @@ REPO = Path(__file__).resolve().parent.parent
 pytest_plugins = ["tests.support.servers"]  # receiver (webhooks) and smtp (e-mail) fixtures
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The multi-process tests (marked slow) first: most of their time is waiting on real
+    clocks and subprocesses, which the other test process fills with the rest of the suite
+    instead of idling at the end; the longest (two real minute boundaries)
+    before them."""
+    longest = "tests/integration/test_scheduler_processes.py"
+    items.sort(
+        key=lambda item: (
+            not item.nodeid.startswith(longest),
+            item.get_closest_marker("slow") is None,
+        )
+    )
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """Captured output as text that survives the trip from a pytest-xdist worker (which
