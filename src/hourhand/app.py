@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from hourhand import checks
 from hourhand.alert_config import AlertRule, rule_from
+from hourhand.app_enqueue import Enqueueing
+from hourhand.app_operators import OperatorCalls
 from hourhand.app_settings import AppSettings
 from hourhand.builtin import BuiltinSettings, install_kinds, read_kinds, register
-from hourhand.checks import MAX_ID
 from hourhand.config import load_schedules, option_names, read_toml
 from hourhand.errors import (
     ConfigurationError,
     DatabaseNotFound,
     InvalidInput,
-    JobNotFound,
-    JobStateError,
     UnknownJobType,
 )
 from hourhand.handles import JobHandle
@@ -32,20 +29,11 @@ from hourhand.jobs import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_PRIORITY,
     DEFAULT_QUEUE,
-    FINAL_STATES,
-    MAX_ATTEMPTS,
-    Attempt,
-    EnqueueResult,
-    Job,
     JobSpec,
-    JobState,
-    NewJob,
     check_priority,
-    check_timeout,
-    encode_args,
 )
-from hourhand.ratelimits import RateLimit, RateUse
-from hourhand.retention import RETENTION, Pruner, manual_rule, retention_handler
+from hourhand.ratelimits import RateLimit
+from hourhand.retention import RETENTION, retention_handler
 from hourhand.retry import DEFAULT_RETRY, Retry
 from hourhand.schedule_model import (
     DEFAULT_CATCHUP_WINDOW,
@@ -55,12 +43,9 @@ from hourhand.schedule_model import (
     ScheduleSpec,
 )
 from hourhand.schedules import Schedules
-from hourhand.stats import Stats
 from hourhand.store import (
     DEFAULT_DATABASE,
     DatabaseInfo,
-    JobFilter,
-    QueueInfo,
     Store,
     check_url,
     latest_migration,
@@ -83,11 +68,6 @@ logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 Handler = Callable[Concatenate[Any, P], R]
-DEFAULT_WAIT = 30.0  # seconds hh.wait waits when given no timeout
-MAX_WAIT = 24 * 3600.0
-
-MAX_KEY_LENGTH = 1000  # characters in a unique key
-PRUNED_STATES = ("completed", "cancelled", "failed")
 
 
 def database_from_env() -> str:
@@ -102,7 +82,7 @@ def listen_database_from_env() -> str | None:
     return os.environ.get("HOURHAND_LISTEN_DATABASE") or None
 
 
-class Hourhand(AppSettings):
+class Hourhand(Enqueueing, OperatorCalls, AppSettings):
     """The application: job types registered in code, and the jobs database.
 
     ``Hourhand()`` uses ``HOURHAND_DATABASE``, else the ``database`` of a config file read
@@ -297,7 +277,7 @@ class Hourhand(AppSettings):
             spec = JobSpec(
                 name=job_name,
                 handler=fn,
-                queue=_check_name("queue", queue),
+                queue=checks.text("queue", queue),
                 max_attempts=1 if retry.kind == "none" else max_attempts,
                 retry=retry,
                 timeout=timeout,
@@ -461,329 +441,6 @@ class Hourhand(AppSettings):
             known = ", ".join(sorted(self.registry)) or "none"
             raise UnknownJobType(f"unknown job type {name!r} (registered: {known})") from None
 
-    # -- enqueue --------------------------------------------------------------------------
-    def enqueue(
-        self,
-        name: str,
-        args: Mapping[str, Any] | None = None,
-        *,
-        delay: float | timedelta | None = None,
-        run_at: datetime | None = None,
-        priority: int | None = None,
-        queue: str | None = None,
-        max_attempts: int | None = None,
-        timeout: float | None = None,
-        unique_key: str | None = None,
-        org_id: str | None = None,
-        created_by: str | None = None,
-        connection: Any = None,
-    ) -> EnqueueResult:
-        """Add a job; returns its id (an :class:`~hourhand.jobs.EnqueueResult`: an int with
-        ``.created``). Durable when it returns.
-
-        With ``unique_key``, while a job of this type (and org) with the same key is
-        waiting or running, that job's id is returned with ``created=False`` and nothing is
-        added or changed: this call's args, delay, priority and other options are dropped.
-
-        With ``connection`` (your own open connection to hourhand's database: a psycopg 3
-        connection on PostgreSQL, an ``sqlite3`` one on SQLite), the job is inserted in
-        *your* transaction: it exists, and workers see it, when you commit, and never if
-        you roll back (the "outbox" problem solved: an order and the job that mails its
-        receipt commit together). Durable when you commit."""
-        job = self.new_job(
-            name,
-            args,
-            delay=delay,
-            run_at=run_at,
-            priority=priority,
-            queue=queue,
-            max_attempts=max_attempts,
-            timeout=timeout,
-            unique_key=unique_key,
-            org_id=org_id,
-            created_by=created_by,
-        )
-        if connection is not None:
-            job_id, created = self.store.insert_job_on(connection, job)
-        else:
-            job_id, created = self.store.insert_job(job)
-        if not created:
-            logger.info("job %s: unique key already held by job %d; nothing enqueued", name, job_id)
-        return EnqueueResult(job_id, created)
-
-    def enqueue_many(
-        self,
-        name: str,
-        args_list: Iterable[Mapping[str, Any]],
-        *,
-        delay: float | timedelta | None = None,
-        run_at: datetime | None = None,
-        priority: int | None = None,
-        queue: str | None = None,
-        max_attempts: int | None = None,
-        timeout: float | None = None,
-        org_id: str | None = None,
-        created_by: str | None = None,
-        connection: Any = None,
-    ) -> list[int]:
-        """Add one job of type ``name`` per args mapping, in one statement; ids in order.
-        Every item is checked (names and type hints) before any is stored. ``connection``:
-        in your transaction, as for :meth:`enqueue`."""
-        items = [{} if args is None else args for args in args_list]
-        if not items:
-            return []
-        spec = self.spec(name)
-        try:
-            encoded = [encode_args(name, args) for args in items]
-        except InvalidInput:
-            for index, args in enumerate(items):  # say which item: rare, so found again
-                try:
-                    encode_args(name, args)
-                except InvalidInput as exc:
-                    raise type(exc)(f"item {index}: {exc}") from None
-            raise
-        spec.check_args_many(items, encoded)
-        first = self.new_job(
-            name,
-            items[0],
-            delay=delay,
-            run_at=run_at,
-            priority=priority,
-            queue=queue,
-            max_attempts=max_attempts,
-            timeout=timeout,
-            org_id=org_id,
-            created_by=created_by,
-        )
-        if connection is not None:
-            return self.store.insert_alike_on(connection, first, encoded)
-        return self.store.insert_alike(first, encoded)
-
-    async def enqueue_async(
-        self, name: str, args: Mapping[str, Any] | None = None, **options: Any
-    ) -> EnqueueResult:
-        """:meth:`enqueue` for async callers (the database call runs in a thread; so no
-        ``connection``: yours belongs to your thread, call :meth:`enqueue` with it)."""
-        if options.get("connection") is not None:
-            raise InvalidInput("enqueue_async takes no connection: call enqueue")
-        return await asyncio.to_thread(self.enqueue, name, args, **options)
-
-    async def enqueue_many_async(
-        self, name: str, args_list: Iterable[Mapping[str, Any]], **options: Any
-    ) -> list[int]:
-        if options.get("connection") is not None:
-            raise InvalidInput("enqueue_many_async takes no connection: call enqueue_many")
-        return await asyncio.to_thread(self.enqueue_many, name, list(args_list), **options)
-
-    def new_job(
-        self,
-        name: str,
-        args: Mapping[str, Any] | None,
-        *,
-        delay: float | timedelta | None = None,
-        run_at: datetime | None = None,
-        priority: int | None = None,
-        queue: str | None = None,
-        max_attempts: int | None = None,
-        timeout: float | None = None,
-        unique_key: str | None = None,
-        org_id: str | None = None,
-        created_by: str | None = None,
-        schedule_id: int | None = None,
-        fire_time: datetime | None = None,
-    ) -> NewJob:
-        """Validate an enqueue request against the registry; raise a clear error if wrong."""
-        spec = self.spec(name)
-        args_json = encode_args(name, args)
-        # A schedule's run is checked against its arguments alone (jobs.CheckDepth): a run
-        # that could not be checked against this process's settings is better run, and
-        # failed with its reason, than skipped.
-        spec.check_args(args or {}, args_json, depth="all" if schedule_id is None else "args")
-        if max_attempts is not None:
-            checks.integer("max_attempts", max_attempts, 1, MAX_ATTEMPTS)
-        if timeout is not None:
-            check_timeout("timeout", timeout)
-        if unique_key is not None:
-            checks.text("unique_key", unique_key, max_length=MAX_KEY_LENGTH)
-        return NewJob(
-            name=name,
-            args_json=args_json,
-            queue=_check_name("queue", queue) if queue is not None else spec.queue,
-            priority=check_priority(priority) if priority is not None else spec.priority,
-            max_attempts=max_attempts or spec.max_attempts,
-            run_at=_run_at(delay, run_at),
-            timeout=float(timeout) if timeout is not None else spec.timeout,
-            unique_key=unique_key,
-            org_id=_check_optional("org_id", org_id),
-            created_by=_check_optional("created_by", created_by),
-            schedule_id=schedule_id,
-            fire_time=fire_time,
-        )
-
-    # -- operators ------------------------------------------------------------------------
-    def get_job(self, job_id: int) -> Job:
-        """The job with this id; raises JobNotFound."""
-        if isinstance(job_id, bool) or not isinstance(job_id, int) or not 1 <= job_id <= MAX_ID:
-            raise JobNotFound(f"no job with id {job_id!r}")
-        job = self.store.get_job(job_id)
-        if job is None:
-            raise JobNotFound(f"no job with id {job_id}")
-        return job
-
-    def list_jobs(
-        self,
-        *,
-        state: JobState | str | None = None,
-        queue: str | None = None,
-        name: str | None = None,
-        org_id: str | None = None,
-        limit: int = 100,
-        before_id: int | None = None,
-    ) -> list[Job]:
-        """Jobs, newest first."""
-        if state is not None:
-            try:
-                state = JobState(state)
-            except ValueError:
-                states = ", ".join(s.value for s in JobState)
-                raise InvalidInput(f"unknown state {state!r} (one of: {states})") from None
-        if not 1 <= limit <= 10_000:
-            raise InvalidInput(f"limit must be between 1 and 10000, got {limit}")
-        flt = JobFilter(state, queue, name, org_id, limit, before_id)
-        return self.store.list_jobs(flt)
-
-    def attempts(self, job_id: int) -> list[Attempt]:
-        """The job's execution history, oldest first."""
-        self.get_job(job_id)
-        return self.store.list_attempts(job_id)
-
-    def cancel(self, job_id: int) -> Job:
-        """Cancel a waiting job; ask the worker running it to stop a running one."""
-        before = self.get_job(job_id)
-        if before.state in FINAL_STATES:
-            raise JobStateError(
-                f"job {job_id} is {before.state}; only waiting or running jobs can be cancelled"
-            )
-        job = self.store.cancel_job(job_id)
-        if job is None:
-            raise JobNotFound(f"no job with id {job_id}")
-        if job.state in FINAL_STATES and job.state != JobState.CANCELLED:  # ended meanwhile
-            raise JobStateError(f"job {job_id} is {job.state} now; it was not cancelled")
-        return job
-
-    def retry(self, job_id: int) -> Job:
-        """Run a failed or cancelled job again (now); a retrying job is run now."""
-        before = self.get_job(job_id)
-        if before.state in (JobState.RUNNING, JobState.QUEUED, JobState.COMPLETED):
-            raise JobStateError(
-                f"job {job_id} is {before.state}; only failed, cancelled, retrying or "
-                "scheduled jobs can be retried"
-            )
-        job = self.store.retry_job(job_id)
-        if job is None:  # gone, or its state changed since it was read
-            now = self.get_job(job_id)
-            raise JobStateError(f"job {job_id} is {now.state} now; it was not retried")
-        return job
-
-    def counts(self) -> dict[str, int]:
-        """Jobs per state: waiting, running and failed (the dead-letter set) as they are
-        now; completed and cancelled as ever counted (pruning does not lower them). Its
-        cost does not grow with the history."""
-        return self.store.count_by_state()
-
-    def stats(self, hours: float = 24, queue: str | None = None, name: str | None = None) -> Stats:
-        """The rollup: per minute over the last ``hours`` (completed and failed attempts,
-        dead and cancelled jobs, attempt durations), and the totals per (queue, job type),
-        of one queue and/or job type if given."""
-        span = checks.number("hours", hours, 0, 10 * 365 * 24) * 3600
-        queue = None if queue is None else checks.text("queue", queue)
-        name = None if name is None else checks.text("job type", name)
-        since = self.store.now() - timedelta(seconds=span)
-        series = self.store.stats_series(since, None, queue, name)
-        totals = [
-            t
-            for t in self.store.stats_totals()
-            if (queue is None or t.queue == queue) and (name is None or t.name == name)
-        ]
-        return Stats(since, series, totals)
-
-    def prune(
-        self,
-        older_than: float | timedelta,
-        states: Iterable[str] = PRUNED_STATES,
-        batch: int = 1000,
-    ) -> int:
-        """Delete finished jobs (and their attempts) that finished more than ``older_than``
-        (seconds, or a timedelta) ago by the database's clock, in short transactions of
-        ``batch`` jobs; returns how many. Counts and stats keep what they counted. (The
-        ``[retention]`` policy does this on a schedule: hourhand.retention.)"""
-        rule = manual_rule(older_than, states)
-        return Pruner(self.store, batch_size=batch, pause=0).prune([rule]).deleted
-
-    def prunable(
-        self, older_than: float | timedelta, states: Iterable[str] = PRUNED_STATES
-    ) -> dict[str, int]:
-        """What :meth:`prune` would delete now: jobs per state (a dry run)."""
-        rule = manual_rule(older_than, states)
-        if not rule.states:
-            return {}
-        return Pruner(self.store).count([rule]).matched
-
-    # -- waiting for results ----------------------------------------------------------------
-    def wait(self, job_id: int, timeout: float = DEFAULT_WAIT) -> Job:
-        """Block until the job has finished (completed, failed or cancelled) or ``timeout``
-        seconds have passed, and return it. On timeout the job is returned as it is then:
-        check ``job.state``. Woken by the database's notifications, not by polling the job.
-        Raises JobNotFound for an unknown id."""
-        seconds = checks.seconds("timeout", timeout, maximum=MAX_WAIT)
-        return self._waiting().wait(job_id, seconds, self.get_job)
-
-    async def wait_async(self, job_id: int, timeout: float = DEFAULT_WAIT) -> Job:
-        """:meth:`wait` for async callers: it holds no thread while it waits."""
-        seconds = checks.seconds("timeout", timeout, maximum=MAX_WAIT)
-        return await self._waiting().wait_async(job_id, seconds, self.get_job)
-
-    def _waiting(self) -> Waiters:
-        store = self.store
-        with self._lock:
-            if self._waiters is None:
-                self._waiters = Waiters(store)
-            return self._waiters
-
-    def rate_use(self, name: str) -> RateUse | None:
-        """How much of job type ``name``'s rate limit is used now (its starts in the last
-        period, and when a start is allowed again if the limit is reached), from the limit
-        logged with its latest start; None if none is logged."""
-        return self.store.rate_use(checks.text("job type", name))
-
-    # -- queues ---------------------------------------------------------------------------
-    def pause_queue(self, name: str) -> QueueInfo:
-        """Pause queue ``name``: every worker stops claiming its jobs (within a second;
-        jobs already running finish). It stays paused, across restarts, until resumed. A
-        queue without jobs can be paused too: jobs that arrive later wait."""
-        self.store.set_paused(_check_name("queue", name), True)
-        return self.queue(name)
-
-    def resume_queue(self, name: str) -> QueueInfo:
-        """Resume queue ``name``: workers claim its jobs again at once."""
-        self.store.set_paused(_check_name("queue", name), False)
-        return self.queue(name)
-
-    def queue(self, name: str) -> QueueInfo:
-        """One queue: paused or not, its ready and running jobs (zeros for an unknown one)."""
-        found = self.store.list_queues(_check_name("queue", name))
-        return found[0] if found else QueueInfo(name, False, 0, 0, None)
-
-    def queues(self) -> list[QueueInfo]:
-        """Every queue, by name: those with ready or running jobs, those ever paused and
-        those this app's job types use (hourhand's own, such as notifications, only while
-        they have jobs); each with its paused flag and job counts."""
-        found = {q.name: q for q in self.store.list_queues()}
-        for name in self.own_job_types():  # (hourhand.* types run in the app's queues)
-            queue = self.registry[name].queue
-            found.setdefault(queue, QueueInfo(queue, False, 0, 0, None))
-        return [found[name] for name in sorted(found)]
-
     # -- operations -----------------------------------------------------------------------
     @property
     def ops(self) -> Operations:
@@ -853,32 +510,3 @@ class Hourhand(AppSettings):
         from hourhand.worker import Worker
 
         return Worker(self, **options)
-
-
-def _run_at(delay: float | timedelta | None, run_at: datetime | None) -> datetime | None:
-    if delay is not None and run_at is not None:
-        raise InvalidInput("give either delay or run_at, not both")
-    if delay is not None:
-        seconds = checks.seconds(
-            "delay", delay.total_seconds() if isinstance(delay, timedelta) else delay
-        )
-        if seconds == 0:
-            return None
-        return datetime.now(UTC) + timedelta(seconds=seconds)
-    if run_at is not None:
-        if not isinstance(run_at, datetime):
-            raise InvalidInput(f"run_at must be a datetime, got {type(run_at).__name__}")
-        if run_at.tzinfo is None or run_at.utcoffset() is None:
-            raise InvalidInput(
-                "run_at is a naive datetime: give it a time zone, e.g. datetime.now(UTC)"
-            )
-        return run_at.astimezone(UTC)
-    return None
-
-
-def _check_name(what: str, value: str) -> str:
-    return checks.text(what, value)
-
-
-def _check_optional(what: str, value: str | None) -> str | None:
-    return None if value is None else _check_name(what, value)

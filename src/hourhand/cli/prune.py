@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from hourhand.app import PRUNED_STATES
+from hourhand.app_operators import PRUNED_STATES
 from hourhand.cli.main import Settings, cli
 from hourhand.cli.output import echo_json
 from hourhand.config import config_path

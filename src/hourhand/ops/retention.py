@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from hourhand.app import PRUNED_STATES
+from hourhand.app_operators import PRUNED_STATES
 from hourhand.errors import Forbidden, InvalidInput
 from hourhand.ops.actor import Actor, Role
 from hourhand.retention import RETENTION, Pruner, RetentionReport, policy_rules, run_policy
