@@ -540,10 +540,12 @@ def test_a_claim_from_the_listener_whose_reply_was_lost_gives_its_jobs_back(
     while a handler blocks its event loop, so that only the listener can claim); a lost
     reply there is handled as one on the fetch loop's claims."""
     runs: Counter[int] = Counter()
+    started, release = threading.Event(), threading.Event()
 
     @hh.job("block")
     async def block(ctx: JobContext) -> None:
-        time.sleep(1.0)  # noqa: ASYNC251  (blocks the event loop: the point)
+        started.set()
+        release.wait(30)  # blocks the event loop (the point) until the test lets it go
 
     @hh.job("n")
     async def n(ctx: JobContext) -> None:
@@ -554,9 +556,17 @@ def test_a_claim_from_the_listener_whose_reply_was_lost_gives_its_jobs_back(
     wait_until(lambda: state(hh, warm) == JobState.COMPLETED)
     real = hh.store.claim
     first: list[str] = []
+    in_flight = [0]
+    lock = threading.Lock()
 
     def claim(*args: object) -> object:
-        result = real(*args)  # type: ignore[arg-type]
+        with lock:
+            in_flight[0] += 1
+        try:
+            result = real(*args)  # type: ignore[arg-type]
+        finally:
+            with lock:
+                in_flight[0] -= 1
         if not first and any(job.name == "n" for job in result):  # (not the blocker's claim)
             first.append(threading.current_thread().name)
             raise DatabaseUnavailable("server closed the connection unexpectedly")
@@ -564,9 +574,17 @@ def test_a_claim_from_the_listener_whose_reply_was_lost_gives_its_jobs_back(
 
     hh.store.claim = claim  # type: ignore[method-assign]
     blocker = hh.enqueue("block")
-    wait_until(lambda: state(hh, blocker) == JobState.RUNNING)
-    ids = hh.enqueue_many("n", [{} for _ in range(3)])
+    try:
+        assert started.wait(15), "the blocking handler did not start"
+        # the event loop is blocked now: the fetch loop starts no claim; one it started
+        # before (to fill its slots after the blocker's) ends first
+        wait_until(lambda: in_flight[0] == 0, what="the fetch loop's last claim to end")
+        ids = hh.enqueue_many("n", [{} for _ in range(3)])
+        wait_until(lambda: first, timeout=10, what="a claim of the new jobs")
+    finally:
+        release.set()
     wait_until(lambda: all(state(hh, i) == JobState.COMPLETED for i in ids), timeout=10)
+    assert state(hh, blocker) == JobState.COMPLETED
     assert first == ["hourhand-listen"]
     assert runs == dict.fromkeys([warm, *ids], 1)
     for job_id in ids:  # the lost claim did not count as an attempt

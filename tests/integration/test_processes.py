@@ -126,8 +126,15 @@ def test_four_workers_execute_5000_jobs_exactly_once(
         interval=0.2,
         what="5000 completed jobs",
     )
+    # (a worker still importing when the others have done everything would die of the
+    # SIGTERM before its handler is installed: each is up before they are stopped)
+    wait_until(
+        lambda: all(" started: " in workers.log(p) for p in workers.procs),
+        timeout=60,
+        what="every worker up",
+    )
     workers.stop_all()
-    assert all(p.returncode == 0 for p in workers.procs)
+    assert [p.returncode for p in workers.procs] == [0] * 4, [workers.log(p) for p in workers.procs]
     runs = Counter(job_id for job_id, _, _ in counting.executions(store_url))
     assert set(runs) == set(ids)
     assert set(runs.values()) == {1}  # every job executed exactly once
