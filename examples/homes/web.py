@@ -35,6 +35,7 @@ from examples.homes import auth, storage
 from examples.homes.app import configured, db
 from examples.homes.jobs.export import export_data
 from hourhand import Hourhand
+from hourhand.errors import Forbidden
 from hourhand.ops import Actor, Role
 from hourhand.ops.health import Status
 from hourhand.web.dashboard import mount
@@ -59,10 +60,13 @@ def _user(request: Request) -> dict[str, Any] | None:
 
 
 async def dashboard_user(request: Request) -> Actor | None:
-    """The seed's AdminAuthorizationFilter: the signed-in user if an admin, else None."""
+    """The seed's AdminAuthorizationFilter: the signed-in user if an admin; None (401) for
+    nobody signed in, Forbidden (403) for a user who is not an admin."""
     user = await run_in_threadpool(_user, request)
-    if user is None or not user["is_admin"]:
+    if user is None:
         return None
+    if not user["is_admin"]:
+        raise Forbidden("the jobs dashboard is for administrators")
     return Actor(
         kind="user",
         name=user["email"],

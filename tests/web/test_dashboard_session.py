@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from hourhand import Hourhand
+from hourhand.errors import Forbidden
 from hourhand.ops import Actor, Role
 from hourhand.web.dashboard import mount
 from hourhand.web.dashboard.pages import PAGES
@@ -241,6 +242,8 @@ def hosted(store_url: str) -> Iterator[tuple[Hourhand, TestClient]]:
         who = request.headers.get("x-user")
         if who is None:
             return None
+        if who == "intern":  # signed in to the host app, but not allowed here
+            raise Forbidden("the jobs dashboard is for staff")
         return Actor("user", who, Role.ADMIN if who == "boss" else Role.VIEWER)
 
     app = FastAPI()
@@ -253,6 +256,8 @@ def hosted(store_url: str) -> Iterator[tuple[Hourhand, TestClient]]:
 def test_mounted_behind_the_host_apps_auth(hosted: tuple[Hourhand, TestClient]) -> None:
     hh, client = hosted
     assert client.get("/ops/jobs/").status_code == 401
+    refused_outright = client.get("/ops/jobs/", headers={"x-user": "intern"})
+    assert refused_outright.status_code == 403 and "for staff" in refused_outright.text
     page = client.get("/ops/jobs/queues", headers={"x-user": "boss"})
     assert page.status_code == 200 and 'href="/ops/jobs/static/hourhand.css"' in page.text
     token = csrf(page)
