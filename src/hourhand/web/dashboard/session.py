@@ -20,8 +20,9 @@ stops at once. Signing out deletes the cookie (the cookie stays valid until it e
 whoever copied it: sessions are not kept on the server).
 
 Behind the host application's auth (``mount(..., auth=fn)``): ``fn(request)`` (a plain or
-async function) returns the Actor or None; hourhand's sign-in is not used, None answers a
-401 page, and the CSRF token is an HMAC of the actor under the secret key.
+async function) returns the Actor or None, or raises Forbidden; hourhand's sign-in is not
+used, None answers a 401 page, Forbidden a 403 page, and the CSRF token is an HMAC of the
+actor under the secret key.
 
 Sign-in rate limit: at most ``MAX_FAILURES`` failed sign-ins per (name, organisation,
 address) and ``MAX_FAILURES_PER_ADDRESS`` per address within ``FAILURE_WINDOW`` seconds,
