@@ -216,7 +216,7 @@ def test_array_literals_of_batches_read_back_exactly(pg_base_url: str) -> None:
     back as it went, whatever the characters."""
     import psycopg
 
-    from hourhand.store.postgres import _floats, _ints, _texts
+    from hourhand.store.pg_util import _floats, _ints, _texts
 
     texts: list[str | None] = [
         " leading and trailing ",

@@ -354,8 +354,16 @@ def test_a_scheduler_registers_and_prunes_the_long_gone(hh: Hourhand) -> None:
             what="the scheduler's row",
         )
         assert len(rows) == 1
-        ids = [p.id for p in records.list_processes(30, include_dead=True)]
-        assert "gone" not in ids and "recent" in ids
+        # its first beat writes its row, then prunes (a second statement, just after)
+        ids = wait_until(
+            lambda: (
+                (found := [p.id for p in records.list_processes(30, include_dead=True)])
+                and "gone" not in found
+                and found
+            ),
+            what="the long-gone row pruned",
+        )
+        assert "recent" in ids
     finally:
         scheduler.stop()
         thread.join(15)

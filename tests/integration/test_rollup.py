@@ -14,7 +14,7 @@ from hourhand import Hourhand, InvalidInput, JobContext, JobState, Outcome, Retr
 from hourhand.scheduler import Scheduler
 from hourhand.stats import BUCKETS, StatsTotal, bucket_of
 from hourhand.store import AttemptEnd, Completion
-from hourhand.store.postgres import COUNT_PLANNING
+from hourhand.store.pg_jobs import COUNT_PLANNING
 from tests.conftest import WorkerThread, wait_until
 
 

@@ -16,17 +16,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.abc import AdaptContext
-from psycopg.adapt import Loader
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -35,10 +32,8 @@ from hourhand.errors import (
     DatabaseRejected,
     DatabaseUnavailable,
     HourhandError,
-    InvalidInput,
-    JobStateError,
 )
-from hourhand.jobs import Attempt, Job, JobState, NewJob
+from hourhand.jobs import Job, JobState, NewJob
 from hourhand.outage import first_line
 from hourhand.ratelimits import RateLimit, RateUse
 from hourhand.store.base import (
@@ -51,8 +46,6 @@ from hourhand.store.base import (
     AttemptEnd,
     Completion,
     HeartbeatResult,
-    JobFilter,
-    QueueInfo,
     Store,
     TypeClaim,
     Watcher,
@@ -65,14 +58,26 @@ from hourhand.store.base import (
     load_schema,
     read_rate_use,
 )
-from hourhand.store.listing import count_jobs_sql, list_jobs_sql
 from hourhand.store.pg_alerts import PgAlerts
+from hourhand.store.pg_jobs import PgJobs
 from hourhand.store.pg_listen import Listener, Polling
 from hourhand.store.pg_records import PgRecords
 from hourhand.store.pg_schedules import PgSchedules
 from hourhand.store.pg_stats import PgStats
-from hourhand.store.pg_util import _split, _utc
-from hourhand.store.rows import decode_attempt, decode_claimed, decode_job, json_args, json_native
+from hourhand.store.pg_util import (
+    _caller_connection,
+    _DictRows,
+    _floats,
+    _ints,
+    _pipelined,
+    _split,
+    _texts,
+    _utc,
+    _utc_times,
+    is_unavailable,
+    redact,
+)
+from hourhand.store.rows import decode_claimed, decode_job, json_args, json_native
 
 logger = logging.getLogger(__name__)
 
@@ -113,11 +118,6 @@ CLAIM_CONNECTIONS = 4  # at most; a worker claims one batch at a time (several w
 # the table's), and the batch's arrays are sorted by id, so that two statements on
 # overlapping batches (a heartbeat and a completion) lock their rows in the same order and
 # cannot deadlock.
-# Counts of jobs per state go through the partial indexes of the states they count, never a
-# scan of the table (its history): with statistics that say most jobs are queued (a bulk
-# enqueue not yet analyzed) the planner would otherwise read the whole table to count them.
-COUNT_PLANNING = "SELECT set_config('enable_seqscan', 'off', true)"
-COUNT_PLANNING_END = "SELECT set_config('enable_seqscan', 'on', true)"
 BATCH_PLANNING = (
     "SELECT set_config('enable_nestloop', 'off', true), "
     "set_config('enable_bitmapscan', 'off', true)"
@@ -137,116 +137,7 @@ _BULK_COLUMNS = (
 )
 
 
-_TIMESTAMPTZ = psycopg.postgres.types["timestamptz"].oid
-_PSYCOPG_TIMESTAMPTZ = psycopg.adapters.get_loader(_TIMESTAMPTZ, psycopg.pq.Format.TEXT)
-
-
-class _UTCTimestamptzLoader(Loader):
-    """timestamptz values as UTC datetimes whatever the session's TimeZone: psycopg's own
-    loader, made without a connection, parses the offset the server printed and returns
-    UTC (with a connection it would convert to the session's zone)."""
-
-    def __init__(self, oid: int, context: AdaptContext | None = None) -> None:
-        super().__init__(oid, context)
-        assert _PSYCOPG_TIMESTAMPTZ is not None
-        # The instance attribute shadows the method below: psycopg then calls the C loader
-        # directly (60 ns a value more than in a UTC session, less than a zone conversion).
-        self.load = _PSYCOPG_TIMESTAMPTZ(oid, None).load  # type: ignore[method-assign]
-
-    def load(self, data: Any) -> datetime:
-        raise NotImplementedError  # replaced per instance, above
-
-
-def _utc_times(conn: psycopg.Connection[Any]) -> None:
-    """Make a connection load times as UTC. A direct connection asks for a UTC session (its
-    startup options), so this does nothing; through PgBouncer the session has the server's
-    TimeZone (startup options are refused), and values are converted as they load."""
-    if conn.info.timezone is not UTC:
-        conn.adapters.register_loader(_TIMESTAMPTZ, _UTCTimestamptzLoader)
-
-
-def _pipelined(
-    conn: psycopg.Connection[Any], settings: str, query: str, params: dict[str, Any]
-) -> psycopg.Cursor[Any]:
-    """Run ``settings`` (transaction-local set_config calls), then one statement, in one
-    round trip. In a pipeline without an explicit transaction, the statements up to its
-    end are one implicit transaction, committed at the end: the settings apply to the
-    statement and to nothing after it. Read the statement's rows from the cursor returned."""
-    with conn.pipeline():
-        conn.execute(settings)
-        cur = conn.cursor()
-        cur.execute(query, params)
-    return cur
-
-
-def _ints(values: Iterable[int]) -> str:
-    """An array literal of integers, for an ``%(x)s::bigint[]`` parameter (int's own repr:
-    a subclass such as EnqueueResult may write itself otherwise)."""
-    return "{" + ",".join(map(int.__repr__, values)) + "}"
-
-
-def _floats(values: Iterable[float]) -> str:
-    """An array literal of floats (or ints), written as repr writes them (read back
-    exactly)."""
-    return "{" + ",".join(map(repr, values)) + "}"
-
-
-def _texts(values: Iterable[str | None]) -> str:
-    """An array literal of texts and NULLs, for a ``%(x)s::text[]`` parameter."""
-    return "{" + ",".join("NULL" if v is None else _quoted(v) for v in values) + "}"
-
-
-def _quoted(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _param(name: str) -> str:
-    return f"%({name})s"
-
-
-def _same(value: datetime) -> datetime:
-    return value
-
-
-def redact(url: str) -> str:
-    """The URL with any password replaced, for messages."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
-
-
-def is_unavailable(exc: BaseException) -> bool:
-    """A lost or refused connection, a server shutting down, or one refusing writes."""
-    if isinstance(exc, psycopg.InterfaceError | PoolTimeout):
-        return True
-    if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
-        return True
-    if isinstance(exc, psycopg.OperationalError):
-        state = exc.sqlstate
-        return state is None or state.startswith(("08", "57P", "53"))
-    return False
-
-
-def _caller_connection(connection: Any) -> psycopg.Connection[Any]:
-    """The caller's connection for ``enqueue(..., connection=...)``, if it is one here."""
-    if not isinstance(connection, psycopg.Connection):
-        raise InvalidInput(
-            "connection= on PostgreSQL is an open psycopg 3 connection (psycopg.Connection) "
-            f"to hourhand's database, not {type(connection).__name__}"
-        )
-    return connection
-
-
-class _DictRows:
-    """A caller's psycopg connection, its statements answering rows as dicts (whatever its
-    own row factory), for the queries an insert runs on it."""
-
-    def __init__(self, connection: psycopg.Connection[Any]) -> None:
-        self.connection = connection
-
-    def execute(self, query: Any, params: Any = None) -> psycopg.Cursor[dict[str, Any]]:
-        return self.connection.cursor(row_factory=dict_row).execute(query, params)
-
-
-class PostgresStore(PgSchedules, PgStats, Store):
+class PostgresStore(PgJobs, PgSchedules, PgStats, Store):
     dialect = "postgres"
 
     def __init__(
@@ -766,97 +657,3 @@ class PostgresStore(PgSchedules, PgStats, Store):
                 },
             )
             return cur.rowcount == 1
-
-    # -- operators ------------------------------------------------------------------------
-    def get_job(self, job_id: int) -> Job | None:
-        row = self._one("get_job", {"id": job_id})
-        return None if row is None else decode_job(row, _utc, json_native)
-
-    def get_jobs(self, job_ids: Sequence[int]) -> list[Job]:
-        rows = self._all("get_jobs", {"ids": list(job_ids)})
-        return [decode_job(row, _utc, json_native) for row in rows]
-
-    def list_jobs(self, flt: JobFilter) -> list[Job]:
-        sql, params = list_jobs_sql(flt, _param, _same, "args::text")
-        return [decode_job(r, _utc, json_native) for r in self._all_sql(sql, params)]
-
-    def count_jobs(self, flt: JobFilter) -> int:
-        sql, params = count_jobs_sql(flt, _param, _same, "args::text")
-        return int(self._all_sql(sql, params)[0]["n"])
-
-    def _all_sql(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        with self._connection() as conn:
-            return conn.execute(sql.encode(), params).fetchall()
-
-    def ready_by_type(self) -> list[tuple[str, str, int]]:
-        return [(r["queue"], r["name"], r["n"]) for r in self._all("ready_by_type")]
-
-    def delete_job(self, job_id: int) -> bool:
-        return bool(self._all("delete_job", {"id": job_id}))
-
-    def list_attempts(self, job_id: int) -> list[Attempt]:
-        return [decode_attempt(r, _utc) for r in self._all("list_attempts", {"job_id": job_id})]
-
-    def cancel_job(self, job_id: int) -> Job | None:
-        with self._connection() as conn, conn.transaction():
-            params = {"id": job_id, "hold": HOLD_UNTIL}
-            row = conn.execute(self.q["cancel_waiting"], params).fetchone()
-            if row is None:
-                row = conn.execute(self.q["request_cancel"], {"id": job_id}).fetchone()
-        if row is None:  # finished already, or no such job
-            return self.get_job(job_id)
-        return decode_job(row, _utc, json_native)
-
-    def retry_job(
-        self, job_id: int, delay: float = 0.0, expect: JobState | None = None
-    ) -> Job | None:
-        try:
-            changed = self._all(
-                "retry_job",
-                {"id": job_id, "delay": delay, "expect": None if expect is None else str(expect)},
-            )
-        except psycopg.errors.UniqueViolation as exc:
-            raise JobStateError(
-                f"job {job_id} cannot be retried: another job with its unique key is waiting"
-            ) from exc
-        return self.get_job(job_id) if changed else None
-
-    def count_by_state(self) -> dict[str, int]:
-        counts = {str(s): 0 for s in JobState}
-        with self._connection() as conn:
-            with conn.pipeline(), conn.transaction():  # one round trip, one transaction
-                conn.execute(COUNT_PLANNING)
-                jobs = conn.execute(self.q["count_by_state"])
-                conn.execute(COUNT_PLANNING_END)
-                finished = conn.execute(self.q["count_finished"])
-            counts.update({r["state"]: r["n"] for r in jobs.fetchall()})
-            row = finished.fetchone()
-        assert row is not None
-        counts["completed"], counts["cancelled"] = row["completed"], row["cancelled"]
-        return counts
-
-    # -- queues ---------------------------------------------------------------------------
-    def set_paused(self, queue: str, paused: bool) -> None:
-        self._all("set_paused", {"name": queue, "paused": paused})
-
-    def paused_queues(self) -> frozenset[str]:
-        return frozenset(r["name"] for r in self._all("paused_queues"))
-
-    def ready_queues(self) -> list[str]:
-        return [r["queue"] for r in self._all("ready_queues")]
-
-    def list_queues(self, name: str | None = None) -> list[QueueInfo]:
-        return [
-            QueueInfo(
-                r["name"],
-                r["paused"],
-                r["ready"],
-                r["running"],
-                r["changed_at"],
-                r["scheduled"],
-                r["retrying"],
-                r["failed"],
-                r["oldest_ready_at"],
-            )
-            for r in self._all("list_queues", {"name": name})
-        ]

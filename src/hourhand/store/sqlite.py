@@ -15,9 +15,7 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -28,17 +26,13 @@ from hourhand.errors import (
     DatabaseUnavailable,
     HourhandError,
     InvalidInput,
-    JobStateError,
 )
-from hourhand.jobs import Attempt, Job, JobState, NewJob, Outcome
+from hourhand.jobs import Job, JobState, NewJob, Outcome
 from hourhand.ratelimits import RateLimit, RateUse
-from hourhand.stats import BUCKETS, bucket_of
 from hourhand.store.base import (
     AttemptEnd,
     Completion,
     HeartbeatResult,
-    JobFilter,
-    QueueInfo,
     Store,
     TypeClaim,
     Watcher,
@@ -51,10 +45,8 @@ from hourhand.store.base import (
     load_schema,
     read_rate_use,
 )
-from hourhand.store.listing import count_jobs_sql, list_jobs_sql
 from hourhand.store.rows import (
     datetime_to_epoch,
-    decode_attempt,
     decode_claimed,
     decode_job,
     epoch_to_datetime,
@@ -62,21 +54,17 @@ from hourhand.store.rows import (
     json_text,
 )
 from hourhand.store.sqlite_alerts import SQLiteAlerts
+from hourhand.store.sqlite_jobs import SQLiteJobs
 from hourhand.store.sqlite_records import SQLiteRecords
 from hourhand.store.sqlite_schedules import SQLiteSchedules
 from hourhand.store.sqlite_stats import SQLiteStats
-from hourhand.store.sqlite_util import NOW_SQL, _first, _one
+from hourhand.store.sqlite_util import NOW_SQL, _Count, _first, _one
+from hourhand.store.sqlite_watch import ChangeWatcher
 
 logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for the lock before giving up
-CHANGE_POLL_INTERVAL = 0.01  # seconds between PRAGMA data_version checks while idle
-CANCEL_CHECK_INTERVAL = 0.5  # at most this often, a changed file is read for cancel requests
-# Seconds between looks at the paused queues after commits: a look at every commit costs a
-# busy worker several percent (a read transaction on the file each time).
-QUEUES_LOOK_INTERVAL = 0.2
 MAX_IDLE_CONNECTIONS = 8  # connections kept open for reuse; more are closed after use
-WATCH_ERROR_BACKOFF = 1.0  # seconds a watcher waits after a failed look at the file
 # Errors that mean the file cannot be used right now (not a bug, not a conflict).
 UNAVAILABLE = (
     "database is locked",
@@ -87,10 +75,6 @@ UNAVAILABLE = (
     "closed database",
 )
 WAITING = ("scheduled", "queued", "running", "retrying")
-
-
-def _param(name: str) -> str:
-    return f":{name}"
 
 
 def _caller_connection(connection: Any) -> sqlite3.Connection:
@@ -125,24 +109,7 @@ def _statements(script: str) -> Iterator[str]:
 FAILED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.TIMEOUT, Outcome.LOST})  # rollup's "failed"
 
 
-@dataclass
-class _Count:
-    """What one write transaction adds to the rollup for one (queue, job type)."""
-
-    completed: int = 0
-    failed: int = 0
-    dead: int = 0
-    cancelled: int = 0
-    duration_sum: float = 0.0
-    buckets: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
-
-    def add_duration(self, duration: float | None) -> None:
-        if duration is not None:
-            self.duration_sum += duration
-            self.buckets[bucket_of(duration)] += 1
-
-
-class SQLiteStore(SQLiteSchedules, SQLiteStats, Store):
+class SQLiteStore(SQLiteJobs, SQLiteSchedules, SQLiteStats, Store):
     dialect = "sqlite"
 
     def __init__(self, path: str, *, synchronous: str = "FULL", create: bool = True) -> None:
@@ -290,7 +257,7 @@ class SQLiteStore(SQLiteSchedules, SQLiteStats, Store):
         return SQLiteStore(self.path, synchronous=self.synchronous, create=self.create)
 
     def watch(self, *, finished: bool = False) -> Watcher:
-        return _ChangeWatcher(self)  # any commit wakes it: ends of jobs too
+        return ChangeWatcher(self)  # any commit wakes it: ends of jobs too
 
     def now(self) -> datetime:
         row = self._read_one(f"SELECT {NOW_SQL} AS now")
@@ -671,204 +638,3 @@ class SQLiteStore(SQLiteSchedules, SQLiteStats, Store):
                 },
             )
             return cur.rowcount == 1
-
-    # -- operators ------------------------------------------------------------------------
-    def get_job(self, job_id: int) -> Job | None:
-        row = self._read_one(self.q["get_job"], {"id": job_id})
-        return None if row is None else decode_job(row, epoch_to_datetime, json_text)
-
-    def get_jobs(self, job_ids: Sequence[int]) -> list[Job]:
-        rows = self._read(self.q["get_jobs"], {"ids": json.dumps(list(job_ids))})
-        return [decode_job(row, epoch_to_datetime, json_text) for row in rows]
-
-    def list_jobs(self, flt: JobFilter) -> list[Job]:
-        sql, params = list_jobs_sql(flt, _param, datetime_to_epoch, "args")
-        return [decode_job(r, epoch_to_datetime, json_text) for r in self._read(sql, params)]
-
-    def count_jobs(self, flt: JobFilter) -> int:
-        sql, params = count_jobs_sql(flt, _param, datetime_to_epoch, "args")
-        return int(self._read(sql, params)[0]["n"])
-
-    def ready_by_type(self) -> list[tuple[str, str, int]]:
-        return [(r["queue"], r["name"], r["n"]) for r in self._read(self.q["ready_by_type"])]
-
-    def delete_job(self, job_id: int) -> bool:
-        with self._write() as conn:
-            if _first(conn.execute(self.q["delete_job"], {"id": job_id})) is None:
-                return False
-            conn.execute(self.q["delete_attempts"], {"id": job_id})
-            return True
-
-    def list_attempts(self, job_id: int) -> list[Attempt]:
-        rows = self._read(self.q["list_attempts"], {"job_id": job_id})
-        return [decode_attempt(r, epoch_to_datetime) for r in rows]
-
-    def cancel_job(self, job_id: int) -> Job | None:
-        with self._write() as conn:
-            row = _first(conn.execute(self.q["cancel_waiting"], {"id": job_id}))
-            if row is not None and row["schedule_id"] is not None:
-                self._schedule_ran(
-                    conn, row["schedule_id"], "cancelled", None, True, row["id"], row["finished_at"]
-                )
-            if row is not None:
-                self._count(conn, row["queue"], row["name"], _Count(cancelled=1))
-            if row is None:
-                row = _first(conn.execute(self.q["request_cancel"], {"id": job_id}))
-        if row is None:  # finished already, or no such job
-            return self.get_job(job_id)
-        return decode_job(row, epoch_to_datetime, json_text)
-
-    def retry_job(
-        self, job_id: int, delay: float = 0.0, expect: JobState | None = None
-    ) -> Job | None:
-        try:
-            with self._write() as conn:
-                changed = _first(
-                    conn.execute(
-                        self.q["retry_job"],
-                        {
-                            "id": job_id,
-                            "delay": delay,
-                            "expect": None if expect is None else str(expect),
-                        },
-                    )
-                )
-        except sqlite3.IntegrityError as exc:
-            raise JobStateError(
-                f"job {job_id} cannot be retried: another job with its unique key is waiting"
-            ) from exc
-        return self.get_job(job_id) if changed else None
-
-    def count_by_state(self) -> dict[str, int]:
-        rows = self._read(self.q["count_by_state"])
-        counts = {str(s): 0 for s in JobState}
-        counts.update({r["state"]: r["n"] for r in rows})
-        return counts
-
-    # -- queues ---------------------------------------------------------------------------
-    def set_paused(self, queue: str, paused: bool) -> None:
-        with self._write() as conn:
-            conn.execute(self.q["set_paused"], {"name": queue, "paused": int(paused)})
-
-    def paused_queues(self) -> frozenset[str]:
-        return frozenset(r["name"] for r in self._read(self.q["paused_queues"]))
-
-    def ready_queues(self) -> list[str]:
-        return [r["queue"] for r in self._read(self.q["ready_queues"])]
-
-    def list_queues(self, name: str | None = None) -> list[QueueInfo]:
-        rows = self._read(self.q["list_queues"], {"name": name})
-        return [
-            QueueInfo(
-                r["name"],
-                bool(r["paused"]),
-                r["ready"],
-                r["running"],
-                epoch_to_datetime(r["changed_at"]),
-                r["scheduled"],
-                r["retrying"],
-                r["failed"],
-                epoch_to_datetime(r["oldest_ready_at"]),
-            )
-            for r in rows
-        ]
-
-
-class _ChangeWatcher(Watcher):
-    """Watches ``PRAGMA data_version`` on a connection of its own: it changes when another
-    connection commits. The last version seen is kept between calls, so no change made
-    between two waits is missed."""
-
-    def __init__(self, store: SQLiteStore) -> None:
-        self._store = store
-        self._conn: sqlite3.Connection | None = None
-        self._version: int | None = None
-        self._failing = False
-        self._changed_since_check = True  # so the first call looks
-        self._checked_at = 0.0
-        self._paused: list[str] | None = None  # the paused queues last seen
-        self._queues_changed = True
-        self._unlooked = False  # a commit happened since the last look at the queues
-        self._looked_at = 0.0  # monotonic
-
-    def _read_version(self) -> int:
-        if self._conn is None:
-            self._conn = self._store._open()
-        return int(_one(self._conn.execute("PRAGMA data_version"))["data_version"])
-
-    def wait(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                version = self._read_version()
-            except (sqlite3.Error, DatabaseUnavailable) as exc:
-                if not self._failing:
-                    logger.warning("cannot watch %s for changes: %s", self._store.path, exc)
-                    self._failing = True
-                self.close()
-                time.sleep(min(WATCH_ERROR_BACKOFF, max(0.0, deadline - time.monotonic())))
-                return False
-            if self._failing:
-                logger.warning("watching %s for changes again", self._store.path)
-                self._failing = False
-                self._version = version
-                self._queues_changed = True
-                return True  # changes may have been missed meanwhile
-            if self._version is None:
-                self._version = version
-            elif version != self._version:
-                self._version = version
-                self._changed_since_check = True
-                self._unlooked = True
-                self._look_at_queues()
-                return True
-            self._look_at_queues()  # one put off
-            if time.monotonic() >= deadline or self._store._closed:
-                return False
-            time.sleep(CHANGE_POLL_INTERVAL)
-
-    def _look_at_queues(self) -> None:
-        """After commits: whether they paused or resumed a queue (a small read: the paused
-        queues are few), at most every QUEUES_LOOK_INTERVAL."""
-        now = time.monotonic()
-        if not self._unlooked or now - self._looked_at < QUEUES_LOOK_INTERVAL:
-            return
-        self._unlooked, self._looked_at = False, now
-        assert self._conn is not None
-        try:
-            rows = self._conn.execute(self._store.q["paused_queues"]).fetchall()
-        except sqlite3.Error:
-            self._queues_changed = True  # cannot tell: have them read again
-            return
-        paused = sorted(r["name"] for r in rows)
-        if paused != self._paused:
-            self._queues_changed = True
-            self._paused = paused
-
-    def cancel_requests(self) -> list[int]:
-        """Running jobs whose cancellation was requested, read at most every
-        CANCEL_CHECK_INTERVAL and only after the file changed (SQLite has no notifications;
-        without this a cancel would wait for the next heartbeat)."""
-        now = time.monotonic()
-        if not self._changed_since_check or now - self._checked_at < CANCEL_CHECK_INTERVAL:
-            return []
-        self._changed_since_check = False
-        self._checked_at = now
-        if self._conn is None:
-            return []
-        try:
-            return [row["id"] for row in self._conn.execute(self._store.q["cancel_requested"])]
-        except sqlite3.Error:
-            self._changed_since_check = True  # look again next time
-            return []
-
-    def queues_changed(self) -> bool:
-        changed, self._queues_changed = self._queues_changed, False
-        return changed
-
-    def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.close()
-            self._conn = None
-        self._version = None  # versions of different connections do not compare

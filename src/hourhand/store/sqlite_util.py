@@ -1,10 +1,13 @@
-"""Small helpers of the SQLite store shared by its modules (sqlite.py and the mixins
-sqlite_schedules.py and sqlite_stats.py)."""
+"""Small helpers of the SQLite store shared by its modules (sqlite.py and its mixins):
+NOW_SQL, cursor reads, parameters, and what a transaction adds to the rollup."""
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass, field
 from typing import Any
+
+from hourhand.stats import BUCKETS, bucket_of
 
 NOW_SQL = "((julianday('now') - 2440587.5) * 86400.0)"
 
@@ -20,3 +23,24 @@ def _one(cursor: sqlite3.Cursor) -> dict[str, Any]:
     row = _first(cursor)
     assert row is not None, "query returned no row"
     return row
+
+
+def _param(name: str) -> str:
+    return f":{name}"
+
+
+@dataclass
+class _Count:
+    """What one write transaction adds to the rollup for one (queue, job type)."""
+
+    completed: int = 0
+    failed: int = 0
+    dead: int = 0
+    cancelled: int = 0
+    duration_sum: float = 0.0
+    buckets: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
+
+    def add_duration(self, duration: float | None) -> None:
+        if duration is not None:
+            self.duration_sum += duration
+            self.buckets[bucket_of(duration)] += 1
