@@ -48,6 +48,7 @@ from pydantic_settings import (
 )
 
 from hourhand.alert_config import AlertingConfig, SmtpSettings, check_alerting
+from hourhand.builtin.config import secret_env
 from hourhand.config import SETTING_KEYS, check_tables, read_toml
 from hourhand.errors import ConfigurationError
 from hourhand.retention_config import RetentionSettings
@@ -168,6 +169,7 @@ def load_settings(path: str | Path | None) -> Settings:
     if settings is None and ("smtp" in file_values or any(v.startswith("SMTP_") for v in present)):
         smtp = SmtpSettings.model_construct()  # its problems are above; check the channels
     data, named = _named_tables(data, problems)
+    data = _channel_secrets(data, problems)
     present |= named
     if named:
         where += " with " + ", ".join(sorted(ENV_PREFIX + n for n in named))
@@ -209,6 +211,41 @@ def _named_tables(data: dict[str, Any], problems: list[str]) -> tuple[dict[str, 
         out[table] = {**(file_tables if isinstance(file_tables, dict) else {}), **value}
         named.add(variable)
     return out, named
+
+
+CHANNEL_SECRET_KEYS = ("url", "secret")  # a channel's values that may be { secret = "NAME" }
+
+
+def _channel_secrets(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """The data with each channel's ``url`` and ``secret`` written as ``{ secret = "NAME" }``
+    replaced by the secret's value: ``HOURHAND_SECRET_<NAME>``, else ``[secrets] NAME``
+    (as the built-in kinds read theirs), so that a webhook's address and signing key stay
+    out of the file. A secret that is set nowhere is a problem naming both places."""
+    channels = data.get("channels")
+    if not isinstance(channels, dict):
+        return data
+    held = data.get("secrets")
+    file_secrets = held if isinstance(held, dict) else {}
+    out: dict[str, Any] = {}
+    for name, table in channels.items():
+        if isinstance(table, dict):
+            table = dict(table)
+            for key in CHANNEL_SECRET_KEYS:
+                ref = table.get(key)
+                if not (isinstance(ref, dict) and set(ref) == {"secret"}):
+                    continue
+                secret = ref["secret"]
+                value = os.environ.get(secret_env(str(secret))) or file_secrets.get(secret)
+                if isinstance(value, str) and value:
+                    table[key] = value
+                else:
+                    problems.append(
+                        f"channels.{name}.{key}: secret {secret!r} is not set (set "
+                        f"{secret_env(str(secret))} or add {secret} to [secrets])"
+                    )
+                    table.pop(key)
+        out[name] = table
+    return {**data, "channels": out}
 
 
 def _variables() -> set[str]:

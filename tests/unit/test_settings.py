@@ -231,3 +231,26 @@ def test_a_bad_channels_variable_is_one_line_naming_it(
         load_settings(None)
     assert "with HOURHAND_CHANNELS" in str(raised.value)
     assert "[channels.hook]: 'url'" in str(raised.value)
+
+
+def test_a_channels_url_and_signing_key_may_be_secrets_kept_out_of_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "hourhand.toml"
+    path.write_text(
+        '[secrets]\nOPS_HOOK_KEY = "key-from-the-file"\n\n'
+        '[channels.ops-hook]\nkind = "webhook"\n'
+        'url = { secret = "OPS_HOOK_URL" }\nsecret = { secret = "OPS_HOOK_KEY" }\n'
+    )
+    monkeypatch.setenv("HOURHAND_SECRET_OPS_HOOK_URL", "https://hooks.example.com/T0/tok-1")
+    channel = load_settings(path).alerting.channels["ops-hook"]
+    assert channel.url == "https://hooks.example.com/T0/tok-1"  # the variable's
+    assert channel.secret is not None
+    assert channel.secret.get_secret_value() == "key-from-the-file"  # [secrets]
+    monkeypatch.delenv("HOURHAND_SECRET_OPS_HOOK_URL")
+    with pytest.raises(ConfigurationError) as missing:
+        load_settings(path)
+    assert (
+        "channels.ops-hook.url: secret 'OPS_HOOK_URL' is not set (set "
+        "HOURHAND_SECRET_OPS_HOOK_URL or add OPS_HOOK_URL to [secrets])"
+    ) in str(missing.value)
