@@ -294,17 +294,7 @@ def _elsewhere(org_ids: list[str | None]) -> str:
 
 
 def _options(options: dict[str, Any]) -> dict[str, Any]:
-    allowed = {
-        "queue",
-        "priority",
-        "max_attempts",
-        "timeout",
-        "misfire",
-        "misfire_cap",
-        "catchup_window",
-        "overlap",
-        "jitter",
-    }
+    allowed = set(OVERRIDABLE) - {"cron", "tz", "args"}  # the schedule's options
     unknown = set(options) - allowed
     if unknown:
         raise InvalidInput(

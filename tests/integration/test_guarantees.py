@@ -16,7 +16,16 @@ import psycopg
 import pytest
 import time_machine
 
-from hourhand import DatabaseUnavailable, DoNotRetry, Hourhand, JobContext, JobState, Outcome, Retry
+from hourhand import (
+    DatabaseUnavailable,
+    DoNotRetry,
+    Hourhand,
+    JobContext,
+    JobState,
+    Outcome,
+    Retry,
+    gate,
+)
 from tests.conftest import WorkerThread, reset_postgres, wait_until
 from tests.support.faults import fail_updates_for, sql
 
@@ -534,13 +543,16 @@ def test_jobs_taken_by_a_claim_whose_reply_was_lost_are_given_back(
 
 
 def test_a_claim_from_the_listener_whose_reply_was_lost_gives_its_jobs_back(
-    hh: Hourhand, run_worker, caplog: pytest.LogCaptureFixture
+    hh: Hourhand, run_worker, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A worker claims straight from its listener thread when work is announced (here
     while a handler blocks its event loop, so that only the listener can claim); a lost
     reply there is handled as one on the fetch loop's claims."""
     runs: Counter[int] = Counter()
     started, release = threading.Event(), threading.Event()
+    # the listener leaves claims to the fetch loop once the paused queues it read are 2 s
+    # old; on a loaded machine the steps below may take longer than that
+    monkeypatch.setattr(gate, "PAUSED_REFRESH", 300.0)
 
     @hh.job("block")
     async def block(ctx: JobContext) -> None:
@@ -554,6 +566,10 @@ def test_a_claim_from_the_listener_whose_reply_was_lost_gives_its_jobs_back(
     worker = run_worker(lease=30, poll_interval=30)  # woken by the announcement, not a poll
     warm = hh.enqueue("n")
     wait_until(lambda: state(hh, warm) == JobState.COMPLETED)
+    # the listener claims only while the paused queues the fetch loop read are fresh: the
+    # notice of a (start-up) queue change makes it leave claims to the fetch loop
+    gate_of = worker.worker._gate
+    wait_until(lambda: not gate_of.must_read(time.monotonic()), what="the paused queues read")
     real = hh.store.claim
     first: list[str] = []
     in_flight = [0]

@@ -17,7 +17,7 @@ from hourhand.jobs import Job
 from hourhand.ops.actor import Actor, Role
 from hourhand.ops.jobs import may_use_type
 from hourhand.ops.retention import check_cluster_job
-from hourhand.schedule_model import Schedule, ScheduleNotFound
+from hourhand.schedule_model import OVERRIDABLE, Schedule, ScheduleNotFound
 from hourhand.store import FireRecord
 from hourhand.store.fires import RAN
 
@@ -338,24 +338,7 @@ class ScheduleOps:
 
 def _fields(schedule: Schedule) -> dict[str, Any]:
     """A schedule's definition, JSON-ready, for the audit log's before and after."""
-    keep = (
-        "name",
-        "job",
-        "cron",
-        "tz",
-        "args",
-        "enabled",
-        "queue",
-        "priority",
-        "max_attempts",
-        "timeout",
-        "misfire",
-        "misfire_cap",
-        "catchup_window",
-        "overlap",
-        "jitter",
-    )
-    fields = {key: getattr(schedule, key) for key in keep}
+    fields = {key: getattr(schedule, key) for key in ("name", "job", "enabled", *OVERRIDABLE)}
     # args may hold secrets (tokens, addresses) and the audit log is kept: their names only
     fields["args"] = sorted(schedule.args)
     return fields

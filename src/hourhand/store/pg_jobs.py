@@ -5,7 +5,6 @@ its connections and its queries (``sql/postgres/queries.sql``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -14,11 +13,11 @@ from hourhand.errors import JobStateError
 from hourhand.jobs import Attempt, Job, JobState
 from hourhand.store.base import HOLD_UNTIL, JobFilter, QueueInfo
 from hourhand.store.listing import count_jobs_sql, list_jobs_sql
-from hourhand.store.pg_util import _param, _same, _utc
+from hourhand.store.pg_util import PgFacet, _param, _same, _utc
 from hourhand.store.rows import decode_attempt, decode_job, json_native
 
 if TYPE_CHECKING:
-    from psycopg_pool import ConnectionPool
+    pass
 
 # Counts of jobs per state go through the partial indexes of the states they count, never a
 # scan of the table (its history): with statistics that say most jobs are queued (a bulk
@@ -27,25 +26,10 @@ COUNT_PLANNING = "SELECT set_config('enable_seqscan', 'off', true)"
 COUNT_PLANNING_END = "SELECT set_config('enable_seqscan', 'on', true)"
 
 
-class PgJobs:
+class PgJobs(PgFacet):
     """get_job, get_jobs, list_jobs, count_jobs, ready_by_type, delete_job, list_attempts,
     cancel_job, retry_job, count_by_state and the queues' flags of
     :class:`hourhand.store.base.Store`."""
-
-    if TYPE_CHECKING:  # what the mixin uses of PostgresStore
-        q: dict[str, str]
-
-        def _connection(
-            self, pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] | None = None
-        ) -> AbstractContextManager[psycopg.Connection[dict[str, Any]]]: ...
-
-        def _one(
-            self, query: str, params: dict[str, Any] | None = None
-        ) -> dict[str, Any] | None: ...
-
-        def _all(
-            self, query: str, params: dict[str, Any] | None = None
-        ) -> list[dict[str, Any]]: ...
 
     def get_job(self, job_id: int) -> Job | None:
         row = self._one("get_job", {"id": job_id})

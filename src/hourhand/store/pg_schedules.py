@@ -4,7 +4,6 @@ of PostgresStore, on its connections and its queries (``sql/postgres/queries.sql
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +13,7 @@ from psycopg.types.json import Jsonb
 from hourhand.jobs import Job, NewJob
 from hourhand.schedule_model import Schedule, ScheduleExists, ScheduleSpec
 from hourhand.store.fires import FireRecord, NewFire
-from hourhand.store.pg_util import _split, _utc
+from hourhand.store.pg_util import PgFacet, _split, _utc
 from hourhand.store.rows import (
     decode_fire,
     decode_job,
@@ -25,26 +24,13 @@ from hourhand.store.rows import (
 )
 
 if TYPE_CHECKING:
-    from psycopg_pool import ConnectionPool
+    pass
 
 
-class PgSchedules:
+class PgSchedules(PgFacet):
     """insert_schedule ... last_successes of :class:`hourhand.store.base.Store`."""
 
     if TYPE_CHECKING:  # what the mixin uses of PostgresStore
-        q: dict[str, str]
-
-        def _one(
-            self, query: str, params: dict[str, Any] | None = None
-        ) -> dict[str, Any] | None: ...
-
-        def _all(
-            self, query: str, params: dict[str, Any] | None = None
-        ) -> list[dict[str, Any]]: ...
-
-        def _connection(
-            self, pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] | None = None
-        ) -> AbstractContextManager[psycopg.Connection[dict[str, Any]]]: ...
 
         def _insert(
             self,

@@ -5,21 +5,18 @@ pruning of old jobs): a mixin of PostgresStore, on its connections and its queri
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-
-import psycopg
+from typing import TYPE_CHECKING
 
 from hourhand.checks import MAX_ID
 from hourhand.jobs import JobState
 from hourhand.stats import StatsPoint, StatsTotal
 from hourhand.store.base import PruneBatch
-from hourhand.store.pg_util import _utc
+from hourhand.store.pg_util import PgFacet, _utc
 from hourhand.store.rows import decode_point, decode_total
 
 if TYPE_CHECKING:
-    from psycopg_pool import ConnectionPool
+    pass
 
 
 # A batch of prune_jobs walks the primary key from where the last one stopped and stops at
@@ -31,24 +28,9 @@ PRUNE_PLANNING = (
 )
 
 
-class PgStats:
+class PgStats(PgFacet):
     """stats_totals, stats_series, compact_stats and prune_jobs of
     :class:`hourhand.store.base.Store`."""
-
-    if TYPE_CHECKING:  # what the mixin uses of PostgresStore
-        q: dict[str, str]
-
-        def _connection(
-            self, pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] | None = None
-        ) -> AbstractContextManager[psycopg.Connection[dict[str, Any]]]: ...
-
-        def _one(
-            self, query: str, params: dict[str, Any] | None = None
-        ) -> dict[str, Any] | None: ...
-
-        def _all(
-            self, query: str, params: dict[str, Any] | None = None
-        ) -> list[dict[str, Any]]: ...
 
     # -- statistics -----------------------------------------------------------------------
     def stats_totals(self) -> list[StatsTotal]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.abc import AdaptContext
@@ -17,6 +18,9 @@ from psycopg_pool import PoolTimeout
 
 from hourhand.errors import InvalidInput
 from hourhand.jobs import NewJob
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
 
 
 def _utc(value: Any) -> datetime | None:
@@ -138,3 +142,23 @@ class _DictRows:
 
     def execute(self, query: Any, params: Any = None) -> psycopg.Cursor[dict[str, Any]]:
         return self.connection.cursor(row_factory=dict_row).execute(query, params)
+
+
+class PgFacet:
+    """The base of PostgresStore's mixins (pg_jobs.py, pg_schedules.py, pg_stats.py): what
+    they use of the store, declared once for the type checker."""
+
+    if TYPE_CHECKING:
+        q: dict[str, str]
+
+        def _connection(
+            self, pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] | None = None
+        ) -> AbstractContextManager[psycopg.Connection[dict[str, Any]]]: ...
+
+        def _one(
+            self, query: str, params: dict[str, Any] | None = None
+        ) -> dict[str, Any] | None: ...
+
+        def _all(
+            self, query: str, params: dict[str, Any] | None = None
+        ) -> list[dict[str, Any]]: ...

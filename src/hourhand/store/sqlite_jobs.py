@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hourhand.errors import JobStateError
 from hourhand.jobs import Attempt, Job, JobState
@@ -21,24 +20,15 @@ from hourhand.store.rows import (
     epoch_to_datetime,
     json_text,
 )
-from hourhand.store.sqlite_util import _Count, _first, _param
+from hourhand.store.sqlite_util import SQLiteFacet, _Count, _first, _param
 
 
-class SQLiteJobs:
+class SQLiteJobs(SQLiteFacet):
     """get_job, get_jobs, list_jobs, count_jobs, ready_by_type, delete_job, list_attempts,
     cancel_job, retry_job, count_by_state and the queues' flags of
     :class:`hourhand.store.base.Store`."""
 
     if TYPE_CHECKING:  # what the mixin uses of SQLiteStore
-        q: dict[str, str]
-
-        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
-
-        def _read(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
-
-        def _read_one(
-            self, sql: str, params: dict[str, Any] | None = None
-        ) -> dict[str, Any] | None: ...
 
         def _schedule_ran(
             self,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,23 +23,14 @@ from hourhand.store.rows import (
     schedule_params,
     schedule_update_sql,
 )
-from hourhand.store.sqlite_util import NOW_SQL, _first, _one
+from hourhand.store.sqlite_util import NOW_SQL, SQLiteFacet, _first, _one
 
 
-class SQLiteSchedules:
+class SQLiteSchedules(SQLiteFacet):
     """insert_schedule ... last_successes of :class:`hourhand.store.base.Store`, and what the
     store's job endings tell a schedule and its ledger (``_schedule_ran``)."""
 
     if TYPE_CHECKING:  # what the mixin uses of SQLiteStore
-        q: dict[str, str]
-
-        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
-
-        def _read(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
-
-        def _read_one(
-            self, sql: str, params: dict[str, Any] | None = None
-        ) -> dict[str, Any] | None: ...
 
         def _insert(self, conn: sqlite3.Connection, job: NewJob) -> tuple[int, bool]: ...
 

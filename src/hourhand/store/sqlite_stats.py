@@ -5,30 +5,20 @@ pruning of old jobs): a mixin of SQLiteStore, on its connections and its queries
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 from hourhand.checks import MAX_ID
 from hourhand.jobs import JobState
 from hourhand.stats import StatsPoint, StatsTotal
 from hourhand.store.base import PruneBatch
 from hourhand.store.rows import datetime_to_epoch, decode_point, decode_total, epoch_to_datetime
-from hourhand.store.sqlite_util import NOW_SQL, _one
+from hourhand.store.sqlite_util import NOW_SQL, SQLiteFacet, _one
 
 
-class SQLiteStats:
+class SQLiteStats(SQLiteFacet):
     """stats_totals, stats_series, compact_stats and prune_jobs of
     :class:`hourhand.store.base.Store`."""
-
-    if TYPE_CHECKING:  # what the mixin uses of SQLiteStore
-        q: dict[str, str]
-
-        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
-
-        def _read(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
 
     # -- statistics -----------------------------------------------------------------------
     def stats_totals(self) -> list[StatsTotal]:

@@ -4,8 +4,9 @@ NOW_SQL, cursor reads, parameters, and what a transaction adds to the rollup."""
 from __future__ import annotations
 
 import sqlite3
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hourhand.stats import BUCKETS, bucket_of
 
@@ -44,3 +45,19 @@ class _Count:
         if duration is not None:
             self.duration_sum += duration
             self.buckets[bucket_of(duration)] += 1
+
+
+class SQLiteFacet:
+    """The base of SQLiteStore's mixins (sqlite_jobs.py, sqlite_schedules.py,
+    sqlite_stats.py): what they use of the store, declared once for the type checker."""
+
+    if TYPE_CHECKING:
+        q: dict[str, str]
+
+        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+        def _read(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
+
+        def _read_one(
+            self, sql: str, params: dict[str, Any] | None = None
+        ) -> dict[str, Any] | None: ...
